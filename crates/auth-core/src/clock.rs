@@ -1,0 +1,197 @@
+//! The injected clock: the system clock in production, a manual one in tests.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A source of the current wall-clock time.
+///
+/// ```
+/// use auth_core::{Clock, SystemClock};
+/// let now = SystemClock.now();
+/// assert!(now > std::time::UNIX_EPOCH);
+/// ```
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current time.
+    fn now(&self) -> SystemTime;
+}
+
+/// The operating system's clock.
+///
+/// ```
+/// use auth_core::Clock;
+/// let _ = auth_core::SystemClock.now();
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A clock that moves only when told to. Clones share the same time, so a test keeps one
+/// handle and gives another to the client.
+///
+/// Reading it is one atomic load: it adds no lock to the hot path it is measured on.
+///
+/// ```
+/// use std::time::Duration;
+/// use auth_core::{Clock, ManualClock};
+/// let clock = ManualClock::new();
+/// let t0 = clock.now();
+/// clock.advance(Duration::from_secs(90));
+/// assert_eq!(clock.now().duration_since(t0).unwrap(), Duration::from_secs(90));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    nanos: Arc<AtomicU64>,
+}
+
+impl ManualClock {
+    /// Seconds since the Unix epoch at which a new manual clock starts (2027-01-15).
+    pub const DEFAULT_START_SECS: u64 = 1_800_000_000;
+
+    /// A manual clock at a fixed, arbitrary start time.
+    ///
+    /// ```
+    /// use auth_core::Clock;
+    /// let c = auth_core::ManualClock::new();
+    /// assert_eq!(c.now(), auth_core::ManualClock::new().now());
+    /// ```
+    pub fn new() -> Self {
+        Self::starting_at(UNIX_EPOCH + Duration::from_secs(Self::DEFAULT_START_SECS))
+    }
+
+    /// A manual clock at `start` (times before the epoch are clamped to it).
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use auth_core::Clock;
+    /// let c = auth_core::ManualClock::starting_at(UNIX_EPOCH + Duration::from_secs(5));
+    /// assert_eq!(c.now(), UNIX_EPOCH + Duration::from_secs(5));
+    /// ```
+    pub fn starting_at(start: SystemTime) -> Self {
+        let n = start
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        ManualClock {
+            nanos: Arc::new(AtomicU64::new(n)),
+        }
+    }
+
+    /// Move the clock forward.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = auth_core::ManualClock::new();
+    /// c.advance(Duration::from_secs(1));
+    /// ```
+    pub fn advance(&self, by: Duration) {
+        let add = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let _ = self
+            .nanos
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_add(add)));
+    }
+
+    /// Set the clock to `to` (it may move backwards, as a real clock can).
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use auth_core::Clock;
+    /// let c = auth_core::ManualClock::new();
+    /// c.set(UNIX_EPOCH + Duration::from_secs(10));
+    /// assert_eq!(c.now(), UNIX_EPOCH + Duration::from_secs(10));
+    /// ```
+    pub fn set(&self, to: SystemTime) {
+        let n = to
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        self.nanos.store(n, Ordering::Release);
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(self.nanos.load(Ordering::Acquire))
+    }
+}
+
+/// A shared handle to any clock; the default is the system clock.
+///
+/// ```
+/// use auth_core::{ManualClock, SharedClock};
+/// let manual = ManualClock::new();
+/// let shared = SharedClock::new(manual.clone());
+/// assert_eq!(shared.now(), auth_core::Clock::now(&manual));
+/// ```
+#[derive(Debug, Clone)]
+pub struct SharedClock(Arc<dyn Clock>);
+
+impl SharedClock {
+    /// Share `clock`.
+    ///
+    /// ```
+    /// let c = auth_core::SharedClock::new(auth_core::SystemClock);
+    /// let _ = c.now();
+    /// ```
+    pub fn new(clock: impl Clock + 'static) -> Self {
+        SharedClock(Arc::new(clock))
+    }
+
+    /// The current time of the shared clock.
+    ///
+    /// ```
+    /// let _ = auth_core::SharedClock::default().now();
+    /// ```
+    pub fn now(&self) -> SystemTime {
+        self.0.now()
+    }
+}
+
+impl Default for SharedClock {
+    fn default() -> Self {
+        SharedClock::new(SystemClock)
+    }
+}
+
+impl<C: Clock + 'static> From<C> for SharedClock {
+    fn from(c: C) -> Self {
+        SharedClock::new(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_time() {
+        let a = ManualClock::new();
+        let b = a.clone();
+        a.advance(Duration::from_secs(3600));
+        assert_eq!(a.now(), b.now());
+        assert_eq!(
+            b.now().duration_since(UNIX_EPOCH).unwrap().as_secs(),
+            ManualClock::DEFAULT_START_SECS + 3600
+        );
+    }
+
+    #[test]
+    fn before_epoch_clamps() {
+        let c = ManualClock::starting_at(UNIX_EPOCH - Duration::from_secs(10));
+        assert_eq!(c.now(), UNIX_EPOCH);
+        c.advance(Duration::MAX);
+        assert!(c.now() > UNIX_EPOCH);
+    }
+}

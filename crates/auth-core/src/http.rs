@@ -1,0 +1,585 @@
+//! The HTTP transport every vendor shares: secure-transport check, optional client-side rate
+//! limit, status handling, bounded and scrubbed error bodies, JSON decoding.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, Request, RequestBuilder, Response, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+
+use crate::clock::SharedClock;
+use crate::error::{Error, ErrorKind, kind_for_status};
+use crate::limiter::RateLimiter;
+
+/// The bound on how much of an error body is read and kept.
+pub const DEFAULT_MAX_ERROR_BODY: usize = 8 * 1024;
+/// The bound on a success body decoded as JSON.
+pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// Turns a vendor's error answer into the crate error.
+///
+/// `base` already has the kind the status implies, the status, any Retry-After, and the
+/// body as vendor message; `body` has been scrubbed of every secret sent with the request.
+///
+/// ```
+/// use auth_core::{Error, ErrorParser};
+/// #[derive(Debug)]
+/// struct Upper;
+/// impl ErrorParser for Upper {
+///     fn parse(&self, _status: u16, _headers: &reqwest::header::HeaderMap, body: &str, base: Error) -> Error {
+///         base.with_vendor_message(body.to_uppercase())
+///     }
+/// }
+/// ```
+pub trait ErrorParser: Send + Sync + fmt::Debug {
+    /// Refine `base` from the vendor's error body.
+    fn parse(&self, status: u16, headers: &HeaderMap, body: &str, base: Error) -> Error;
+}
+
+/// The default parser: a JSON body's `message` / `error` / `detail` string, else the plain text.
+///
+/// ```
+/// use auth_core::{Error, ErrorKind, ErrorParser, PlainTextErrors};
+/// let h = reqwest::header::HeaderMap::new();
+/// let e = PlainTextErrors.parse(400, &h, r#"{"message":"bad"}"#, Error::new(ErrorKind::Rejected, "x"));
+/// assert_eq!(e.vendor_message(), Some("bad"));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlainTextErrors;
+
+impl ErrorParser for PlainTextErrors {
+    fn parse(&self, _status: u16, _headers: &HeaderMap, body: &str, base: Error) -> Error {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(body) {
+            for key in ["message", "error", "detail", "title"] {
+                if let Some(serde_json::Value::String(m)) = map.get(key) {
+                    return base.with_vendor_message(m.clone());
+                }
+            }
+        }
+        base
+    }
+}
+
+/// The shared HTTP transport: a `reqwest::Client`, the clock, the vendor's error parser and an
+/// optional client-side rate limiter. Cheap to clone.
+///
+/// ```
+/// let http = auth_core::Http::new().unwrap();
+/// let req = http.request(reqwest::Method::GET, "https://example.com/x");
+/// assert!(req.build().is_ok());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Http {
+    inner: Arc<HttpInner>,
+}
+
+#[derive(Debug)]
+struct HttpInner {
+    client: reqwest::Client,
+    clock: SharedClock,
+    parser: Arc<dyn ErrorParser>,
+    limiter: Option<RateLimiter>,
+    max_error_body: usize,
+}
+
+/// The default client: rustls, connect timeout 10 s, whole-request timeout 30 s.
+///
+/// ```
+/// let client = auth_core::default_client().unwrap();
+/// # drop(client);
+/// ```
+pub fn default_client() -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Config, "could not build the HTTP client").with_source(e))
+}
+
+impl Http {
+    /// A transport with the default client, the system clock and the plain-text error parser.
+    ///
+    /// ```
+    /// let _ = auth_core::Http::new().unwrap();
+    /// ```
+    pub fn new() -> Result<Self, Error> {
+        Ok(Self::with_client(default_client()?))
+    }
+
+    /// A transport over a client you configured (proxies, timeouts).
+    ///
+    /// ```
+    /// let _ = auth_core::Http::with_client(reqwest::Client::new());
+    /// ```
+    pub fn with_client(client: reqwest::Client) -> Self {
+        Http {
+            inner: Arc::new(HttpInner {
+                client,
+                clock: SharedClock::default(),
+                parser: Arc::new(PlainTextErrors),
+                limiter: None,
+                max_error_body: DEFAULT_MAX_ERROR_BODY,
+            }),
+        }
+    }
+
+    fn edit(mut self, f: impl FnOnce(&mut HttpInner)) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => f(inner),
+            None => {
+                let i = &self.inner;
+                let mut copy = HttpInner {
+                    client: i.client.clone(),
+                    clock: i.clock.clone(),
+                    parser: i.parser.clone(),
+                    limiter: i.limiter.clone(),
+                    max_error_body: i.max_error_body,
+                };
+                f(&mut copy);
+                self.inner = Arc::new(copy);
+            }
+        }
+        self
+    }
+
+    /// Use `clock` for expiry decisions and Retry-After dates.
+    ///
+    /// ```
+    /// let http = auth_core::Http::new().unwrap().with_clock(auth_core::ManualClock::new());
+    /// # drop(http);
+    /// ```
+    pub fn with_clock(self, clock: impl Into<SharedClock>) -> Self {
+        let clock = clock.into();
+        self.edit(|i| i.clock = clock)
+    }
+
+    /// Use the vendor's error parser.
+    ///
+    /// ```
+    /// let http = auth_core::Http::new().unwrap().with_error_parser(auth_core::PlainTextErrors);
+    /// # drop(http);
+    /// ```
+    pub fn with_error_parser(self, parser: impl ErrorParser + 'static) -> Self {
+        let parser: Arc<dyn ErrorParser> = Arc::new(parser);
+        self.edit(|i| i.parser = parser)
+    }
+
+    /// Wait for a slot of `limiter` before every request.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let http = auth_core::Http::new().unwrap()
+    ///     .with_rate_limiter(auth_core::RateLimiter::new(20, Duration::from_secs(60)));
+    /// # drop(http);
+    /// ```
+    pub fn with_rate_limiter(self, limiter: RateLimiter) -> Self {
+        self.edit(|i| i.limiter = Some(limiter))
+    }
+
+    /// Keep at most `bytes` of an error body.
+    ///
+    /// ```
+    /// let http = auth_core::Http::new().unwrap().with_max_error_body(1024);
+    /// # drop(http);
+    /// ```
+    pub fn with_max_error_body(self, bytes: usize) -> Self {
+        self.edit(|i| i.max_error_body = bytes)
+    }
+
+    /// The shared clock.
+    ///
+    /// ```
+    /// let _ = auth_core::Http::new().unwrap().clock().now();
+    /// ```
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    /// The current time of the shared clock.
+    ///
+    /// ```
+    /// let _ = auth_core::Http::new().unwrap().now();
+    /// ```
+    pub fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
+    /// Start a request on the underlying client.
+    ///
+    /// ```
+    /// let http = auth_core::Http::new().unwrap();
+    /// let r = http.request(reqwest::Method::POST, "https://example.com").build().unwrap();
+    /// assert_eq!(r.method(), reqwest::Method::POST);
+    /// ```
+    pub fn request(&self, method: Method, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.inner.client.request(method, url)
+    }
+
+    /// Send without looking at the status: the secure-transport check, the limiter, the send.
+    /// Transport failures become [`ErrorKind::Transient`] (or `Config` for a request that
+    /// could not be built).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), auth_core::Error> {
+    /// let http = auth_core::Http::new()?;
+    /// let req = http.request(reqwest::Method::GET, "https://example.com").build().unwrap();
+    /// let resp = http.send_raw(req).await?;
+    /// # drop(resp); Ok(()) }
+    /// ```
+    pub async fn send_raw(&self, request: Request) -> Result<Response, Error> {
+        ensure_secure(request.url())?;
+        if let Some(limiter) = &self.inner.limiter {
+            limiter.acquire(request.method(), request.url().path()).await?;
+        }
+        self.inner
+            .client
+            .execute(request)
+            .await
+            .map_err(transport_error)
+    }
+
+    /// Send and check the status: a success answer is returned, any other becomes an error
+    /// built from the (bounded, scrubbed) body. `secrets` are removed from that body first.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), auth_core::Error> {
+    /// use secrecy::SecretString;
+    /// let http = auth_core::Http::new()?;
+    /// let password = SecretString::from("hunter2");
+    /// let req = http.request(reqwest::Method::POST, "https://example.com/login");
+    /// let resp = http.send(req, &[&password]).await?;
+    /// # drop(resp); Ok(()) }
+    /// ```
+    pub async fn send(&self, request: RequestBuilder, secrets: &[&SecretString]) -> Result<Response, Error> {
+        let request = build(request)?;
+        let resp = self.send_raw(request).await?;
+        self.check(resp, secrets).await
+    }
+
+    /// Send, check the status and decode the JSON body into `T`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), auth_core::Error> {
+    /// let http = auth_core::Http::new()?;
+    /// let v: serde_json::Value = http.send_json(http.request(reqwest::Method::GET, "https://example.com"), &[]).await?;
+    /// # drop(v); Ok(()) }
+    /// ```
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+        secrets: &[&SecretString],
+    ) -> Result<T, Error> {
+        let resp = self.send(request, secrets).await?;
+        read_json(resp).await
+    }
+
+    /// Return `resp` when its status is a success; otherwise build the error.
+    ///
+    /// ```no_run
+    /// # async fn run(resp: reqwest::Response) -> Result<(), auth_core::Error> {
+    /// let http = auth_core::Http::new()?;
+    /// let ok = http.check(resp, &[]).await?;
+    /// # drop(ok); Ok(()) }
+    /// ```
+    pub async fn check(&self, resp: Response, secrets: &[&SecretString]) -> Result<Response, Error> {
+        if resp.status().is_success() {
+            Ok(resp)
+        } else {
+            Err(self.error_from(resp, secrets).await)
+        }
+    }
+
+    /// Build the error for a non-success answer: kind from the status, Retry-After, the body
+    /// read up to the bound with `secrets` scrubbed, then the vendor's parser.
+    ///
+    /// ```no_run
+    /// # async fn run(resp: reqwest::Response) {
+    /// let http = auth_core::Http::new().unwrap();
+    /// let err = http.error_from(resp, &[]).await;
+    /// println!("{err}");
+    /// # }
+    /// ```
+    pub async fn error_from(&self, resp: Response, secrets: &[&SecretString]) -> Error {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let kind = kind_for_status(status.as_u16());
+        let mut base = Error::new(kind, status_context(status)).with_status(status.as_u16());
+        if let Some(after) = retry_after(&headers, self.now()) {
+            base = base.with_retry_after(after);
+        }
+        let body = match read_bounded(resp, self.inner.max_error_body).await {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(_) => String::new(),
+        };
+        let body = scrub(&body, secrets);
+        let base = base.with_vendor_message(body.trim());
+        self.inner.parser.parse(status.as_u16(), &headers, &body, base)
+    }
+}
+
+fn status_context(status: StatusCode) -> String {
+    match kind_for_status(status.as_u16()) {
+        ErrorKind::Unauthorized => "vendor rejected the credentials".to_owned(),
+        ErrorKind::RateLimited => "vendor rate limit reached".to_owned(),
+        ErrorKind::Transient => "vendor is temporarily failing".to_owned(),
+        ErrorKind::Rejected => "vendor rejected the request".to_owned(),
+        _ => "vendor answered with an unexpected status".to_owned(),
+    }
+}
+
+/// Build a request, mapping a builder error to [`ErrorKind::Config`].
+///
+/// ```
+/// let http = auth_core::Http::new().unwrap();
+/// assert!(auth_core::build(http.request(reqwest::Method::GET, "https://example.com")).is_ok());
+/// ```
+pub fn build(request: RequestBuilder) -> Result<Request, Error> {
+    request
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Config, "request could not be built").with_source(e.without_url()))
+}
+
+fn transport_error(e: reqwest::Error) -> Error {
+    let context = if e.is_timeout() {
+        "request timed out"
+    } else if e.is_connect() {
+        "could not connect to the vendor"
+    } else if e.is_builder() {
+        return Error::new(ErrorKind::Config, "request could not be built").with_source(e.without_url());
+    } else {
+        "request failed in transport"
+    };
+    Error::new(ErrorKind::Transient, context).with_source(e.without_url())
+}
+
+/// Refuse to send credentials over plain `http://` except to a loopback host.
+///
+/// ```
+/// use url::Url;
+/// assert!(auth_core::ensure_secure(&Url::parse("https://api.example.com").unwrap()).is_ok());
+/// assert!(auth_core::ensure_secure(&Url::parse("http://127.0.0.1:8080").unwrap()).is_ok());
+/// assert!(auth_core::ensure_secure(&Url::parse("http://localhost:1").unwrap()).is_ok());
+/// assert!(auth_core::ensure_secure(&Url::parse("http://api.example.com").unwrap()).unwrap_err().is_insecure_transport());
+/// ```
+pub fn ensure_secure(url: &url::Url) -> Result<(), Error> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err(Error::new(
+                    ErrorKind::InsecureTransport,
+                    "refusing to send credentials over plain http to a non-loopback host",
+                ))
+            }
+        }
+        _ => Err(Error::new(ErrorKind::Config, "unsupported url scheme")),
+    }
+}
+
+/// Remove every secret in `secrets` from `text` (replaced by `[REDACTED]`).
+///
+/// ```
+/// use secrecy::SecretString;
+/// let pw = SecretString::from("hunter2");
+/// assert_eq!(auth_core::scrub("bad password hunter2", &[&pw]), "bad password [REDACTED]");
+/// ```
+pub fn scrub(text: &str, secrets: &[&SecretString]) -> String {
+    let mut out = text.to_owned();
+    for s in secrets {
+        let s = s.expose_secret();
+        // A one- or two-character "secret" would garble every message and protects nothing.
+        if s.len() >= 3 && out.contains(s) {
+            out = out.replace(s, "[REDACTED]");
+        }
+    }
+    out
+}
+
+/// Parse a Retry-After header: delta seconds or an HTTP date relative to `now`.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// let mut h = reqwest::header::HeaderMap::new();
+/// h.insert("retry-after", "12".parse().unwrap());
+/// assert_eq!(auth_core::retry_after(&h, SystemTime::now()), Some(Duration::from_secs(12)));
+/// h.insert("retry-after", "soon".parse().unwrap());
+/// assert_eq!(auth_core::retry_after(&h, SystemTime::now()), None);
+/// ```
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = raw.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(raw).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Read at most `limit` bytes of a body.
+///
+/// ```no_run
+/// # async fn run(resp: reqwest::Response) -> Result<(), auth_core::Error> {
+/// let bytes = auth_core::read_bounded(resp, 1024).await?;
+/// assert!(bytes.len() <= 1024);
+/// # Ok(()) }
+/// ```
+pub async fn read_bounded(mut resp: Response, limit: usize) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(transport_error)? {
+        let room = limit.saturating_sub(out.len());
+        if chunk.len() >= room {
+            out.extend_from_slice(&chunk[..room]);
+            break;
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Decode a success body as JSON into `T`. A body that is not the expected JSON is
+/// [`ErrorKind::BadResponse`]; the message names where it failed but never quotes the body,
+/// which may hold tokens.
+///
+/// ```no_run
+/// # async fn run(resp: reqwest::Response) -> Result<(), auth_core::Error> {
+/// let v: serde_json::Value = auth_core::read_json(resp).await?;
+/// # drop(v); Ok(()) }
+/// ```
+pub async fn read_json<T: DeserializeOwned>(resp: Response) -> Result<T, Error> {
+    let status = resp.status().as_u16();
+    let bytes = read_bounded(resp, DEFAULT_MAX_BODY).await?;
+    parse_json(&bytes).map_err(|e| e.with_status(status))
+}
+
+/// Decode bytes as JSON into `T`, with the same secret-safe error as [`read_json`].
+///
+/// ```
+/// let v: Result<u32, _> = auth_core::parse_json(b"\"not a number\"");
+/// let e = v.unwrap_err();
+/// assert!(e.is_bad_response());
+/// assert!(!e.to_string().contains("not a number"));
+/// ```
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "is not valid JSON",
+            serde_json::error::Category::Data => "does not have the expected fields or types",
+            serde_json::error::Category::Io => "could not be read",
+        };
+        Error::new(
+            ErrorKind::BadResponse,
+            format!("response body {what} (line {}, column {})", e.line(), e.column()),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use httpmock::prelude::*;
+
+    const SECRET: &str = "pa55-w0rd-echoed";
+
+    #[tokio::test]
+    async fn error_body_is_bounded_scrubbed_and_parsed() {
+        let server = MockServer::start_async().await;
+        let long = format!("{{\"message\":\"wrong password {SECRET}\"}}{}", "x".repeat(20_000));
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path("/login");
+                then.status(400).body(long.clone());
+            })
+            .await;
+        let http = Http::new().unwrap().with_max_error_body(100);
+        let pw = SecretString::from(SECRET);
+        let err = http
+            .send(http.request(Method::POST, server.url("/login")), &[&pw])
+            .await
+            .unwrap_err();
+        assert!(err.is_rejected());
+        assert_eq!(err.status(), Some(400));
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert!(err.vendor_message().unwrap().len() <= 100);
+        insta::assert_snapshot!(err.to_string(), @r#"vendor rejected the request (HTTP 400): {"message":"wrong password [REDACTED]"}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"#);
+    }
+
+    #[tokio::test]
+    async fn json_message_is_extracted_when_whole() {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.path("/x");
+                then.status(503).body(r#"{"message":"down for maintenance"}"#);
+            })
+            .await;
+        let http = Http::new().unwrap();
+        let err = http.send(http.request(Method::GET, server.url("/x")), &[]).await.unwrap_err();
+        assert!(err.is_transient() && err.is_retryable());
+        assert_eq!(err.vendor_message(), Some("down for maintenance"));
+    }
+
+    #[tokio::test]
+    async fn rate_limit_carries_retry_after() {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.path("/x");
+                then.status(429).header("Retry-After", "30").body("slow down");
+            })
+            .await;
+        let http = Http::new().unwrap();
+        let err = http.send(http.request(Method::GET, server.url("/x")), &[]).await.unwrap_err();
+        assert!(err.is_rate_limited());
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+        assert_eq!(err.vendor_message(), Some("slow down"));
+    }
+
+    #[tokio::test]
+    async fn malformed_json_success_is_bad_response_without_body() {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.path("/x");
+                then.status(200).body(format!("{{\"access_token\": {SECRET}"));
+            })
+            .await;
+        let http = Http::new().unwrap();
+        let err = http
+            .send_json::<serde_json::Value>(http.request(Method::GET, server.url("/x")), &[])
+            .await
+            .unwrap_err();
+        assert!(err.is_bad_response());
+        assert!(!format!("{err:?}{err}").contains(SECRET));
+    }
+
+    #[tokio::test]
+    async fn plain_http_to_remote_host_is_refused_before_sending() {
+        let http = Http::new().unwrap();
+        let err = http
+            .send(http.request(Method::GET, "http://api.example.invalid/x"), &[])
+            .await
+            .unwrap_err();
+        assert!(err.is_insecure_transport());
+    }
+
+    #[test]
+    fn retry_after_http_date() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:28:30 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(30)));
+        h.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:27:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h, now), Some(Duration::ZERO));
+    }
+}

@@ -1,0 +1,231 @@
+//! The trait a vendor implements: sign in, refresh, and put a token on a request.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use reqwest::header::{AUTHORIZATION, HeaderMap};
+
+use crate::error::{Error, ErrorKind};
+use crate::token::{TokenSet, sensitive_header};
+
+/// How an access token goes into the `Authorization` header.
+///
+/// ```
+/// use auth_core::AuthScheme;
+/// assert_eq!(AuthScheme::default(), AuthScheme::Bearer);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AuthScheme {
+    /// `Authorization: Bearer <token>`.
+    #[default]
+    Bearer,
+    /// `Authorization: <token>`, the raw token with no scheme.
+    Raw,
+}
+
+impl AuthScheme {
+    /// Put `tokens`' access token into `headers` with this scheme, marked sensitive.
+    ///
+    /// ```
+    /// use auth_core::{AccessToken, AuthScheme, Expiry, TokenSet};
+    /// let mut h = reqwest::header::HeaderMap::new();
+    /// let set = TokenSet::new(AccessToken::new("t"), Expiry::never());
+    /// AuthScheme::Raw.apply(&set, &mut h).unwrap();
+    /// assert_eq!(h["authorization"], "t");
+    /// ```
+    pub fn apply(self, tokens: &TokenSet, headers: &mut HeaderMap) -> Result<(), Error> {
+        let prefix = match self {
+            AuthScheme::Bearer => "Bearer ",
+            AuthScheme::Raw => "",
+        };
+        headers.insert(
+            AUTHORIZATION,
+            sensitive_header(prefix, tokens.access_token().as_secret())?,
+        );
+        Ok(())
+    }
+}
+
+/// When a session renews its token.
+///
+/// ```
+/// use std::time::Duration;
+/// use auth_core::RenewalPolicy;
+/// let p = RenewalPolicy::default();
+/// // 10% of a one-hour lifetime is 6 minutes, capped at 5 minutes.
+/// assert_eq!(p.margin(Some(Duration::from_secs(3600))), Duration::from_secs(300));
+/// // 10% of 60 s is 6 s, raised to the 10 s floor.
+/// assert_eq!(p.margin(Some(Duration::from_secs(60))), Duration::from_secs(10));
+/// assert_eq!(RenewalPolicy::OnExpiry.margin(Some(Duration::from_secs(60))), Duration::ZERO);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum RenewalPolicy {
+    /// Renew only once the token has actually expired (iPaaS.com forbids proactive refresh).
+    OnExpiry,
+    /// Renew ahead of expiry by `min(max, fraction × lifetime)`, never less than `floor`
+    /// (and never more than half the lifetime, so a short-lived token is not renewed on
+    /// every call).
+    Ahead {
+        /// Upper bound of the margin.
+        max: std::time::Duration,
+        /// Share of the lifetime used as margin.
+        fraction: f64,
+        /// Lower bound of the margin.
+        floor: std::time::Duration,
+    },
+}
+
+impl Default for RenewalPolicy {
+    fn default() -> Self {
+        RenewalPolicy::Ahead {
+            max: std::time::Duration::from_secs(300),
+            fraction: 0.10,
+            floor: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+impl RenewalPolicy {
+    /// How long before expiry a token of `lifetime` is renewed.
+    ///
+    /// ```
+    /// let m = auth_core::RenewalPolicy::default().margin(None);
+    /// assert_eq!(m, std::time::Duration::from_secs(300));
+    /// ```
+    pub fn margin(&self, lifetime: Option<std::time::Duration>) -> std::time::Duration {
+        match *self {
+            RenewalPolicy::OnExpiry => std::time::Duration::ZERO,
+            RenewalPolicy::Ahead {
+                max,
+                fraction,
+                floor,
+            } => {
+                let Some(lifetime) = lifetime else { return max };
+                let share = lifetime.mul_f64(fraction.clamp(0.0, 1.0));
+                share.min(max).max(floor).min(lifetime / 2)
+            }
+        }
+    }
+}
+
+/// What a session may do to get a new token.
+///
+/// ```
+/// let c = auth_core::Capabilities::default();
+/// assert!(c.sign_in && c.refresh);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// A full sign-in from held credentials is possible.
+    pub sign_in: bool,
+    /// The vendor has a refresh-token grant.
+    pub refresh: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            sign_in: true,
+            refresh: true,
+        }
+    }
+}
+
+impl Capabilities {
+    /// A credential that cannot be renewed at all (API key, static token, OTP session).
+    ///
+    /// ```
+    /// assert!(!auth_core::Capabilities::none().can_renew());
+    /// ```
+    pub fn none() -> Self {
+        Capabilities {
+            sign_in: false,
+            refresh: false,
+        }
+    }
+
+    /// Sign-in only, no refresh grant (platform, IntelePeer).
+    ///
+    /// ```
+    /// assert!(auth_core::Capabilities::sign_in_only().can_renew());
+    /// ```
+    pub fn sign_in_only() -> Self {
+        Capabilities {
+            sign_in: true,
+            refresh: false,
+        }
+    }
+
+    /// Whether any renewal is possible.
+    ///
+    /// ```
+    /// assert!(auth_core::Capabilities::default().can_renew());
+    /// ```
+    pub fn can_renew(&self) -> bool {
+        self.sign_in || self.refresh
+    }
+}
+
+/// A vendor's way of obtaining and using tokens. The [`Session`](crate::Session) calls it;
+/// vendor crates implement it.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use auth_core::{AccessToken, Error, Expiry, TokenProvider, TokenSet};
+///
+/// #[derive(Debug)]
+/// struct Fixed;
+///
+/// #[async_trait]
+/// impl TokenProvider for Fixed {
+///     async fn sign_in(&self) -> Result<TokenSet, Error> {
+///         Ok(TokenSet::new(AccessToken::new("t"), Expiry::never()))
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait TokenProvider: Send + Sync + fmt::Debug + 'static {
+    /// Obtain a fresh token set from the held credentials.
+    async fn sign_in(&self) -> Result<TokenSet, Error>;
+
+    /// Exchange the refresh token in `current` for a new set. The session carries over what
+    /// the answer leaves out (see [`TokenSet::inherit_from`]).
+    ///
+    /// An error of kind [`ErrorKind::Unauthorized`] or [`ErrorKind::Rejected`] means the
+    /// refresh token was refused; the session then falls back to [`sign_in`](Self::sign_in)
+    /// when it can.
+    async fn refresh(&self, current: &TokenSet) -> Result<TokenSet, Error> {
+        let _ = current;
+        Err(Error::new(
+            ErrorKind::Config,
+            "this provider has no refresh grant",
+        ))
+    }
+
+    /// What renewals are possible. The default allows both sign-in and refresh.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    /// When to renew. The default renews ahead of expiry by a margin.
+    fn policy(&self) -> RenewalPolicy {
+        RenewalPolicy::default()
+    }
+
+    /// Put the token (and any extra headers, such as a workspace id) on a request.
+    /// The default is `Authorization: Bearer <access token>`.
+    fn authorize(&self, tokens: &TokenSet, headers: &mut HeaderMap) -> Result<(), Error> {
+        AuthScheme::Bearer.apply(tokens, headers)
+    }
+
+    /// The error a caller sees when the session needs renewing but the provider cannot
+    /// renew it (for example an OTP session: only the user can start a new one).
+    fn renewal_impossible(&self) -> Error {
+        Error::new(
+            ErrorKind::SessionExpired,
+            "token expired and no credentials are held to sign in again",
+        )
+    }
+}

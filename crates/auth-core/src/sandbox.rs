@@ -1,0 +1,474 @@
+//! Building blocks for the vendor sandboxes (feature `sandbox`): a clock-driven token store,
+//! a fault queue (401, 429, 5xx), JWT-format minting and httpmock response helpers.
+//!
+//! Each vendor crate's in-process fake is made of these, so the rules they share (when a
+//! token is expired, how a fault is injected) are written once.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+pub use httpmock::{HttpMockRequest, HttpMockResponse, MockServer};
+
+use crate::clock::SharedClock;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A failure the sandbox serves instead of the next matching answer.
+///
+/// ```
+/// let f = auth_core::sandbox::Fault::rate_limited(Some(30), "volume limit exceeded");
+/// assert_eq!(f.status, 429);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Fault {
+    /// HTTP status to answer with.
+    pub status: u16,
+    /// `Retry-After` seconds to send, if any.
+    pub retry_after: Option<u64>,
+    /// The vendor's message; the vendor sandbox wraps it in its own error shape.
+    pub message: String,
+}
+
+impl Fault {
+    /// A 401.
+    ///
+    /// ```
+    /// assert_eq!(auth_core::sandbox::Fault::unauthorized().status, 401);
+    /// ```
+    pub fn unauthorized() -> Self {
+        Fault {
+            status: 401,
+            retry_after: None,
+            message: "Unauthorized".into(),
+        }
+    }
+
+    /// A 429 with an optional Retry-After and the vendor's reason.
+    ///
+    /// ```
+    /// assert_eq!(auth_core::sandbox::Fault::rate_limited(None, "slow").retry_after, None);
+    /// ```
+    pub fn rate_limited(retry_after: Option<u64>, message: impl Into<String>) -> Self {
+        Fault {
+            status: 429,
+            retry_after,
+            message: message.into(),
+        }
+    }
+
+    /// A 5xx.
+    ///
+    /// ```
+    /// assert_eq!(auth_core::sandbox::Fault::server_error(503).status, 503);
+    /// ```
+    pub fn server_error(status: u16) -> Self {
+        Fault {
+            status,
+            retry_after: None,
+            message: "Internal Server Error".into(),
+        }
+    }
+
+    /// Any status with a message.
+    ///
+    /// ```
+    /// assert_eq!(auth_core::sandbox::Fault::status(418, "teapot").message, "teapot");
+    /// ```
+    pub fn status(status: u16, message: impl Into<String>) -> Self {
+        Fault {
+            status,
+            retry_after: None,
+            message: message.into(),
+        }
+    }
+
+    /// Render with `body` (the vendor's error shape around [`Fault::message`]).
+    ///
+    /// ```
+    /// let r = auth_core::sandbox::Fault::server_error(500).respond("oops");
+    /// assert_eq!(r.status, Some(500));
+    /// ```
+    pub fn respond(&self, body: impl Into<String>) -> HttpMockResponse {
+        let mut b = HttpMockResponse::builder().status(self.status);
+        if let Some(s) = self.retry_after {
+            b = b.header("Retry-After", s.to_string());
+        }
+        b.body(body.into()).build()
+    }
+}
+
+/// A queue of faults: each authorized request the sandbox serves takes the first one that
+/// applies to its path. Cheap to clone; clones share the queue.
+///
+/// ```
+/// use auth_core::sandbox::{Fault, Faults};
+/// let f = Faults::default();
+/// f.push(Fault::unauthorized());
+/// assert_eq!(f.take("/any").map(|x| x.status), Some(401));
+/// assert!(f.take("/any").is_none());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    queue: Arc<Mutex<VecDeque<(Option<String>, Fault)>>>,
+}
+
+impl Faults {
+    /// Serve `fault` on the next authorized request, whatever its path.
+    ///
+    /// ```
+    /// auth_core::sandbox::Faults::default().push(auth_core::sandbox::Fault::server_error(502));
+    /// ```
+    pub fn push(&self, fault: Fault) {
+        lock(&self.queue).push_back((None, fault));
+    }
+
+    /// Serve `fault` on the next request whose path starts with `path_prefix`.
+    ///
+    /// ```
+    /// let f = auth_core::sandbox::Faults::default();
+    /// f.push_on("/items", auth_core::sandbox::Fault::server_error(500));
+    /// assert!(f.take("/other").is_none());
+    /// assert!(f.take("/items/1").is_some());
+    /// ```
+    pub fn push_on(&self, path_prefix: impl Into<String>, fault: Fault) {
+        lock(&self.queue).push_back((Some(path_prefix.into()), fault));
+    }
+
+    /// Take the first queued fault that applies to `path`.
+    ///
+    /// ```
+    /// assert!(auth_core::sandbox::Faults::default().take("/").is_none());
+    /// ```
+    pub fn take(&self, path: &str) -> Option<Fault> {
+        let mut q = lock(&self.queue);
+        let idx = q
+            .iter()
+            .position(|(p, _)| p.as_deref().is_none_or(|p| path.starts_with(p)))?;
+        q.remove(idx).map(|(_, f)| f)
+    }
+
+    /// Drop every queued fault.
+    ///
+    /// ```
+    /// auth_core::sandbox::Faults::default().clear();
+    /// ```
+    pub fn clear(&self) {
+        lock(&self.queue).clear();
+    }
+}
+
+/// What the sandbox knows of a token it issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IssuedToken {
+    /// When it stops being accepted (`None`: never).
+    pub expires_at: Option<SystemTime>,
+    /// Which identity it belongs to (user, client, workspace).
+    pub subject: String,
+    /// Free-form data the vendor sandbox keeps with it.
+    pub data: HashMap<String, String>,
+}
+
+/// The answer of [`TokenStore::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenCheck {
+    /// Issued and not expired.
+    Valid(IssuedToken),
+    /// Issued, but its time is up (or it was revoked).
+    Expired,
+    /// Never issued by this sandbox.
+    Unknown,
+}
+
+/// Tokens the sandbox issued, judged against the injected clock. Cheap to clone.
+///
+/// ```
+/// use std::time::Duration;
+/// use auth_core::{ManualClock, sandbox::{TokenCheck, TokenStore}};
+/// let clock = ManualClock::new();
+/// let store = TokenStore::new(clock.clone());
+/// let t = store.issue("at", "user-1", Some(Duration::from_secs(60)));
+/// assert!(matches!(store.check(&t), TokenCheck::Valid(_)));
+/// clock.advance(Duration::from_secs(60));
+/// assert_eq!(store.check(&t), TokenCheck::Expired);
+/// assert_eq!(store.check("nope"), TokenCheck::Unknown);
+/// ```
+#[derive(Debug, Clone)]
+pub struct TokenStore {
+    clock: SharedClock,
+    tokens: Arc<Mutex<HashMap<String, (IssuedToken, bool)>>>,
+    serial: Arc<Mutex<u64>>,
+}
+
+impl TokenStore {
+    /// An empty store on `clock`.
+    ///
+    /// ```
+    /// let _ = auth_core::sandbox::TokenStore::new(auth_core::ManualClock::new());
+    /// ```
+    pub fn new(clock: impl Into<SharedClock>) -> Self {
+        TokenStore {
+            clock: clock.into(),
+            tokens: Arc::default(),
+            serial: Arc::default(),
+        }
+    }
+
+    /// The store's clock.
+    ///
+    /// ```
+    /// let s = auth_core::sandbox::TokenStore::new(auth_core::ManualClock::new());
+    /// let _ = s.now();
+    /// ```
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
+    /// A fresh serial number (1, 2, 3, ...), for readable token values.
+    ///
+    /// ```
+    /// let s = auth_core::sandbox::TokenStore::new(auth_core::ManualClock::new());
+    /// assert_eq!(s.next_serial(), 1);
+    /// ```
+    pub fn next_serial(&self) -> u64 {
+        let mut s = lock(&self.serial);
+        *s += 1;
+        *s
+    }
+
+    /// Issue an opaque token `"{prefix}-{serial}"` for `subject`, valid for `lifetime`.
+    ///
+    /// ```
+    /// let s = auth_core::sandbox::TokenStore::new(auth_core::ManualClock::new());
+    /// assert_eq!(s.issue("rt", "u", None), "rt-1");
+    /// ```
+    pub fn issue(&self, prefix: &str, subject: &str, lifetime: Option<Duration>) -> String {
+        let value = format!("{prefix}-{}", self.next_serial());
+        self.insert(&value, subject, lifetime, HashMap::new());
+        value
+    }
+
+    /// Record a token value made elsewhere (a JWT, a UUID).
+    ///
+    /// ```
+    /// let s = auth_core::sandbox::TokenStore::new(auth_core::ManualClock::new());
+    /// s.insert("abc", "u", None, Default::default());
+    /// assert!(matches!(s.check("abc"), auth_core::sandbox::TokenCheck::Valid(_)));
+    /// ```
+    pub fn insert(&self, value: &str, subject: &str, lifetime: Option<Duration>, data: HashMap<String, String>) {
+        let expires_at = lifetime.and_then(|l| self.now().checked_add(l));
+        lock(&self.tokens).insert(
+            value.to_owned(),
+            (
+                IssuedToken {
+                    expires_at,
+                    subject: subject.to_owned(),
+                    data,
+                },
+                false,
+            ),
+        );
+    }
+
+    /// Whether `value` is a valid, expired or unknown token.
+    ///
+    /// ```
+    /// let s = auth_core::sandbox::TokenStore::new(auth_core::ManualClock::new());
+    /// assert_eq!(s.check("x"), auth_core::sandbox::TokenCheck::Unknown);
+    /// ```
+    pub fn check(&self, value: &str) -> TokenCheck {
+        let now = self.now();
+        match lock(&self.tokens).get(value) {
+            None => TokenCheck::Unknown,
+            Some((_, true)) => TokenCheck::Expired,
+            Some((t, false)) if t.expires_at.is_some_and(|at| now >= at) => TokenCheck::Expired,
+            Some((t, false)) => TokenCheck::Valid(t.clone()),
+        }
+    }
+
+    /// Revoke `value` (logout, a used refresh token); it then checks as expired.
+    ///
+    /// ```
+    /// let s = auth_core::sandbox::TokenStore::new(auth_core::ManualClock::new());
+    /// let t = s.issue("at", "u", None);
+    /// s.revoke(&t);
+    /// assert_eq!(s.check(&t), auth_core::sandbox::TokenCheck::Expired);
+    /// ```
+    pub fn revoke(&self, value: &str) {
+        if let Some(entry) = lock(&self.tokens).get_mut(value) {
+            entry.1 = true;
+        }
+    }
+
+    /// Move a token's expiry (the server extending or cutting a session).
+    ///
+    /// ```
+    /// let s = auth_core::sandbox::TokenStore::new(auth_core::ManualClock::new());
+    /// let t = s.issue("at", "u", None);
+    /// s.set_expiry(&t, Some(s.now()));
+    /// assert_eq!(s.check(&t), auth_core::sandbox::TokenCheck::Expired);
+    /// ```
+    pub fn set_expiry(&self, value: &str, expires_at: Option<SystemTime>) {
+        if let Some(entry) = lock(&self.tokens).get_mut(value) {
+            entry.0.expires_at = expires_at;
+        }
+    }
+
+    /// Expire every token now.
+    ///
+    /// ```
+    /// auth_core::sandbox::TokenStore::new(auth_core::ManualClock::new()).expire_all();
+    /// ```
+    pub fn expire_all(&self) {
+        for entry in lock(&self.tokens).values_mut() {
+            entry.1 = true;
+        }
+    }
+}
+
+/// A JWT-format token (`header.payload.signature`, base64url) with `claims` as payload and an
+/// HS256 header. The signature is a keyed digest of the first two segments made with a
+/// non-cryptographic hash: clients never verify it, the sandbox only needs the format.
+///
+/// ```
+/// let jwt = auth_core::sandbox::mint_jwt(&serde_json::json!({"exp": 1_800_000_600u64}));
+/// assert_eq!(jwt.split('.').count(), 3);
+/// assert!(auth_core::jwt_expiry(&jwt).is_ok());
+/// ```
+pub fn mint_jwt(claims: &serde_json::Value) -> String {
+    use std::hash::{Hash, Hasher};
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signing_input = format!("{header}.{payload}");
+    let mut sig = Vec::with_capacity(32);
+    for salt in 0u64..4 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (salt, "sandbox-signing-key", &signing_input).hash(&mut h);
+        sig.extend_from_slice(&h.finish().to_be_bytes());
+    }
+    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+/// Seconds since the Unix epoch of `t` (0 before it), for `exp` claims and JSON answers.
+///
+/// ```
+/// assert_eq!(auth_core::sandbox::unix_seconds(std::time::UNIX_EPOCH), 0);
+/// ```
+pub fn unix_seconds(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A JSON answer.
+///
+/// ```
+/// let r = auth_core::sandbox::json(200, &serde_json::json!({"ok": true}));
+/// assert_eq!(r.status, Some(200));
+/// ```
+pub fn json(status: u16, body: &serde_json::Value) -> HttpMockResponse {
+    HttpMockResponse::builder()
+        .status(status)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .build()
+}
+
+/// A plain-text answer.
+///
+/// ```
+/// let r = auth_core::sandbox::text(400, "bad");
+/// assert_eq!(r.status, Some(400));
+/// ```
+pub fn text(status: u16, body: &str) -> HttpMockResponse {
+    HttpMockResponse::builder()
+        .status(status)
+        .header("Content-Type", "text/plain")
+        .body(body.to_owned())
+        .build()
+}
+
+/// An answer with a status and no body (204, 200 with no content).
+///
+/// ```
+/// assert_eq!(auth_core::sandbox::empty(204).status, Some(204));
+/// ```
+pub fn empty(status: u16) -> HttpMockResponse {
+    HttpMockResponse::builder().status(status).build()
+}
+
+/// The value of header `name` of a request, if present and text.
+///
+/// ```no_run
+/// # fn f(req: &auth_core::sandbox::HttpMockRequest) {
+/// let auth = auth_core::sandbox::header(req, "authorization");
+/// # }
+/// ```
+pub fn header(req: &HttpMockRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+///
+/// ```no_run
+/// # fn f(req: &auth_core::sandbox::HttpMockRequest) {
+/// let token = auth_core::sandbox::bearer(req);
+/// # }
+/// ```
+pub fn bearer(req: &HttpMockRequest) -> Option<String> {
+    header(req, "authorization")?
+        .strip_prefix("Bearer ")
+        .map(str::to_owned)
+}
+
+/// Counts requests per route name, for the sandbox's own statistics. Cheap to clone.
+///
+/// ```
+/// let h = auth_core::sandbox::Hits::default();
+/// h.record("login");
+/// assert_eq!(h.get("login"), 1);
+/// assert_eq!(h.get("refresh"), 0);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Hits(Arc<Mutex<HashMap<String, u64>>>);
+
+impl Hits {
+    /// Count one request to `route`.
+    ///
+    /// ```
+    /// auth_core::sandbox::Hits::default().record("x");
+    /// ```
+    pub fn record(&self, route: &str) {
+        *lock(&self.0).entry(route.to_owned()).or_default() += 1;
+    }
+
+    /// Requests counted for `route`.
+    ///
+    /// ```
+    /// assert_eq!(auth_core::sandbox::Hits::default().get("x"), 0);
+    /// ```
+    pub fn get(&self, route: &str) -> u64 {
+        lock(&self.0).get(route).copied().unwrap_or(0)
+    }
+
+    /// Every route and its count, sorted by route.
+    ///
+    /// ```
+    /// assert!(auth_core::sandbox::Hits::default().all().is_empty());
+    /// ```
+    pub fn all(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<_> = lock(&self.0).iter().map(|(k, v)| (k.clone(), *v)).collect();
+        v.sort();
+        v
+    }
+}

@@ -1,0 +1,546 @@
+//! The session: caches the token set, renews it single-flight, and runs the authorized
+//! request pipeline (one precise 401 retry) that every vendor crate uses.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwapOption;
+use futures::FutureExt as _;
+use futures::future::{BoxFuture, Shared};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, ErrorKind};
+use crate::http::{Http, build, read_json};
+use crate::provider::{Capabilities, RenewalPolicy, TokenProvider};
+use crate::token::TokenSet;
+
+/// A token set as the session hands it out: the tokens plus the generation that identifies
+/// them, so a 401 can invalidate exactly the token that was used.
+///
+/// ```
+/// # async fn run(session: auth_core::Session) -> Result<(), auth_core::Error> {
+/// let lease = session.token().await?;
+/// println!("generation {}", lease.generation());
+/// # Ok(()) }
+/// ```
+pub struct Lease {
+    tokens: TokenSet,
+    generation: u64,
+    renew_at: Option<SystemTime>,
+    invalidated: AtomicBool,
+}
+
+impl Lease {
+    /// The token set.
+    ///
+    /// ```
+    /// # fn f(lease: &auth_core::Lease) { let _ = lease.tokens().access_token(); }
+    /// ```
+    pub fn tokens(&self) -> &TokenSet {
+        &self.tokens
+    }
+
+    /// Which token this is: every renewal or replacement makes a new generation.
+    ///
+    /// ```
+    /// # fn f(lease: &auth_core::Lease) { let _ = lease.generation(); }
+    /// ```
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn state(&self, now: SystemTime) -> State {
+        if self.invalidated.load(Ordering::Acquire) || self.tokens.expiry().is_expired(now) {
+            State::Unusable
+        } else if self.renew_at.is_some_and(|at| now >= at) {
+            State::RenewSoon
+        } else {
+            State::Fresh
+        }
+    }
+}
+
+impl fmt::Debug for Lease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lease")
+            .field("generation", &self.generation)
+            .field("tokens", &self.tokens)
+            .field("renew_at", &self.renew_at)
+            .field("invalidated", &self.invalidated.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Fresh,
+    RenewSoon,
+    Unusable,
+}
+
+/// Counters of what a session did, for demos, metrics and exact assertions in tests.
+///
+/// ```
+/// # fn f(session: &auth_core::Session) {
+/// let s = session.stats();
+/// println!("{} sign-ins, {} refreshes", s.sign_ins, s.refreshes);
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionStats {
+    /// Full sign-ins attempted.
+    pub sign_ins: u64,
+    /// Refresh-token grants attempted.
+    pub refreshes: u64,
+    /// Refresh tokens the vendor rejected (each followed by a sign-in when possible).
+    pub refresh_rejections: u64,
+    /// Renewals (sign-in or refresh) that failed.
+    pub renewal_failures: u64,
+    /// Times a caller found the token expired (not just due for early renewal).
+    pub expiries: u64,
+    /// 401 answers received on authorized calls.
+    pub unauthorized: u64,
+    /// Calls that got a 401, renewed, and then succeeded on the single retry.
+    pub recovered_401: u64,
+    /// Authorized requests sent (retries included).
+    pub requests: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    sign_ins: AtomicU64,
+    refreshes: AtomicU64,
+    refresh_rejections: AtomicU64,
+    renewal_failures: AtomicU64,
+    expiries: AtomicU64,
+    unauthorized: AtomicU64,
+    recovered_401: AtomicU64,
+    requests: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+type RenewalResult = Result<Arc<Lease>, Error>;
+type Flight = Shared<BoxFuture<'static, RenewalResult>>;
+
+struct Inner {
+    provider: Arc<dyn TokenProvider>,
+    http: Http,
+    policy: RenewalPolicy,
+    capabilities: Capabilities,
+    current: ArcSwapOption<Lease>,
+    flight: Mutex<Option<(u64, Flight)>>,
+    next_generation: AtomicU64,
+    next_flight: AtomicU64,
+    counters: Counters,
+}
+
+/// Holds the current token set of one identity and decides when to renew it.
+///
+/// - The hot path (a valid token) is one lock-free load and a clock read: no lock, no I/O.
+/// - However many tasks find the token stale, one sign-in or refresh runs (on its own task,
+///   so cancelling a caller never wedges the others) and every waiter gets its result.
+/// - A token inside the renewal margin keeps being served while the renewal runs; if the
+///   renewal fails the still-valid token is kept and the next call tries again.
+/// - A rejected refresh token falls back to a full sign-in when the provider can sign in.
+///
+/// Cheap to clone; clones share the cache.
+///
+/// ```no_run
+/// # async fn run(provider: impl auth_core::TokenProvider) -> Result<(), auth_core::Error> {
+/// use auth_core::{Http, Session};
+/// let http = Http::new()?;
+/// let session = Session::new(provider, http.clone());
+/// let resp = session.send(http.request(reqwest::Method::GET, "https://api.example.com/me")).await?;
+/// # drop(resp); Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("provider", &self.inner.provider)
+            .field("policy", &self.inner.policy)
+            .field("current", &self.inner.current.load())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A session with no token yet: the first call signs in.
+    ///
+    /// ```no_run
+    /// # fn f(p: impl auth_core::TokenProvider) -> Result<(), auth_core::Error> {
+    /// let session = auth_core::Session::new(p, auth_core::Http::new()?);
+    /// # Ok(()) }
+    /// ```
+    pub fn new(provider: impl TokenProvider, http: Http) -> Self {
+        Self::from_arc(Arc::new(provider), http)
+    }
+
+    /// Like [`new`](Self::new), for a provider already behind an `Arc`.
+    ///
+    /// ```no_run
+    /// # fn f(p: std::sync::Arc<dyn auth_core::TokenProvider>) -> Result<(), auth_core::Error> {
+    /// let session = auth_core::Session::from_arc(p, auth_core::Http::new()?);
+    /// # Ok(()) }
+    /// ```
+    pub fn from_arc(provider: Arc<dyn TokenProvider>, http: Http) -> Self {
+        let policy = provider.policy();
+        let capabilities = provider.capabilities();
+        Session {
+            inner: Arc::new(Inner {
+                provider,
+                http,
+                policy,
+                capabilities,
+                current: ArcSwapOption::empty(),
+                flight: Mutex::new(None),
+                next_generation: AtomicU64::new(1),
+                next_flight: AtomicU64::new(1),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    /// The transport this session sends through.
+    ///
+    /// ```no_run
+    /// # fn f(s: auth_core::Session) { let _ = s.http().now(); }
+    /// ```
+    pub fn http(&self) -> &Http {
+        &self.inner.http
+    }
+
+    /// The renewal policy in force.
+    ///
+    /// ```no_run
+    /// # fn f(s: auth_core::Session) { let _ = s.policy(); }
+    /// ```
+    pub fn policy(&self) -> RenewalPolicy {
+        self.inner.policy
+    }
+
+    /// Counters of sign-ins, refreshes, 401 recoveries and so on.
+    ///
+    /// ```no_run
+    /// # fn f(s: auth_core::Session) { assert_eq!(s.stats().sign_ins, 0); }
+    /// ```
+    pub fn stats(&self) -> SessionStats {
+        let c = &self.inner.counters;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        SessionStats {
+            sign_ins: l(&c.sign_ins),
+            refreshes: l(&c.refreshes),
+            refresh_rejections: l(&c.refresh_rejections),
+            renewal_failures: l(&c.renewal_failures),
+            expiries: l(&c.expiries),
+            unauthorized: l(&c.unauthorized),
+            recovered_401: l(&c.recovered_401),
+            requests: l(&c.requests),
+        }
+    }
+
+    /// The cached token, without renewing or checking expiry.
+    ///
+    /// ```no_run
+    /// # fn f(s: auth_core::Session) { assert!(s.current().is_none()); }
+    /// ```
+    pub fn current(&self) -> Option<Arc<Lease>> {
+        self.inner.current.load_full()
+    }
+
+    /// Install a token set obtained outside the session (a company switch, a token the user
+    /// handed over, a static token). It becomes a new generation.
+    ///
+    /// ```no_run
+    /// # fn f(s: auth_core::Session, set: auth_core::TokenSet) { let lease = s.replace(set); }
+    /// ```
+    pub fn replace(&self, tokens: TokenSet) -> Arc<Lease> {
+        let lease = self.inner.lease(tokens);
+        self.inner.current.store(Some(lease.clone()));
+        lease
+    }
+
+    /// Forget the cached token (after a sign-out); the next call signs in again.
+    ///
+    /// ```no_run
+    /// # fn f(s: auth_core::Session) { s.clear(); }
+    /// ```
+    pub fn clear(&self) {
+        self.inner.current.store(None);
+    }
+
+    /// Mark the token of `generation` as rejected. A token someone already renewed (a newer
+    /// generation) is untouched, so two callers that both saw a 401 cause one renewal.
+    ///
+    /// ```no_run
+    /// # async fn f(s: auth_core::Session) -> Result<(), auth_core::Error> {
+    /// let lease = s.token().await?;
+    /// s.invalidate(lease.generation());
+    /// # Ok(()) }
+    /// ```
+    pub fn invalidate(&self, generation: u64) {
+        if let Some(cur) = self.inner.current.load().as_ref() {
+            if cur.generation == generation {
+                cur.invalidated.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// A usable token: the cached one while valid, otherwise the result of the one renewal
+    /// in flight (started here if none is).
+    ///
+    /// ```no_run
+    /// # async fn f(s: auth_core::Session) -> Result<(), auth_core::Error> {
+    /// let lease = s.token().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn token(&self) -> Result<Arc<Lease>, Error> {
+        let now = self.inner.http.now();
+        if let Some(cur) = self.inner.current.load_full() {
+            match cur.state(now) {
+                State::Fresh => return Ok(cur),
+                State::RenewSoon => {
+                    // Keep serving the valid token; renew in the background, once.
+                    drop(self.inner.clone().flight());
+                    return Ok(cur);
+                }
+                State::Unusable => {
+                    if !cur.invalidated.load(Ordering::Acquire) {
+                        bump(&self.inner.counters.expiries);
+                    }
+                }
+            }
+        }
+        match self.inner.clone().flight() {
+            Some(flight) => flight.await,
+            // Someone renewed between our load and the flight check.
+            None => self.inner.current.load_full().ok_or_else(|| {
+                Error::new(ErrorKind::SessionExpired, "no token available")
+            }),
+        }
+    }
+
+    /// Wait for the renewal in flight, if any (for example a background renewal started
+    /// inside the margin), and return its result.
+    ///
+    /// ```no_run
+    /// # async fn f(s: auth_core::Session) { let _ = s.settle().await; }
+    /// ```
+    pub async fn settle(&self) -> Option<Result<Arc<Lease>, Error>> {
+        let flight = self
+            .inner
+            .flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(|(_, f)| f.clone());
+        match flight {
+            Some(f) => Some(f.await),
+            None => None,
+        }
+    }
+
+    /// Send an authorized request through the pipeline: put the token on it; on a 401
+    /// invalidate exactly that token, renew, and retry once (unless the body cannot be
+    /// replayed or the credential cannot be renewed); a second 401 surfaces as
+    /// unauthorized. Non-success answers become errors via the vendor's parser.
+    ///
+    /// ```no_run
+    /// # async fn f(s: auth_core::Session) -> Result<(), auth_core::Error> {
+    /// let req = s.http().request(reqwest::Method::GET, "https://api.example.com/me");
+    /// let resp = s.send(req).await?;
+    /// # drop(resp); Ok(()) }
+    /// ```
+    pub async fn send(&self, request: RequestBuilder) -> Result<Response, Error> {
+        self.send_with_secrets(request, &[]).await
+    }
+
+    /// [`send`](Self::send), also scrubbing `secrets` (beyond the session's own tokens) from
+    /// any error body.
+    ///
+    /// ```no_run
+    /// # async fn f(s: auth_core::Session, pw: secrecy::SecretString) -> Result<(), auth_core::Error> {
+    /// let req = s.http().request(reqwest::Method::POST, "https://api.example.com/x");
+    /// let resp = s.send_with_secrets(req, &[&pw]).await?;
+    /// # drop(resp); Ok(()) }
+    /// ```
+    pub async fn send_with_secrets(
+        &self,
+        request: RequestBuilder,
+        secrets: &[&SecretString],
+    ) -> Result<Response, Error> {
+        let request = build(request)?;
+        // Refuse before a token is fetched or put on the wire.
+        crate::http::ensure_secure(request.url())?;
+        let replay = request.try_clone();
+        let lease = self.token().await?;
+        let resp = self.attempt(request, &lease).await?;
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return self.finish(resp, &lease, secrets).await;
+        }
+        bump(&self.inner.counters.unauthorized);
+        let Some(replay) = replay.filter(|_| self.inner.capabilities.can_renew()) else {
+            return Err(self.unauthorized(resp, &lease, secrets).await);
+        };
+        drop(resp);
+        self.invalidate(lease.generation);
+        let fresh = self.token().await?;
+        let resp = self.attempt(replay, &fresh).await?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            bump(&self.inner.counters.unauthorized);
+            return Err(self.unauthorized(resp, &fresh, secrets).await);
+        }
+        let out = self.finish(resp, &fresh, secrets).await;
+        if out.is_ok() {
+            bump(&self.inner.counters.recovered_401);
+        }
+        out
+    }
+
+    /// [`send`](Self::send) and decode the JSON answer.
+    ///
+    /// ```no_run
+    /// # async fn f(s: auth_core::Session) -> Result<(), auth_core::Error> {
+    /// let req = s.http().request(reqwest::Method::GET, "https://api.example.com/me");
+    /// let me: serde_json::Value = s.send_json(req).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_json<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, Error> {
+        read_json(self.send(request).await?).await
+    }
+
+    async fn attempt(&self, mut request: reqwest::Request, lease: &Lease) -> Result<Response, Error> {
+        self.inner
+            .provider
+            .authorize(&lease.tokens, request.headers_mut())?;
+        bump(&self.inner.counters.requests);
+        self.inner.http.send_raw(request).await
+    }
+
+    async fn finish(&self, resp: Response, lease: &Lease, secrets: &[&SecretString]) -> Result<Response, Error> {
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let all = lease_secrets(lease, secrets);
+        Err(self.inner.http.error_from(resp, &all).await)
+    }
+
+    async fn unauthorized(&self, resp: Response, lease: &Lease, secrets: &[&SecretString]) -> Error {
+        let all = lease_secrets(lease, secrets);
+        self.inner.http.error_from(resp, &all).await
+    }
+}
+
+fn lease_secrets<'a>(lease: &'a Lease, extra: &[&'a SecretString]) -> Vec<&'a SecretString> {
+    let mut all: Vec<&SecretString> = extra.to_vec();
+    all.push(lease.tokens.access_token().as_secret());
+    if let Some(r) = lease.tokens.refresh_token() {
+        all.push(r.as_secret());
+    }
+    all
+}
+
+impl Inner {
+    fn lease(&self, tokens: TokenSet) -> Arc<Lease> {
+        let renew_at = tokens.expiry().expires_at().map(|at| {
+            let margin = self.policy.margin(tokens.expiry().lifetime());
+            at.checked_sub(margin).unwrap_or(at)
+        });
+        Arc::new(Lease {
+            tokens,
+            generation: self.next_generation.fetch_add(1, Ordering::AcqRel),
+            renew_at,
+            invalidated: AtomicBool::new(false),
+        })
+    }
+
+    /// The renewal in flight, started if none is and the cached token still needs one.
+    /// Returns `None` when the cached token turned out fresh.
+    fn flight(self: Arc<Self>) -> Option<Flight> {
+        let mut slot = self
+            .flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, f)) = slot.as_ref() {
+            return Some(f.clone());
+        }
+        let current = self.current.load_full();
+        if let Some(cur) = &current {
+            if cur.state(self.http.now()) == State::Fresh {
+                return None;
+            }
+        }
+        let id = self.next_flight.fetch_add(1, Ordering::Relaxed);
+        let me = self.clone();
+        // The renewal runs on its own task: dropping any caller (even the one that started
+        // it) cannot cancel it half-way and leave the others waiting.
+        let task = tokio::spawn(async move {
+            let result = me.renew(current).await;
+            let mut slot = me.flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Ok(lease) = &result {
+                me.current.store(Some(lease.clone()));
+            } else {
+                bump(&me.counters.renewal_failures);
+            }
+            if slot.as_ref().is_some_and(|(fid, _)| *fid == id) {
+                *slot = None;
+            }
+            result
+        });
+        let flight: Flight = async move {
+            task.await.unwrap_or_else(|e| {
+                Err(Error::new(ErrorKind::Transient, "token renewal task failed").with_source(e))
+            })
+        }
+        .boxed()
+        .shared();
+        *slot = Some((id, flight.clone()));
+        Some(flight)
+    }
+
+    async fn renew(&self, previous: Option<Arc<Lease>>) -> RenewalResult {
+        let caps = self.capabilities;
+        let refreshable = previous
+            .as_ref()
+            .filter(|p| caps.refresh && p.tokens.refresh_token().is_some());
+        if let Some(prev) = refreshable {
+            bump(&self.counters.refreshes);
+            match self.provider.refresh(&prev.tokens).await {
+                Ok(tokens) => return Ok(self.lease(tokens.inherit_from(&prev.tokens))),
+                Err(e) if refresh_rejected(&e) && caps.sign_in => {
+                    bump(&self.counters.refresh_rejections);
+                }
+                Err(e) if refresh_rejected(&e) => {
+                    bump(&self.counters.refresh_rejections);
+                    return Err(self.provider.renewal_impossible().with_source(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if !caps.sign_in {
+            return Err(self.provider.renewal_impossible());
+        }
+        bump(&self.counters.sign_ins);
+        let tokens = self.provider.sign_in().await?;
+        Ok(self.lease(tokens))
+    }
+}
+
+fn refresh_rejected(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Unauthorized | ErrorKind::Rejected | ErrorKind::SessionExpired
+    )
+}

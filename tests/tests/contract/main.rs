@@ -1,0 +1,12 @@
+//! The contract every vendor provider runs through, against its own sandbox: sign-in once,
+//! no renewal while valid, one renewal for many callers after expiry, one precise 401
+//! retry (or none for a credential that cannot be renewed), typed 429 and 5xx errors, and
+//! no secret in any error.
+
+mod harness;
+
+mod incend;
+mod intelepeer;
+mod ipaas_com;
+mod iqm;
+mod platformio;
