@@ -472,3 +472,156 @@ impl Hits {
         v
     }
 }
+
+/// Records the requests a sandbox serves, in a stable text form for insta snapshots: method,
+/// path and query, the headers that matter (sorted, secrets redacted) and the body
+/// (pretty-printed when JSON, decoded when a form). Cheap to clone.
+///
+/// ```
+/// let rec = auth_core::sandbox::Recorder::default();
+/// assert!(rec.all().is_empty());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Recorder {
+    seen: Arc<Mutex<Vec<RecordedRequest>>>,
+    secrets: Arc<Mutex<Vec<String>>>,
+}
+
+/// One request as a sandbox saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path and query.
+    pub path_and_query: String,
+    /// Headers (lowercase names), without transport noise such as host or content-length.
+    pub headers: Vec<(String, String)>,
+    /// The body as text.
+    pub body: String,
+}
+
+const NOISE: &[&str] = &["host", "content-length", "accept-encoding", "user-agent", "connection"];
+
+impl Recorder {
+    /// Record `req`.
+    ///
+    /// ```no_run
+    /// # fn f(req: &auth_core::sandbox::HttpMockRequest) {
+    /// auth_core::sandbox::Recorder::default().record(req);
+    /// # }
+    /// ```
+    pub fn record(&self, req: &HttpMockRequest) {
+        let uri = req.uri();
+        let mut headers: Vec<(String, String)> = req
+            .headers()
+            .iter()
+            .filter(|(k, _)| !NOISE.contains(&k.as_str()))
+            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        headers.sort();
+        lock(&self.seen).push(RecordedRequest {
+            method: req.method().to_string(),
+            path_and_query: uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| uri.path().to_owned()),
+            headers,
+            body: req.body_string(),
+        });
+    }
+
+    /// Redact `secret` wherever it appears in [`Recorder::render`] output.
+    ///
+    /// ```
+    /// auth_core::sandbox::Recorder::default().redact("hunter2");
+    /// ```
+    pub fn redact(&self, secret: impl Into<String>) {
+        let s = secret.into();
+        if !s.is_empty() {
+            lock(&self.secrets).push(s);
+        }
+    }
+
+    /// Every request recorded so far.
+    ///
+    /// ```
+    /// assert!(auth_core::sandbox::Recorder::default().all().is_empty());
+    /// ```
+    pub fn all(&self) -> Vec<RecordedRequest> {
+        lock(&self.seen).clone()
+    }
+
+    /// Forget what was recorded.
+    ///
+    /// ```
+    /// auth_core::sandbox::Recorder::default().clear();
+    /// ```
+    pub fn clear(&self) {
+        lock(&self.seen).clear();
+    }
+
+    /// The last request whose path starts with `path_prefix`, rendered for a snapshot.
+    ///
+    /// ```
+    /// assert!(auth_core::sandbox::Recorder::default().last("/login").is_none());
+    /// ```
+    pub fn last(&self, path_prefix: &str) -> Option<String> {
+        let r = lock(&self.seen)
+            .iter()
+            .rev()
+            .find(|r| r.path_and_query.starts_with(path_prefix))
+            .cloned()?;
+        Some(self.render(&r))
+    }
+
+    /// Render one request: `METHOD /path?query`, a `name: value` line per header, a blank
+    /// line, the body. Redacted secrets read `[REDACTED]`.
+    ///
+    /// ```
+    /// let rec = auth_core::sandbox::Recorder::default();
+    /// rec.redact("s3cret");
+    /// let r = auth_core::sandbox::RecordedRequest {
+    ///     method: "POST".into(),
+    ///     path_and_query: "/login".into(),
+    ///     headers: vec![("content-type".into(), "application/json".into())],
+    ///     body: r#"{"password":"s3cret"}"#.into(),
+    /// };
+    /// # let r = r;
+    /// assert!(rec.render(&r).contains("[REDACTED]"));
+    /// ```
+    pub fn render(&self, r: &RecordedRequest) -> String {
+        let mut out = format!("{} {}\n", r.method, r.path_and_query);
+        for (k, v) in &r.headers {
+            out.push_str(&format!("{k}: {v}\n"));
+        }
+        let content_type = r
+            .headers
+            .iter()
+            .find(|(k, _)| k == "content-type")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        if !r.body.is_empty() {
+            out.push('\n');
+            let body = if content_type.starts_with("application/json") {
+                serde_json::from_str::<serde_json::Value>(&r.body)
+                    .ok()
+                    .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                    .unwrap_or_else(|| r.body.clone())
+            } else if content_type.starts_with("application/x-www-form-urlencoded") {
+                r.body.replace('&', "\n&")
+            } else {
+                r.body.clone()
+            };
+            out.push_str(&body);
+            out.push('\n');
+        }
+        let mut secrets = lock(&self.secrets).clone();
+        // Longest first, so a secret that contains another is replaced whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for s in secrets {
+            out = out.replace(&s, "[REDACTED]");
+        }
+        out
+    }
+}
