@@ -94,7 +94,9 @@ impl ManualClock {
         let add = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
         let _ = self
             .nanos
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_add(add)));
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_add(add))
+            });
     }
 
     /// Set the clock to `to` (it may move backwards, as a real clock can).

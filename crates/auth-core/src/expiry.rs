@@ -192,7 +192,9 @@ pub fn jwt_claims(token: &str) -> Result<serde_json::Map<String, serde_json::Val
     let (Some(header), Some(payload), Some(_sig), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(bad("token is not a JWT: expected three dot-separated segments"));
+        return Err(bad(
+            "token is not a JWT: expected three dot-separated segments",
+        ));
     };
     if header.is_empty() || payload.is_empty() {
         return Err(bad("token is not a JWT: empty header or payload"));
@@ -207,7 +209,8 @@ pub fn jwt_claims(token: &str) -> Result<serde_json::Map<String, serde_json::Val
     serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&header)
         .map_err(|e| bad("JWT header is not a JSON object").with_source(e))?;
     let payload = decode(payload)?;
-    serde_json::from_slice(&payload).map_err(|e| bad("JWT payload is not a JSON object").with_source(e))
+    serde_json::from_slice(&payload)
+        .map_err(|e| bad("JWT payload is not a JSON object").with_source(e))
 }
 
 /// Whether `token` has the shape of a JWT (three base64url segments with JSON header and payload).
@@ -238,7 +241,7 @@ pub fn jwt_expiry(token: &str) -> Result<SystemTime, Error> {
             .ok_or_else(|| bad("JWT exp claim is not a number of seconds"))?,
         _ => return Err(bad("JWT exp claim is not numeric")),
     };
-    if !secs.is_finite() || secs < 0.0 || secs > 253_402_300_799.0 {
+    if !secs.is_finite() || !(0.0..=253_402_300_799.0).contains(&secs) {
         return Err(bad("JWT exp claim is out of range"));
     }
     Ok(UNIX_EPOCH + Duration::from_secs_f64(secs))
@@ -253,7 +256,11 @@ mod tests {
     }
 
     fn jwt(payload: &str) -> String {
-        format!("{}.{}.sig", b64(r#"{"alg":"HS256","typ":"JWT"}"#), b64(payload))
+        format!(
+            "{}.{}.sig",
+            b64(r#"{"alg":"HS256","typ":"JWT"}"#),
+            b64(payload)
+        )
     }
 
     #[test]
@@ -295,7 +302,13 @@ mod tests {
         assert_eq!(t, z);
         let plus = parse_rfc3339("2026-11-24T12:00:00.1234567+02:00").unwrap();
         assert_eq!(t, plus);
-        for bad in ["", "2026-11-24", "2026-11-24T10:00:00", "1969-12-31T23:59:59Z", "2026-13-01T00:00:00Z"] {
+        for bad in [
+            "",
+            "2026-11-24",
+            "2026-11-24T10:00:00",
+            "1969-12-31T23:59:59Z",
+            "2026-13-01T00:00:00Z",
+        ] {
             assert!(parse_rfc3339(bad).unwrap_err().is_bad_response(), "{bad}");
         }
     }
@@ -314,8 +327,24 @@ mod tests {
     #[test]
     fn malformed_inputs_never_panic() {
         let pieces = [
-            "", ".", "..", "...", "a", "e30", "eyJ", "====", "%%%", "\u{0}", "é", "eyJleHAiOiJ4In0",
-            "eyJleHAiOm51bGx9", "W10", "bnVsbA", "eyJleHAiOnRydWV9", "eyJleHAiOi0xfQ", " ",
+            "",
+            ".",
+            "..",
+            "...",
+            "a",
+            "e30",
+            "eyJ",
+            "====",
+            "%%%",
+            "\u{0}",
+            "é",
+            "eyJleHAiOiJ4In0",
+            "eyJleHAiOm51bGx9",
+            "W10",
+            "bnVsbA",
+            "eyJleHAiOnRydWV9",
+            "eyJleHAiOi0xfQ",
+            " ",
         ];
         let mut seen = 0;
         for a in pieces {

@@ -52,7 +52,8 @@ pub struct PlainTextErrors;
 
 impl ErrorParser for PlainTextErrors {
     fn parse(&self, _status: u16, _headers: &HeaderMap, body: &str, base: Error) -> Error {
-        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(body) {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(body)
+        {
             for key in ["message", "error", "detail", "title"] {
                 if let Some(serde_json::Value::String(m)) = map.get(key) {
                     return base.with_vendor_message(m.clone());
@@ -96,7 +97,9 @@ pub fn default_client() -> Result<reqwest::Client, Error> {
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .build()
-        .map_err(|e| Error::new(ErrorKind::Config, "could not build the HTTP client").with_source(e))
+        .map_err(|e| {
+            Error::new(ErrorKind::Config, "could not build the HTTP client").with_source(e)
+        })
 }
 
 impl Http {
@@ -232,7 +235,9 @@ impl Http {
     pub async fn send_raw(&self, request: Request) -> Result<Response, Error> {
         ensure_secure(request.url())?;
         if let Some(limiter) = &self.inner.limiter {
-            limiter.acquire(request.method(), request.url().path()).await?;
+            limiter
+                .acquire(request.method(), request.url().path())
+                .await?;
         }
         self.inner
             .client
@@ -253,7 +258,11 @@ impl Http {
     /// let resp = http.send(req, &[&password]).await?;
     /// # drop(resp); Ok(()) }
     /// ```
-    pub async fn send(&self, request: RequestBuilder, secrets: &[&SecretString]) -> Result<Response, Error> {
+    pub async fn send(
+        &self,
+        request: RequestBuilder,
+        secrets: &[&SecretString],
+    ) -> Result<Response, Error> {
         let request = build(request)?;
         let resp = self.send_raw(request).await?;
         self.check(resp, secrets).await
@@ -284,7 +293,11 @@ impl Http {
     /// let ok = http.check(resp, &[]).await?;
     /// # drop(ok); Ok(()) }
     /// ```
-    pub async fn check(&self, resp: Response, secrets: &[&SecretString]) -> Result<Response, Error> {
+    pub async fn check(
+        &self,
+        resp: Response,
+        secrets: &[&SecretString],
+    ) -> Result<Response, Error> {
         if resp.status().is_success() {
             Ok(resp)
         } else {
@@ -310,13 +323,34 @@ impl Http {
         if let Some(after) = retry_after(&headers, self.now()) {
             base = base.with_retry_after(after);
         }
-        let body = match read_bounded(resp, self.inner.max_error_body).await {
+        // Read past the bound by the longest secret, scrub, then cut: a secret straddling the
+        // bound must not survive as a prefix.
+        let longest = secrets
+            .iter()
+            .map(|s| s.expose_secret().len())
+            .max()
+            .unwrap_or(0);
+        let body = match read_bounded(resp, self.inner.max_error_body.saturating_add(longest)).await
+        {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(_) => String::new(),
         };
-        let body = scrub(&body, secrets);
+        let mut body = scrub(&body, secrets);
+        truncate_at_char(&mut body, self.inner.max_error_body);
         let base = base.with_vendor_message(body.trim());
-        self.inner.parser.parse(status.as_u16(), &headers, &body, base)
+        self.inner
+            .parser
+            .parse(status.as_u16(), &headers, &body, base)
+    }
+}
+
+fn truncate_at_char(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
     }
 }
 
@@ -337,9 +371,9 @@ fn status_context(status: StatusCode) -> String {
 /// assert!(auth_core::build(http.request(reqwest::Method::GET, "https://example.com")).is_ok());
 /// ```
 pub fn build(request: RequestBuilder) -> Result<Request, Error> {
-    request
-        .build()
-        .map_err(|e| Error::new(ErrorKind::Config, "request could not be built").with_source(e.without_url()))
+    request.build().map_err(|e| {
+        Error::new(ErrorKind::Config, "request could not be built").with_source(e.without_url())
+    })
 }
 
 fn transport_error(e: reqwest::Error) -> Error {
@@ -348,7 +382,8 @@ fn transport_error(e: reqwest::Error) -> Error {
     } else if e.is_connect() {
         "could not connect to the vendor"
     } else if e.is_builder() {
-        return Error::new(ErrorKind::Config, "request could not be built").with_source(e.without_url());
+        return Error::new(ErrorKind::Config, "request could not be built")
+            .with_source(e.without_url());
     } else {
         "request failed in transport"
     };
@@ -472,13 +507,19 @@ pub async fn read_json<T: DeserializeOwned>(resp: Response) -> Result<T, Error> 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(bytes).map_err(|e| {
         let what = match e.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "is not valid JSON",
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "is not valid JSON"
+            }
             serde_json::error::Category::Data => "does not have the expected fields or types",
             serde_json::error::Category::Io => "could not be read",
         };
         Error::new(
             ErrorKind::BadResponse,
-            format!("response body {what} (line {}, column {})", e.line(), e.column()),
+            format!(
+                "response body {what} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         )
     })
 }
@@ -486,14 +527,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use httpmock::prelude::*;
+    use httpmock::prelude::{MockServer, POST};
 
     const SECRET: &str = "pa55-w0rd-echoed";
 
     #[tokio::test]
     async fn error_body_is_bounded_scrubbed_and_parsed() {
         let server = MockServer::start_async().await;
-        let long = format!("{{\"message\":\"wrong password {SECRET}\"}}{}", "x".repeat(20_000));
+        let long = format!(
+            "{{\"message\":\"wrong password {SECRET}\"}}{}",
+            "x".repeat(20_000)
+        );
         server
             .mock_async(|when, then| {
                 when.method(POST).path("/login");
@@ -503,15 +547,39 @@ mod tests {
         let http = Http::new().unwrap().with_max_error_body(100);
         let pw = SecretString::from(SECRET);
         let err = http
-            .send(http.request(Method::POST, server.url("/login")), &[&pw])
+            .send(
+                http.request(reqwest::Method::POST, server.url("/login")),
+                &[&pw],
+            )
             .await
             .unwrap_err();
         assert!(err.is_rejected());
         assert_eq!(err.status(), Some(400));
         let shown = format!("{err} {err:?}");
         assert!(!shown.contains(SECRET), "{shown}");
-        assert!(err.vendor_message().unwrap().len() <= 100);
-        insta::assert_snapshot!(err.to_string(), @r#"vendor rejected the request (HTTP 400): {"message":"wrong password [REDACTED]"}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"#);
+        assert_eq!(err.vendor_message().unwrap().len(), 100);
+        insta::assert_snapshot!(err.vendor_message().unwrap_or_default(), @r#"{"message":"wrong password [REDACTED]"}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"#);
+    }
+
+    #[tokio::test]
+    async fn a_secret_straddling_the_bound_is_not_kept_in_part() {
+        let server = MockServer::start_async().await;
+        let body = format!("{}{SECRET}", "y".repeat(90));
+        server
+            .mock_async(|when, then| {
+                when.path("/x");
+                then.status(400).body(body.clone());
+            })
+            .await;
+        let http = Http::new().unwrap().with_max_error_body(100);
+        let pw = SecretString::from(SECRET);
+        let err = http
+            .send(http.request(reqwest::Method::GET, server.url("/x")), &[&pw])
+            .await
+            .unwrap_err();
+        let msg = err.vendor_message().unwrap();
+        assert!(!msg.contains(&SECRET[..10]), "{msg}");
+        assert!(msg.ends_with("[REDACTED]"));
     }
 
     #[tokio::test]
@@ -520,11 +588,15 @@ mod tests {
         server
             .mock_async(|when, then| {
                 when.path("/x");
-                then.status(503).body(r#"{"message":"down for maintenance"}"#);
+                then.status(503)
+                    .body(r#"{"message":"down for maintenance"}"#);
             })
             .await;
         let http = Http::new().unwrap();
-        let err = http.send(http.request(Method::GET, server.url("/x")), &[]).await.unwrap_err();
+        let err = http
+            .send(http.request(reqwest::Method::GET, server.url("/x")), &[])
+            .await
+            .unwrap_err();
         assert!(err.is_transient() && err.is_retryable());
         assert_eq!(err.vendor_message(), Some("down for maintenance"));
     }
@@ -535,11 +607,16 @@ mod tests {
         server
             .mock_async(|when, then| {
                 when.path("/x");
-                then.status(429).header("Retry-After", "30").body("slow down");
+                then.status(429)
+                    .header("Retry-After", "30")
+                    .body("slow down");
             })
             .await;
         let http = Http::new().unwrap();
-        let err = http.send(http.request(Method::GET, server.url("/x")), &[]).await.unwrap_err();
+        let err = http
+            .send(http.request(reqwest::Method::GET, server.url("/x")), &[])
+            .await
+            .unwrap_err();
         assert!(err.is_rate_limited());
         assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
         assert_eq!(err.vendor_message(), Some("slow down"));
@@ -551,12 +628,16 @@ mod tests {
         server
             .mock_async(|when, then| {
                 when.path("/x");
-                then.status(200).body(format!("{{\"access_token\": {SECRET}"));
+                then.status(200)
+                    .body(format!("{{\"access_token\": {SECRET}"));
             })
             .await;
         let http = Http::new().unwrap();
         let err = http
-            .send_json::<serde_json::Value>(http.request(Method::GET, server.url("/x")), &[])
+            .send_json::<serde_json::Value>(
+                http.request(reqwest::Method::GET, server.url("/x")),
+                &[],
+            )
             .await
             .unwrap_err();
         assert!(err.is_bad_response());
@@ -567,7 +648,10 @@ mod tests {
     async fn plain_http_to_remote_host_is_refused_before_sending() {
         let http = Http::new().unwrap();
         let err = http
-            .send(http.request(Method::GET, "http://api.example.invalid/x"), &[])
+            .send(
+                http.request(reqwest::Method::GET, "http://api.example.invalid/x"),
+                &[],
+            )
             .await
             .unwrap_err();
         assert!(err.is_insecure_transport());
@@ -577,9 +661,15 @@ mod tests {
     fn retry_after_http_date() {
         let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
         let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:28:30 GMT".parse().unwrap());
+        h.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:30 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(30)));
-        h.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:27:00 GMT".parse().unwrap());
+        h.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:27:00 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h, now), Some(Duration::ZERO));
     }
 }

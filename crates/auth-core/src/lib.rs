@@ -30,6 +30,9 @@
 //! # }
 //! ```
 
+// Library code must not panic on input; tests and examples may unwrap (see clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 mod clock;
 mod error;
 mod expiry;

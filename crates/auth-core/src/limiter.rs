@@ -90,7 +90,10 @@ impl RateLimiter {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let window = windows.entry(key.clone()).or_default();
                 let now = Instant::now();
-                while window.front().is_some_and(|t| now.duration_since(*t) >= self.per) {
+                while window
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= self.per)
+                {
                     window.pop_front();
                 }
                 if window.len() < self.max {

@@ -61,8 +61,14 @@ impl PageInfo {
     /// assert!(PageInfo::from_json_header(r#"{"pageSize":-1}"#).unwrap_err().is_bad_response());
     /// ```
     pub fn from_json_header(raw: &str) -> Result<Self, Error> {
-        let bad = |what: &str| Error::new(ErrorKind::BadResponse, format!("pagination metadata {what}"));
-        let value: serde_json::Value = serde_json::from_str(raw.trim()).map_err(|_| bad("is not JSON"))?;
+        let bad = |what: &str| {
+            Error::new(
+                ErrorKind::BadResponse,
+                format!("pagination metadata {what}"),
+            )
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(raw.trim()).map_err(|_| bad("is not JSON"))?;
         let serde_json::Value::Object(map) = value else {
             return Err(bad("is not a JSON object"));
         };
@@ -91,15 +97,14 @@ impl PageInfo {
             };
             *slot = match v {
                 serde_json::Value::Null => None,
-                serde_json::Value::Number(n) => Some(
-                    n.as_u64()
-                        .ok_or_else(|| bad(&format!("key {key} is not a whole non-negative number")))?,
-                ),
-                serde_json::Value::String(s) => Some(
-                    s.trim()
-                        .parse::<u64>()
-                        .map_err(|_| bad(&format!("key {key} is not a whole non-negative number")))?,
-                ),
+                serde_json::Value::Number(n) => Some(n.as_u64().ok_or_else(|| {
+                    bad(&format!("key {key} is not a whole non-negative number"))
+                })?),
+                serde_json::Value::String(s) => {
+                    Some(s.trim().parse::<u64>().map_err(|_| {
+                        bad(&format!("key {key} is not a whole non-negative number"))
+                    })?)
+                }
                 _ => return Err(bad(&format!("key {key} is not a number"))),
             };
         }
@@ -293,7 +298,8 @@ impl<F> Paginator<F> {
                 Ok(Ok(page)) => page,
                 Ok(Err(e)) => return Some((Err(e), w)),
                 Err(join) => {
-                    let e = Error::new(ErrorKind::Transient, "page fetch task failed").with_source(join);
+                    let e = Error::new(ErrorKind::Transient, "page fetch task failed")
+                        .with_source(join);
                     return Some((Err(e), w));
                 }
             };

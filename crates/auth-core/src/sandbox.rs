@@ -103,6 +103,9 @@ impl Fault {
     }
 }
 
+/// A fault and the path prefix it is limited to (`None`: any path).
+type ScopedFault = (Option<String>, Fault);
+
 /// A queue of faults: each authorized request the sandbox serves takes the first one that
 /// applies to its path. Cheap to clone; clones share the queue.
 ///
@@ -115,7 +118,7 @@ impl Fault {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
-    queue: Arc<Mutex<VecDeque<(Option<String>, Fault)>>>,
+    queue: Arc<Mutex<VecDeque<ScopedFault>>>,
 }
 
 impl Faults {
@@ -262,7 +265,13 @@ impl TokenStore {
     /// s.insert("abc", "u", None, Default::default());
     /// assert!(matches!(s.check("abc"), auth_core::sandbox::TokenCheck::Valid(_)));
     /// ```
-    pub fn insert(&self, value: &str, subject: &str, lifetime: Option<Duration>, data: HashMap<String, String>) {
+    pub fn insert(
+        &self,
+        value: &str,
+        subject: &str,
+        lifetime: Option<Duration>,
+        data: HashMap<String, String>,
+    ) {
         let expires_at = lifetime.and_then(|l| self.now().checked_add(l));
         lock(&self.tokens).insert(
             value.to_owned(),
@@ -501,7 +510,13 @@ pub struct RecordedRequest {
     pub body: String,
 }
 
-const NOISE: &[&str] = &["host", "content-length", "accept-encoding", "user-agent", "connection"];
+const NOISE: &[&str] = &[
+    "host",
+    "content-length",
+    "accept-encoding",
+    "user-agent",
+    "connection",
+];
 
 impl Recorder {
     /// Record `req`.
@@ -517,7 +532,12 @@ impl Recorder {
             .headers()
             .iter()
             .filter(|(k, _)| !NOISE.contains(&k.as_str()))
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         headers.sort();
         lock(&self.seen).push(RecordedRequest {

@@ -326,9 +326,11 @@ impl Session {
         match self.inner.clone().flight() {
             Some(flight) => flight.await,
             // Someone renewed between our load and the flight check.
-            None => self.inner.current.load_full().ok_or_else(|| {
-                Error::new(ErrorKind::SessionExpired, "no token available")
-            }),
+            None => self
+                .inner
+                .current
+                .load_full()
+                .ok_or_else(|| Error::new(ErrorKind::SessionExpired, "no token available")),
         }
     }
 
@@ -417,11 +419,18 @@ impl Session {
     /// let me: serde_json::Value = s.send_json(req).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn send_json<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, Error> {
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<T, Error> {
         read_json(self.send(request).await?).await
     }
 
-    async fn attempt(&self, mut request: reqwest::Request, lease: &Lease) -> Result<Response, Error> {
+    async fn attempt(
+        &self,
+        mut request: reqwest::Request,
+        lease: &Lease,
+    ) -> Result<Response, Error> {
         self.inner
             .provider
             .authorize(&lease.tokens, request.headers_mut())?;
@@ -429,7 +438,12 @@ impl Session {
         self.inner.http.send_raw(request).await
     }
 
-    async fn finish(&self, resp: Response, lease: &Lease, secrets: &[&SecretString]) -> Result<Response, Error> {
+    async fn finish(
+        &self,
+        resp: Response,
+        lease: &Lease,
+        secrets: &[&SecretString],
+    ) -> Result<Response, Error> {
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -437,7 +451,12 @@ impl Session {
         Err(self.inner.http.error_from(resp, &all).await)
     }
 
-    async fn unauthorized(&self, resp: Response, lease: &Lease, secrets: &[&SecretString]) -> Error {
+    async fn unauthorized(
+        &self,
+        resp: Response,
+        lease: &Lease,
+        secrets: &[&SecretString],
+    ) -> Error {
         let all = lease_secrets(lease, secrets);
         self.inner.http.error_from(resp, &all).await
     }
@@ -488,7 +507,10 @@ impl Inner {
         // it) cannot cancel it half-way and leave the others waiting.
         let task = tokio::spawn(async move {
             let result = me.renew(current).await;
-            let mut slot = me.flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut slot = me
+                .flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Ok(lease) = &result {
                 me.current.store(Some(lease.clone()));
             } else {

@@ -115,8 +115,13 @@ secret_newtype!(
 /// assert_eq!(v.to_str().unwrap(), "Bearer tok");
 /// ```
 pub fn sensitive_header(prefix: &str, secret: &SecretString) -> Result<HeaderValue, Error> {
-    let mut v = HeaderValue::try_from(format!("{prefix}{}", secret.expose_secret()))
-        .map_err(|_| Error::new(ErrorKind::BadResponse, "token holds characters not allowed in a header"))?;
+    let mut v =
+        HeaderValue::try_from(format!("{prefix}{}", secret.expose_secret())).map_err(|_| {
+            Error::new(
+                ErrorKind::BadResponse,
+                "token holds characters not allowed in a header",
+            )
+        })?;
     v.set_sensitive(true);
     Ok(v)
 }
@@ -238,7 +243,9 @@ impl TokenSet {
             self.refresh_token = previous.refresh_token.clone();
         }
         for (k, v) in &previous.attributes {
-            self.attributes.entry(k.clone()).or_insert_with(|| v.clone());
+            self.attributes
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
         }
         self
     }
