@@ -1,0 +1,298 @@
+//! Credentials and the token provider: the 24-hour portal token obtained with a username and
+//! password, or the long-standing CPaaS token that is used as is.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use auth_core::{
+    AccessToken, ApiKey, AuthScheme, Capabilities, Error, ErrorKind, Expiry, Http, TokenProvider,
+    TokenSet, async_trait,
+};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+
+/// How long a portal token lives when it is not a JWT carrying `exp`.
+pub(crate) const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A request-local marker saying which scheme the client chose for this request's API.
+///
+/// The session's pipeline hands the provider only the headers, not the URL, so the client
+/// (which knows the API) leaves this marker and [`IntelePeerAuth::authorize`] consumes it.
+/// It is removed before every attempt and never reaches the wire (the sandbox checks).
+pub(crate) const SCHEME_MARKER: HeaderName = HeaderName::from_static("x-intelepeer-rs-auth-scheme");
+
+/// The marker value for `scheme`.
+pub(crate) fn scheme_marker(scheme: AuthScheme) -> HeaderValue {
+    match scheme {
+        AuthScheme::Raw => HeaderValue::from_static("raw"),
+        _ => HeaderValue::from_static("bearer"),
+    }
+}
+
+/// What the client authenticates with.
+///
+/// ```
+/// use intelepeer::Credentials;
+/// let portal = Credentials::password("api-user", "hunter2-secret");
+/// let cpaas = Credentials::static_token("long-standing-cpaas-token");
+/// assert!(!format!("{portal:?} {cpaas:?}").contains("hunter2-secret"));
+/// assert!(!format!("{cpaas:?}").contains("long-standing"));
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// An API Access user of the Customer Portal: authenticates for a 24-hour token, and
+    /// again whenever that token expires or is refused.
+    Password {
+        /// The API user's name.
+        username: String,
+        /// The API user's password.
+        password: SecretString,
+    },
+    /// The long-standing token copied from the CPaaS portal: no expiry, no renewal; a 401
+    /// with it surfaces to the caller.
+    StaticToken(ApiKey),
+}
+
+impl Credentials {
+    /// Username and password of an API Access user.
+    ///
+    /// ```
+    /// let c = intelepeer::Credentials::password("api-user", "pw");
+    /// # drop(c);
+    /// ```
+    pub fn password(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials::Password {
+            username: username.into(),
+            password: SecretString::from(password.into()),
+        }
+    }
+
+    /// The long-standing CPaaS token.
+    ///
+    /// ```
+    /// let c = intelepeer::Credentials::static_token("tok");
+    /// assert!(!c.is_renewable());
+    /// ```
+    pub fn static_token(token: impl Into<ApiKey>) -> Self {
+        Credentials::StaticToken(token.into())
+    }
+
+    /// Whether a new token can be obtained from these credentials.
+    ///
+    /// ```
+    /// assert!(intelepeer::Credentials::password("u", "p").is_renewable());
+    /// ```
+    pub fn is_renewable(&self) -> bool {
+        matches!(self, Credentials::Password { .. })
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Password { username, .. } => f
+                .debug_struct("Password")
+                .field("username", username)
+                .field("password", &"[REDACTED]")
+                .finish(),
+            Credentials::StaticToken(_) => f.write_str("StaticToken([REDACTED])"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct AuthAnswer {
+    #[serde(default)]
+    token: Option<String>,
+}
+
+/// The token's expiry: its JWT `exp` when it is a JWT that has one, else `lifetime` from now.
+pub(crate) fn token_expiry(token: &str, lifetime: Duration, now: SystemTime) -> Result<Expiry, Error> {
+    match auth_core::jwt_claims(token) {
+        Ok(claims) if claims.contains_key("exp") => Expiry::from_jwt(token, now),
+        _ => Ok(Expiry::lifetime_from(lifetime, now)),
+    }
+}
+
+/// The [`TokenProvider`] behind the client's session.
+pub(crate) struct IntelePeerAuth {
+    pub(crate) credentials: Credentials,
+    pub(crate) http: Http,
+    pub(crate) authenticate_url: String,
+    pub(crate) lifetime: Duration,
+}
+
+impl fmt::Debug for IntelePeerAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntelePeerAuth")
+            .field("credentials", &self.credentials)
+            .field("authenticate_url", &self.authenticate_url)
+            .field("lifetime", &self.lifetime)
+            .finish()
+    }
+}
+
+impl IntelePeerAuth {
+    async fn authenticate(&self, username: &str, password: &SecretString) -> Result<TokenSet, Error> {
+        let body = serde_json::json!({
+            "username": username,
+            "password": password.expose_secret(),
+        });
+        let request = self
+            .http
+            .request(reqwest::Method::POST, &self.authenticate_url)
+            .header(ACCEPT, "application/json")
+            .json(&body);
+        let answer: AuthAnswer = match self.http.send_json(request, &[password]).await {
+            Ok(answer) => answer,
+            // The authenticate call's 401 means the username or password is wrong: a
+            // distinct, final error, never a reason to authenticate again.
+            Err(e) if e.status() == Some(401) => return Err(bad_credentials(e)),
+            Err(e) => return Err(e),
+        };
+        let token = answer
+            .token
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| Error::new(ErrorKind::BadResponse, "authenticate answer has no token"))?;
+        let expiry = token_expiry(&token, self.lifetime, self.http.now())?;
+        Ok(TokenSet::new(AccessToken::new(token), expiry))
+    }
+}
+
+fn bad_credentials(e: Error) -> Error {
+    let mut out = Error::new(
+        ErrorKind::Unauthorized,
+        "bad credentials: intelepeer refused the username or password",
+    )
+    .with_status(401);
+    if let Some(m) = e.vendor_message() {
+        out = out.with_vendor_message(m);
+    }
+    if let Some(d) = e.detail::<ApiError>() {
+        out = out.with_detail(d.clone());
+    }
+    out.with_source(e)
+}
+
+fn static_tokens(key: &ApiKey) -> TokenSet {
+    TokenSet::new(AccessToken::from(key.as_secret().clone()), Expiry::never())
+}
+
+impl IntelePeerAuth {
+    /// The token set to install up front for a static token (the session never signs in
+    /// for a credential that cannot be renewed).
+    pub(crate) fn initial_tokens(&self) -> Option<TokenSet> {
+        match &self.credentials {
+            Credentials::StaticToken(key) => Some(static_tokens(key)),
+            Credentials::Password { .. } => None,
+        }
+    }
+}
+
+#[async_trait]
+impl TokenProvider for IntelePeerAuth {
+    async fn sign_in(&self) -> Result<TokenSet, Error> {
+        match &self.credentials {
+            Credentials::Password { username, password } => self.authenticate(username, password).await,
+            Credentials::StaticToken(key) => Ok(static_tokens(key)),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        match self.credentials {
+            Credentials::Password { .. } => Capabilities::sign_in_only(),
+            Credentials::StaticToken(_) => Capabilities::none(),
+        }
+    }
+
+    fn authorize(&self, tokens: &TokenSet, headers: &mut HeaderMap) -> Result<(), Error> {
+        let scheme = match headers.remove(SCHEME_MARKER) {
+            Some(v) if v == "raw" => AuthScheme::Raw,
+            _ => AuthScheme::Bearer,
+        };
+        scheme.apply(tokens, headers)?;
+        headers
+            .entry(ACCEPT)
+            .or_insert(HeaderValue::from_static("application/json"));
+        Ok(())
+    }
+
+    fn renewal_impossible(&self) -> Error {
+        Error::new(
+            ErrorKind::SessionExpired,
+            "the static cpaas token cannot be renewed: copy a new one from the cpaas portal",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn b64(s: &str) -> String {
+        use std::fmt::Write as _;
+        // Minimal base64url without padding, enough for test fixtures.
+        const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let b = s.as_bytes();
+        let mut out = String::new();
+        for chunk in b.chunks(3) {
+            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &c)| acc | (u32::from(c) << (16 - 8 * i)));
+            let chars = chunk.len() + 1;
+            for i in 0..chars {
+                let idx = (n >> (18 - 6 * i)) & 63;
+                let _ = write!(out, "{}", T[idx as usize] as char);
+            }
+        }
+        out
+    }
+
+    fn jwt(payload: &str) -> String {
+        format!("{}.{}.sig", b64(r#"{"alg":"HS256","typ":"JWT"}"#), b64(payload))
+    }
+
+    #[test]
+    fn opaque_token_lives_the_configured_lifetime() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let e = token_expiry("fFkq-opaque", DEFAULT_TOKEN_LIFETIME, now).unwrap();
+        assert_eq!(e.expires_at(), Some(now + Duration::from_secs(86_400)));
+        assert_eq!(e.lifetime(), Some(DEFAULT_TOKEN_LIFETIME));
+    }
+
+    #[test]
+    fn jwt_token_uses_exp_and_jwt_without_exp_gets_the_lifetime() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let e = token_expiry(&jwt(r#"{"exp":4600}"#), DEFAULT_TOKEN_LIFETIME, now).unwrap();
+        assert_eq!(e.expires_at(), Some(UNIX_EPOCH + Duration::from_secs(4_600)));
+        assert_eq!(e.lifetime(), Some(Duration::from_secs(3_600)));
+        let e = token_expiry(&jwt(r#"{"sub":"x"}"#), DEFAULT_TOKEN_LIFETIME, now).unwrap();
+        assert_eq!(e.expires_at(), Some(now + DEFAULT_TOKEN_LIFETIME));
+        // A JWT whose exp is present but malformed is a typed error, not a guess.
+        let err = token_expiry(&jwt(r#"{"exp":"soon"}"#), DEFAULT_TOKEN_LIFETIME, now).unwrap_err();
+        assert!(err.is_bad_response());
+    }
+
+    #[test]
+    fn authorize_follows_the_marker_and_removes_it() {
+        let auth = IntelePeerAuth {
+            credentials: Credentials::static_token("tok-123"),
+            http: Http::with_client(reqwest::Client::new()),
+            authenticate_url: "https://example.com".into(),
+            lifetime: DEFAULT_TOKEN_LIFETIME,
+        };
+        let set = auth.initial_tokens().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(SCHEME_MARKER, scheme_marker(AuthScheme::Raw));
+        auth.authorize(&set, &mut h).unwrap();
+        assert_eq!(h["authorization"], "tok-123");
+        assert!(h.get(SCHEME_MARKER).is_none());
+        let mut h = HeaderMap::new();
+        auth.authorize(&set, &mut h).unwrap();
+        assert_eq!(h["authorization"], "Bearer tok-123");
+        assert!(h["authorization"].is_sensitive());
+    }
+}

@@ -1,0 +1,123 @@
+//! IntelePeer's error shape, `{"code": ..., "error": ...}`, parsed into the workspace error.
+
+use auth_core::{Error, ErrorParser};
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+/// The parsed body of an IntelePeer error answer, attached to every [`Error`] built from one.
+///
+/// IntelePeer answers errors as `{"code": 401, "error": "Unauthorized"}`; some services send
+/// `message` instead of `error`, and `code` is sometimes a string. Read it back with
+/// [`Error::detail`].
+///
+/// ```
+/// use intelepeer::ApiError;
+/// let e = ApiError::from_body(r#"{"code":"401","error":"Unauthorized"}"#).unwrap();
+/// assert_eq!(e.code, Some(401));
+/// assert_eq!(e.error.as_deref(), Some("Unauthorized"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The numeric `code` (usually the HTTP status repeated).
+    pub code: Option<i64>,
+    /// The `error` text.
+    pub error: Option<String>,
+    /// A `message` text, when the service sends one.
+    pub message: Option<String>,
+}
+
+impl ApiError {
+    /// Parse an error body; `None` when it is not a JSON object carrying any of the fields.
+    ///
+    /// ```
+    /// assert!(intelepeer::ApiError::from_body("Bad Gateway").is_none());
+    /// ```
+    pub fn from_body(body: &str) -> Option<Self> {
+        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(body) else {
+            return None;
+        };
+        let text = |key: &str| match map.get(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            _ => None,
+        };
+        let code = match map.get("code") {
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        };
+        let parsed = ApiError {
+            code,
+            error: text("error"),
+            message: text("message"),
+        };
+        (parsed != ApiError::default()).then_some(parsed)
+    }
+
+    /// The text to show: `error`, else `message`.
+    ///
+    /// ```
+    /// let e = intelepeer::ApiError::from_body(r#"{"message":"no route"}"#).unwrap();
+    /// assert_eq!(e.text(), Some("no route"));
+    /// ```
+    pub fn text(&self) -> Option<&str> {
+        self.error.as_deref().or(self.message.as_deref())
+    }
+}
+
+/// The [`ErrorParser`] for IntelePeer answers.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IntelePeerErrors;
+
+impl ErrorParser for IntelePeerErrors {
+    fn parse(&self, _status: u16, _headers: &HeaderMap, body: &str, base: Error) -> Error {
+        match ApiError::from_body(body) {
+            Some(parsed) => {
+                let base = match parsed.text() {
+                    Some(text) => base.with_vendor_message(text),
+                    None => base,
+                };
+                base.with_detail(parsed)
+            }
+            None => base,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auth_core::ErrorKind;
+
+    fn parse(status: u16, body: &str) -> Error {
+        let base = Error::new(auth_core::kind_for_status(status), "base")
+            .with_status(status)
+            .with_vendor_message(body);
+        IntelePeerErrors.parse(status, &HeaderMap::new(), body, base)
+    }
+
+    #[test]
+    fn vendor_shape_becomes_message_and_detail() {
+        let e = parse(401, r#"{"code":401,"error":"Unauthorized"}"#);
+        assert_eq!(e.kind(), ErrorKind::Unauthorized);
+        assert_eq!(e.vendor_message(), Some("Unauthorized"));
+        let d = e.detail::<ApiError>().unwrap();
+        assert_eq!(d.code, Some(401));
+        assert_eq!(e.to_string(), "base (HTTP 401): Unauthorized");
+    }
+
+    #[test]
+    fn tolerant_of_other_shapes() {
+        let e = parse(400, r#"{"code":null,"message":"bad number","extra":[1]}"#);
+        assert_eq!(e.vendor_message(), Some("bad number"));
+        assert_eq!(e.detail::<ApiError>().unwrap().code, None);
+        // Plain text stays as the base made it.
+        let e = parse(502, "Bad Gateway");
+        assert_eq!(e.vendor_message(), Some("Bad Gateway"));
+        assert!(e.detail::<ApiError>().is_none());
+        // A JSON object with none of the fields is not an ApiError.
+        assert!(ApiError::from_body(r#"{"x":1}"#).is_none());
+        assert!(ApiError::from_body("[1,2]").is_none());
+        assert!(ApiError::from_body(r#"{"code":"abc"}"#).is_none());
+    }
+}

@@ -1,0 +1,1 @@
+//! Placeholder created by the lead so the workspace manifest parses; replaced by the intelepeer tests.
