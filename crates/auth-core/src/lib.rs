@@ -58,6 +58,11 @@ pub use provider::{AuthScheme, Capabilities, RenewalPolicy, TokenProvider};
 pub use session::{Lease, Session, SessionStats};
 pub use token::{AccessToken, ApiKey, RefreshToken, TokenSet, sensitive_header};
 
+// The README's example is compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 // Re-exported so vendor crates and users name the same versions.
 pub use async_trait::async_trait;
 pub use reqwest;
