@@ -1,1 +1,451 @@
-//! Placeholder created by the lead so the workspace manifest parses; replaced by the intelepeer tests.
+//! The IntelePeer client over real HTTP against its sandbox: wire shapes, token expiry and
+//! renewal, the per-API header scheme, the static CPaaS token, and error mapping.
+
+use std::time::{Duration, SystemTime};
+
+use auth_core::ManualClock;
+use auth_core::sandbox::Fault;
+use futures::TryStreamExt as _;
+use intelepeer::sandbox::{Sandbox, TokenStyle};
+use intelepeer::{Api, AuthEndpoint, AuthScheme, Client, Credentials, Environment, SendSms};
+
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+async fn start(clock: &ManualClock) -> Sandbox {
+    Sandbox::builder().clock(clock.clone()).start().await
+}
+
+fn sms() -> SendSms {
+    SendSms::new("+13035550100", "+13035550199", "hello from the sandbox")
+}
+
+fn sandbox_client(sandbox: &Sandbox) -> Client {
+    sandbox.client_builder().build().unwrap()
+}
+
+/// The token the sandbox issued last, read from the authenticate answer the client got.
+async fn current_token(sandbox: &Sandbox) -> String {
+    // Authenticate directly to learn a token value for leak assertions.
+    let http = reqwest::Client::new();
+    let v: serde_json::Value = http
+        .post(format!("{}/_rest/v4/authenticate", sandbox.base_url()))
+        .header("accept", "application/json")
+        .json(&serde_json::json!({"username": Sandbox::USERNAME, "password": Sandbox::PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn snapshot_of_authenticate_request() {
+    let clock = ManualClock::new();
+    let sandbox = start(&clock).await;
+    let client = sandbox_client(&sandbox);
+    client.authenticate().await.unwrap();
+    let shown = sandbox.recorder().last("/_rest/v4/authenticate").unwrap();
+    assert!(!shown.contains(Sandbox::PASSWORD));
+    insta::assert_snapshot!(shown, @r#"
+    POST /_rest/v4/authenticate
+    accept: application/json
+    content-type: application/json
+
+    {
+      "password": "[REDACTED]",
+      "username": "sandbox-api-user"
+    }
+    "#);
+}
+
+#[tokio::test]
+async fn snapshot_of_send_sms_request_uses_bearer() {
+    let clock = ManualClock::new();
+    let sandbox = start(&clock).await;
+    let client = sandbox_client(&sandbox);
+    let receipt = client.send_sms(&sms()).await.unwrap();
+    assert_eq!(receipt.status.as_deref(), Some("queued"));
+    assert_eq!(receipt.to.as_deref(), Some("+13035550199"));
+    assert!(receipt.message_id.is_some());
+    let shown = sandbox.recorder().last("/_rest/v4/app/sms/send").unwrap();
+    assert!(!shown.contains("ipt-"), "token not redacted: {shown}");
+    insta::assert_snapshot!(shown, @r#"
+    POST /_rest/v4/app/sms/send
+    accept: application/json
+    authorization: Bearer [REDACTED]
+    content-type: application/json
+
+    {
+      "from": "+13035550100",
+      "text": "hello from the sandbox",
+      "to": "+13035550199"
+    }
+    "#);
+}
+
+#[tokio::test]
+async fn snapshot_of_portal_request_uses_raw_token() {
+    let clock = ManualClock::new();
+    let sandbox = start(&clock).await;
+    let client = sandbox_client(&sandbox);
+    let page = client.accounts_page(2, 100).await.unwrap();
+    assert_eq!(page.items.len(), 100);
+    assert_eq!(page.items[0].id.as_deref(), Some("100101"));
+    let shown = sandbox.recorder().last("/_rest/v4/my/").unwrap();
+    assert!(!shown.contains("ipt-"), "token not redacted: {shown}");
+    insta::assert_snapshot!(shown, @r#"
+    GET /_rest/v4/my/accounts?page=2&pageSize=100
+    accept: application/json
+    authorization: [REDACTED]
+    "#);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crossing_24_hours_reauthenticates_once_for_100_callers() {
+    let clock = ManualClock::new();
+    let sandbox = start(&clock).await;
+    let client = sandbox_client(&sandbox);
+    client.send_sms(&sms()).await.unwrap();
+    assert_eq!(sandbox.token_requests(), 1);
+
+    clock.advance(DAY + Duration::from_secs(1));
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let c = client.clone();
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    c.send_sms(&sms()).await.map(drop)
+                } else {
+                    c.accounts_page(1, 10).await.map(drop)
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(sandbox.token_requests(), 2);
+    assert_eq!(sandbox.hits("authenticate"), 2);
+    let stats = client.session_stats();
+    assert_eq!(stats.sign_ins, 2);
+    assert_eq!(stats.unauthorized, 0, "no call may reach the server with the expired token");
+    assert!(stats.expiries >= 1);
+    assert_eq!(stats.requests, 101);
+}
+
+#[tokio::test]
+async fn opaque_token_expires_24_hours_after_issue() {
+    let clock = ManualClock::new();
+    let sandbox = start(&clock).await;
+    let client = sandbox_client(&sandbox);
+    let issued = SystemTime::from(clock_now(&clock));
+    client.authenticate().await.unwrap();
+    let expiry = client.token_expiry().unwrap();
+    assert_eq!(expiry.expires_at(), Some(issued + DAY));
+    assert_eq!(expiry.lifetime(), Some(DAY));
+
+    // Still valid 23 hours in: no re-authentication.
+    clock.advance(Duration::from_secs(23 * 3600));
+    client.accounts_page(1, 5).await.unwrap();
+    assert_eq!(sandbox.token_requests(), 1);
+}
+
+fn clock_now(clock: &ManualClock) -> SystemTime {
+    auth_core::Clock::now(clock)
+}
+
+#[tokio::test]
+async fn jwt_token_expires_at_its_exp_claim() {
+    let clock = ManualClock::new();
+    let lifetime = Duration::from_secs(2 * 3600);
+    let sandbox = Sandbox::builder()
+        .clock(clock.clone())
+        .token_style(TokenStyle::Jwt)
+        .token_lifetime(lifetime)
+        .start()
+        .await;
+    // The client's own lifetime stays 24 h: the JWT's exp must win.
+    let client = sandbox_client(&sandbox);
+    let issued = clock_now(&clock);
+    client.send_sms(&sms()).await.unwrap();
+    let expiry = client.token_expiry().unwrap();
+    assert_eq!(expiry.expires_at(), Some(issued + lifetime));
+    assert_eq!(expiry.lifetime(), Some(lifetime));
+
+    let shown = sandbox.recorder().last("/_rest/v4/app/sms/send").unwrap();
+    assert!(shown.contains("authorization: Bearer [REDACTED]"), "{shown}");
+    assert!(!shown.contains("eyJ"), "JWT not redacted: {shown}");
+
+    clock.advance(lifetime + Duration::from_secs(1));
+    client.send_sms(&sms()).await.unwrap();
+    assert_eq!(sandbox.token_requests(), 2);
+    assert_eq!(client.session_stats().unauthorized, 0);
+}
+
+#[tokio::test]
+async fn renewal_inside_the_margin_keeps_serving_the_valid_token() {
+    let clock = ManualClock::new();
+    let sandbox = start(&clock).await;
+    let client = sandbox_client(&sandbox);
+    client.authenticate().await.unwrap();
+    // 24 h minus 4 minutes: inside the 5-minute margin, still valid.
+    clock.advance(DAY - Duration::from_secs(240));
+    client.send_sms(&sms()).await.unwrap();
+    // The background re-authentication finishes on its own task; wait for it (I/O, not time).
+    for _ in 0..500 {
+        if sandbox.token_requests() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(sandbox.token_requests(), 2);
+    clock.advance(Duration::from_secs(600));
+    client.send_sms(&sms()).await.unwrap();
+    assert_eq!(sandbox.token_requests(), 2, "the renewed token is valid for another day");
+    assert_eq!(client.session_stats().expiries, 0);
+}
+
+#[tokio::test]
+async fn a_401_on_a_call_reauthenticates_once_and_retries() {
+    let clock = ManualClock::new();
+    let sandbox = start(&clock).await;
+    let client = sandbox_client(&sandbox);
+    client.accounts_page(1, 10).await.unwrap();
+    sandbox.inject(Fault::unauthorized());
+    client.accounts_page(1, 10).await.unwrap();
+    assert_eq!(sandbox.token_requests(), 2);
+    assert_eq!(sandbox.hits("accounts"), 3);
+    assert_eq!(client.session_stats().recovered_401, 1);
+
+    // Two in a row: exactly one re-authentication, then the second 401 surfaces.
+    sandbox.inject(Fault::unauthorized());
+    sandbox.inject(Fault::unauthorized());
+    let e = client.send_sms(&sms()).await.unwrap_err();
+    assert!(e.is_unauthorized());
+    assert_eq!(e.vendor_message(), Some("Unauthorized"));
+    assert_eq!(e.detail::<intelepeer::ApiError>().unwrap().code, Some(401));
+    assert_eq!(sandbox.token_requests(), 3);
+}
+
+#[tokio::test]
+async fn bad_credentials_are_unauthorized_and_not_retried() {
+    let clock = ManualClock::new();
+    let sandbox = start(&clock).await;
+    const WRONG: &str = "wrong-password-9d2e";
+    let client = sandbox
+        .client_builder()
+        .with_credentials(Credentials::password(Sandbox::USERNAME, WRONG))
+        .build()
+        .unwrap();
+    let e = client.send_sms(&sms()).await.unwrap_err();
+    assert!(e.is_unauthorized(), "{e:?}");
+    assert_eq!(e.status(), Some(401));
+    assert_eq!(e.vendor_message(), Some("Unauthorized"));
+    assert_eq!(
+        e.to_string(),
+        "bad credentials: intelepeer refused the username or password (HTTP 401): Unauthorized"
+    );
+    assert_eq!(sandbox.token_requests(), 1, "authenticate's 401 must not trigger another");
+    assert_eq!(sandbox.hits("send_sms"), 0);
+    for shown in [format!("{e}"), format!("{e:?}"), format!("{client:?}")] {
+        assert!(!shown.contains(WRONG), "secret leaked: {shown}");
+    }
+    // The next call tries again (failures are not cached), once.
+    assert!(client.authenticate().await.unwrap_err().is_unauthorized());
+    assert_eq!(sandbox.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn static_token_401_surfaces_without_renewal() {
+    let clock = ManualClock::new();
+    let sandbox = start(&clock).await;
+    let token = sandbox.issue_static_token();
+    let client = sandbox
+        .client_builder()
+        .with_credentials(Credentials::static_token(token.clone()))
+        .build()
+        .unwrap();
+    client.send_sms(&sms()).await.unwrap();
+    assert_eq!(client.token_expiry().unwrap().expires_at(), None);
+    // A year later, still no authentication.
+    clock.advance(DAY * 365);
+    client.send_sms(&sms()).await.unwrap();
+
+    sandbox.inject(Fault::unauthorized());
+    let e = client.send_sms(&sms()).await.unwrap_err();
+    assert!(e.is_unauthorized(), "{e:?}");
+    assert_eq!(sandbox.hits("authenticate") + sandbox.hits("sms_authenticate"), 0);
+    assert_eq!(sandbox.token_requests(), 1, "only the static token ever issued");
+    assert_eq!(sandbox.hits("send_sms"), 3, "the 401 was not retried");
+    let stats = client.session_stats();
+    assert_eq!((stats.sign_ins, stats.unauthorized, stats.recovered_401), (0, 1, 0));
+    for shown in [format!("{e}"), format!("{e:?}"), format!("{client:?}")] {
+        assert!(!shown.contains(&token), "token leaked: {shown}");
+    }
+}
+
+#[tokio::test]
+async fn per_api_scheme_is_enforced_and_configurable() {
+    let clock = ManualClock::new();
+    let sandbox = start(&clock).await;
+    // Send the portal the Bearer form: the sandbox refuses it, like the portal does.
+    let client = sandbox
+        .client_builder()
+        .with_auth_scheme(Api::Portal, AuthScheme::Bearer)
+        .build()
+        .unwrap();
+    client.send_sms(&sms()).await.unwrap();
+    let e = client.accounts_page(1, 10).await.unwrap_err();
+    assert!(e.is_unauthorized());
+    assert_eq!(e.vendor_message(), Some("Unauthorized: expected the raw token, not Bearer"));
+    // The 401 caused one re-authentication and one retry, which failed the same way.
+    assert_eq!(sandbox.token_requests(), 2);
+    assert_eq!(sandbox.hits("accounts"), 2);
+
+    // The generic request reaches either API with its scheme.
+    let good = sandbox_client(&sandbox);
+    let v: serde_json::Value = good
+        .request(Api::Portal, reqwest::Method::GET, "/_rest/v4/my/accounts")
+        .query(&[("page", "3"), ("pageSize", "100")])
+        .send_json()
+        .await
+        .unwrap();
+    assert_eq!(v["accounts"].as_array().unwrap().len(), 50);
+    let v: serde_json::Value = good
+        .post_json(Api::Cpaas, "/_rest/v4/app/sms/send", &serde_json::json!({"from": "+1", "to": "+2", "text": "x"}))
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "queued");
+}
+
+#[tokio::test]
+async fn accounts_stream_walks_every_page() {
+    let clock = ManualClock::new();
+    let sandbox = start(&clock).await;
+    let client = sandbox_client(&sandbox);
+    let accounts: Vec<_> = client.accounts(100).try_collect().await.unwrap();
+    assert_eq!(accounts.len(), 250);
+    assert_eq!(accounts[249].name.as_deref(), Some("Account 250"));
+    assert_eq!(accounts[6].status.as_deref(), Some("suspended"));
+    assert!(accounts[0].extra.contains_key("parentId"));
+    assert_eq!(sandbox.hits("accounts"), 3);
+    let pages: Vec<_> = client.account_pages(125).try_collect().await.unwrap();
+    assert_eq!(pages.len(), 2);
+    assert_eq!(pages[1].info.total_items, Some(250));
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_typed() {
+    let clock = ManualClock::new();
+    let sandbox = start(&clock).await;
+    let client = sandbox_client(&sandbox);
+    sandbox.inject(Fault::rate_limited(Some(30), "Too Many Requests"));
+    let e = client.send_sms(&sms()).await.unwrap_err();
+    assert!(e.is_rate_limited() && e.is_retryable());
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(e.vendor_message(), Some("Too Many Requests"));
+    sandbox.inject_on("/_rest/v4/my/", Fault::server_error(503));
+    let e = client.accounts_page(1, 1).await.unwrap_err();
+    assert!(e.is_transient());
+    assert_eq!(e.status(), Some(503));
+    // A 5xx on authenticate is transient too, not "bad credentials".
+    let fresh = sandbox.client_builder().build().unwrap();
+    sandbox.inject_auth(Fault::server_error(502));
+    let e = fresh.authenticate().await.unwrap_err();
+    assert!(e.is_transient(), "{e:?}");
+    assert_eq!(client.session_stats().sign_ins, 1);
+}
+
+#[tokio::test]
+async fn sandbox_enforces_the_wire_rules() {
+    let clock = ManualClock::new();
+    let sandbox = start(&clock).await;
+    let http = reqwest::Client::new();
+    let base = sandbox.base_url();
+    // No Accept: application/json on authenticate.
+    let r = http
+        .post(format!("{base}/_rest/v4/authenticate"))
+        .json(&serde_json::json!({"username": "u", "password": "p"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 406);
+    // A form body instead of JSON.
+    let r = http
+        .post(format!("{base}/_rest/v4/authenticate"))
+        .header("accept", "application/json")
+        .body("username=u&password=p")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    // The raw token on the SMS API is refused.
+    let token = current_token(&sandbox).await;
+    let r = http
+        .post(format!("{base}/_rest/v4/app/sms/send"))
+        .header("authorization", token.clone())
+        .json(&serde_json::json!({"from": "+1", "to": "+2", "text": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], 401);
+    // A missing field is a 400 in the vendor's shape, surfaced as rejected.
+    let client = sandbox_client(&sandbox);
+    let e = client
+        .post_json::<_, serde_json::Value>(Api::Cpaas, "/_rest/v4/app/sms/send", &serde_json::json!({"from": "+1"}))
+        .await
+        .unwrap_err();
+    assert!(e.is_rejected());
+    assert_eq!(e.vendor_message(), Some("to is required"));
+    // Wrong method.
+    let e = client
+        .get_json::<serde_json::Value>(Api::Cpaas, "/_rest/v4/app/sms/send")
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(405));
+}
+
+#[tokio::test]
+async fn sms_era_authenticate_endpoint_is_selectable() {
+    let clock = ManualClock::new();
+    let sandbox = start(&clock).await;
+    let client = sandbox
+        .client_builder()
+        .with_auth_endpoint(AuthEndpoint::SmsApi)
+        .build()
+        .unwrap();
+    client.send_sms(&sms()).await.unwrap();
+    assert_eq!(sandbox.hits("sms_authenticate"), 1);
+    assert_eq!(sandbox.hits("authenticate"), 0);
+}
+
+#[tokio::test]
+async fn secrets_never_print() {
+    const PASSWORD: &str = "pw-never-printed-51ab";
+    const TOKEN: &str = "static-never-printed-77c1";
+    let creds = Credentials::password("someone", PASSWORD);
+    let client = Client::builder()
+        .with_environment(Environment::Atmosphere)
+        .with_credentials(creds.clone())
+        .build()
+        .unwrap();
+    let builder = Client::builder().with_credentials(Credentials::static_token(TOKEN));
+    let static_client = Client::builder()
+        .with_credentials(Credentials::static_token(TOKEN))
+        .build()
+        .unwrap();
+    for shown in [
+        format!("{creds:?}"),
+        format!("{client:?}"),
+        format!("{builder:?}"),
+        format!("{static_client:?}"),
+        format!("{:?}", Credentials::static_token(TOKEN)),
+    ] {
+        assert!(!shown.contains(PASSWORD) && !shown.contains(TOKEN), "leaked: {shown}");
+    }
+}
