@@ -1,0 +1,312 @@
+//! The platform's error shape, `{"errors":[{id, title, code, detail?, source?, status?}]}`,
+//! parsed into the workspace error and attached to it as [`ApiErrors`].
+
+use std::fmt;
+
+use auth_core::{Error, ErrorKind, ErrorParser};
+use reqwest::header::HeaderMap;
+use serde::{Deserialize, Deserializer};
+
+/// The parsed error body of a failed call, attached to the [`Error`] it caused.
+///
+/// Read it back with [`ErrorExt::api_errors`] (or `err.detail::<ApiErrors>()`).
+///
+/// ```
+/// use platformio::ApiErrors;
+/// let body = r#"{"errors":[{"id":"1","title":"Login failed.","code":"errors.login.failed","status":"401"}]}"#;
+/// let parsed = ApiErrors::parse(body).ok_or("not the platform's error shape")?;
+/// assert_eq!(parsed.errors()[0].status, Some(401));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[non_exhaustive]
+pub struct ApiErrors {
+    /// The reported errors, in the vendor's order.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub errors: Vec<ApiError>,
+}
+
+/// One entry of the platform's `errors` array.
+///
+/// ```
+/// use platformio::ApiErrors;
+/// let parsed = ApiErrors::parse(r#"{"errors":[{"id":"1","title":"t","code":"errors.forbidden"}]}"#)
+///     .ok_or("unparsed")?;
+/// assert_eq!(parsed.errors()[0].code, "errors.forbidden");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// A unique identifier of the reported error.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub id: String,
+    /// A human-readable description.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub title: String,
+    /// The machine-readable code, such as `errors.conflict.id`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub code: String,
+    /// More detail, such as the field that was invalid.
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// Where the error occurred (a field path).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// The HTTP status as the body states it; the platform sends it as a number or a string.
+    #[serde(default, deserialize_with = "status_number_or_string")]
+    pub status: Option<u16>,
+}
+
+/// What a platform error is about, from its code and status.
+///
+/// ```
+/// use platformio::{ApiErrors, ErrorCase};
+/// let parsed = ApiErrors::parse(r#"{"errors":[{"id":"1","title":"t","code":"errors.conflict.id"}]}"#)
+///     .ok_or("unparsed")?;
+/// assert_eq!(parsed.case(), ErrorCase::UserIdTaken);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCase {
+    /// Sign-up with a user id that already exists (409, `errors.conflict.id`).
+    UserIdTaken,
+    /// Wrong service-user or client credentials (`errors.login.failed`).
+    LoginFailed,
+    /// The API token is missing, invalid or expired (`errors.auth.invalid`).
+    InvalidToken,
+    /// The caller may not do this (`errors.forbidden`).
+    Forbidden,
+    /// The entity does not exist (`errors.not-found`).
+    NotFound,
+    /// A field has the wrong type (`errors.validation.field.type`).
+    InvalidFieldType,
+    /// A field has an invalid value (`errors.validation.field.value`).
+    InvalidFieldValue,
+    /// Any other code.
+    Other,
+}
+
+impl ApiErrors {
+    /// Parse an error body; `None` when it is not the platform's error shape.
+    ///
+    /// ```
+    /// assert!(platformio::ApiErrors::parse("Bad Gateway").is_none());
+    /// ```
+    pub fn parse(body: &str) -> Option<ApiErrors> {
+        let parsed: ApiErrors = serde_json::from_str(body).ok()?;
+        (!parsed.errors.is_empty()).then_some(parsed)
+    }
+
+    /// The reported errors.
+    ///
+    /// ```
+    /// assert!(platformio::ApiErrors::default().errors().is_empty());
+    /// ```
+    pub fn errors(&self) -> &[ApiError] {
+        &self.errors
+    }
+
+    /// The case of the first error whose code is known (else [`ErrorCase::Other`]).
+    ///
+    /// ```
+    /// assert_eq!(platformio::ApiErrors::default().case(), platformio::ErrorCase::Other);
+    /// ```
+    pub fn case(&self) -> ErrorCase {
+        self.errors
+            .iter()
+            .map(ApiError::case)
+            .find(|c| *c != ErrorCase::Other)
+            .unwrap_or(ErrorCase::Other)
+    }
+
+    fn message(&self) -> String {
+        self.errors
+            .iter()
+            .map(|e| {
+                let title = e.title.trim().trim_end_matches('.');
+                match e.detail.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+                    Some(d) if !title.is_empty() => format!("{title}: {d}"),
+                    Some(d) => d.to_owned(),
+                    None if !title.is_empty() => title.to_owned(),
+                    None => e.code.clone(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+impl ApiError {
+    /// The case this error's code names.
+    ///
+    /// ```
+    /// let parsed = platformio::ApiErrors::parse(r#"{"errors":[{"id":"1","title":"t","code":"errors.not-found"}]}"#)
+    ///     .ok_or("unparsed")?;
+    /// assert_eq!(parsed.errors()[0].case(), platformio::ErrorCase::NotFound);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn case(&self) -> ErrorCase {
+        match self.code.trim() {
+            "errors.conflict.id" => ErrorCase::UserIdTaken,
+            "errors.login.failed" => ErrorCase::LoginFailed,
+            "errors.auth.invalid" => ErrorCase::InvalidToken,
+            "errors.forbidden" => ErrorCase::Forbidden,
+            "errors.not-found" => ErrorCase::NotFound,
+            "errors.validation.field.type" => ErrorCase::InvalidFieldType,
+            "errors.validation.field.value" => ErrorCase::InvalidFieldValue,
+            _ => ErrorCase::Other,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.title, self.code)
+    }
+}
+
+/// Platform-specific questions about an [`Error`].
+///
+/// ```
+/// use platformio::{Error, ErrorExt};
+/// fn handle(err: &Error) {
+///     if err.is_user_id_taken() {
+///         // pick another UUID
+///     }
+/// }
+/// ```
+pub trait ErrorExt {
+    /// The parsed `{"errors":[...]}` body, when the vendor sent one.
+    fn api_errors(&self) -> Option<&ApiErrors>;
+
+    /// What the error is about, when the vendor sent its error shape.
+    fn error_case(&self) -> Option<ErrorCase> {
+        self.api_errors().map(ApiErrors::case)
+    }
+
+    /// A sign-up was refused because its user id already exists (HTTP 409).
+    fn is_user_id_taken(&self) -> bool;
+}
+
+impl ErrorExt for Error {
+    fn api_errors(&self) -> Option<&ApiErrors> {
+        self.detail::<ApiErrors>()
+    }
+
+    fn is_user_id_taken(&self) -> bool {
+        self.status() == Some(409) || self.error_case() == Some(ErrorCase::UserIdTaken)
+    }
+}
+
+/// Reads the platform's error body into the workspace error.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PlatformErrors;
+
+impl ErrorParser for PlatformErrors {
+    fn parse(&self, status: u16, _headers: &HeaderMap, body: &str, base: Error) -> Error {
+        let Some(parsed) = ApiErrors::parse(body) else {
+            return base;
+        };
+        let mut err = base.with_vendor_message(parsed.message());
+        // A proxy may rewrite the status; the code in the body is the vendor's own word.
+        if parsed.case() == ErrorCase::InvalidToken && status != 401 {
+            err = err.with_kind(ErrorKind::Unauthorized);
+        }
+        err.with_detail(parsed)
+    }
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+fn status_number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    // Tolerant: a status the body states oddly is dropped, never a reason to lose the error.
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(status: u16, body: &str) -> Error {
+        let base = Error::new(
+            auth_core::kind_for_status(status),
+            "vendor rejected the request",
+        )
+        .with_status(status)
+        .with_vendor_message(body);
+        PlatformErrors.parse(status, &HeaderMap::new(), body, base)
+    }
+
+    #[test]
+    fn status_as_number_or_string() {
+        for raw in [r#"401"#, r#""401""#, r#"" 401 ""#] {
+            let body = format!(
+                r#"{{"errors":[{{"id":"i","title":"Login failed.","code":"errors.login.failed","status":{raw}}}]}}"#
+            );
+            let e = parse(401, &body);
+            assert_eq!(
+                e.api_errors().map(|a| a.errors[0].status),
+                Some(Some(401)),
+                "{raw}"
+            );
+        }
+        let body = r#"{"errors":[{"id":"i","title":"x","code":"c","status":"four hundred"}]}"#;
+        assert_eq!(
+            parse(400, body).api_errors().map(|a| a.errors[0].status),
+            Some(None)
+        );
+    }
+
+    #[test]
+    fn message_joins_title_and_detail() {
+        let e = parse(
+            409,
+            r#"{"errors":[{"id":"i","title":"User ID already exists","code":"errors.conflict.id","detail":"The provided user ID is already in use."}]}"#,
+        );
+        assert!(e.is_rejected() && e.is_user_id_taken());
+        assert_eq!(
+            e.vendor_message(),
+            Some("User ID already exists: The provided user ID is already in use.")
+        );
+    }
+
+    #[test]
+    fn unknown_and_null_fields_are_tolerated() {
+        let e = parse(
+            400,
+            r#"{"errors":[{"id":null,"title":"Bad","code":"errors.validation.field.value","detail":null,"extra":[1]}],"meta":{}}"#,
+        );
+        assert_eq!(e.error_case(), Some(ErrorCase::InvalidFieldValue));
+        assert_eq!(e.vendor_message(), Some("Bad"));
+    }
+
+    #[test]
+    fn other_bodies_keep_the_base_error() {
+        for body in ["", "oops", "{}", r#"{"errors":[]}"#, r#"{"errors":"x"}"#] {
+            let e = parse(502, body);
+            assert!(e.is_transient());
+            assert!(e.api_errors().is_none(), "{body}");
+        }
+    }
+
+    #[test]
+    fn auth_invalid_code_is_unauthorized_whatever_the_status() {
+        let e = parse(
+            400,
+            r#"{"errors":[{"id":"i","title":"Invalid authentication token","code":"errors.auth.invalid"}]}"#,
+        );
+        assert!(e.is_unauthorized());
+    }
+}
