@@ -32,6 +32,7 @@ pub struct Lease {
     generation: u64,
     renew_at: Option<SystemTime>,
     invalidated: AtomicBool,
+    expiry_counted: AtomicBool,
 }
 
 impl Lease {
@@ -101,7 +102,8 @@ pub struct SessionStats {
     pub refresh_rejections: u64,
     /// Renewals (sign-in or refresh) that failed.
     pub renewal_failures: u64,
-    /// Times a caller found the token expired (not just due for early renewal).
+    /// Tokens found expired by a caller (each token counted once; early renewals inside the
+    /// margin are not expiries).
     pub expiries: u64,
     /// 401 answers received on authorized calls.
     pub unauthorized: u64,
@@ -317,7 +319,10 @@ impl Session {
                     return Ok(cur);
                 }
                 State::Unusable => {
-                    if !cur.invalidated.load(Ordering::Acquire) {
+                    // Count each expired token once, however many callers find it.
+                    if !cur.invalidated.load(Ordering::Acquire)
+                        && !cur.expiry_counted.swap(true, Ordering::AcqRel)
+                    {
                         bump(&self.inner.counters.expiries);
                     }
                 }
@@ -482,6 +487,7 @@ impl Inner {
             generation: self.next_generation.fetch_add(1, Ordering::AcqRel),
             renew_at,
             invalidated: AtomicBool::new(false),
+            expiry_counted: AtomicBool::new(false),
         })
     }
 
@@ -506,15 +512,23 @@ impl Inner {
         // The renewal runs on its own task: dropping any caller (even the one that started
         // it) cannot cancel it half-way and leave the others waiting.
         let task = tokio::spawn(async move {
-            let result = me.renew(current).await;
-            let mut slot = me
-                .flight
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Ok(lease) = &result {
-                me.current.store(Some(lease.clone()));
-            } else {
-                bump(&me.counters.renewal_failures);
+            let base = current.as_ref().map(|c| c.generation);
+            let mut result = me.renew(current).await;
+            let slot = me.flight.lock();
+            let mut slot = slot.unwrap_or_else(std::sync::PoisonError::into_inner);
+            match &result {
+                Ok(lease) => match me.current.load_full() {
+                    // Someone installed a newer token while we renewed (a company switch, a
+                    // handed-over token): it wins, and the waiters get it.
+                    Some(newer)
+                        if Some(newer.generation) != base
+                            && newer.state(me.http.now()) != State::Unusable =>
+                    {
+                        result = Ok(newer);
+                    }
+                    _ => me.current.store(Some(lease.clone())),
+                },
+                Err(_) => bump(&me.counters.renewal_failures),
             }
             if slot.as_ref().is_some_and(|(fid, _)| *fid == id) {
                 *slot = None;

@@ -204,8 +204,14 @@ async fn thousand_callers_on_an_expired_token_cause_one_token_request() {
     assert_eq!(api.calls_async().await, 1000);
     let stats = session.stats();
     assert_eq!(
-        (stats.refreshes, stats.sign_ins, stats.requests),
-        (1, 1, 1000)
+        (
+            stats.refreshes,
+            stats.sign_ins,
+            stats.requests,
+            stats.expiries
+        ),
+        (1, 1, 1000, 1),
+        "one expired token, counted once however many callers saw it"
     );
     assert_eq!(
         session
@@ -637,6 +643,52 @@ async fn on_expiry_policy_never_renews_a_valid_token() {
     fake.clock.advance(Duration::from_secs(1));
     session.send(fake.api()).await.unwrap();
     assert_eq!(refresh.calls_async().await, 1);
+}
+
+#[tokio::test]
+async fn a_token_installed_during_a_renewal_is_not_overwritten_by_it() {
+    let fake = Fake::start().await;
+    let refresh = fake
+        .server
+        .mock_async(|when, then| {
+            when.method(POST).path("/refresh");
+            then.status(200)
+                .delay(Duration::from_millis(300))
+                .header("content-type", "application/json")
+                .body(json!({"access_token": "late-refresh", "expires_in": 3600}).to_string());
+        })
+        .await;
+    let session = fake.default_session();
+    session.token().await.unwrap();
+    fake.clock.advance(Duration::from_secs(3601));
+    let waiter = tokio::spawn({
+        let s = session.clone();
+        async move {
+            s.token()
+                .await
+                .map(|l| l.tokens().access_token().expose().to_owned())
+        }
+    });
+    // Once the refresh is in flight (the server holds it 300 ms), a company switch installs
+    // a new token set.
+    while refresh.calls_async().await == 0 {
+        tokio::task::yield_now().await;
+    }
+    session.replace(TokenSet::new(
+        AccessToken::new("switched-company"),
+        Expiry::from_expires_in(3600, fake.clock_now()),
+    ));
+    assert_eq!(waiter.await.unwrap().unwrap(), "switched-company");
+    assert_eq!(
+        session
+            .token()
+            .await
+            .unwrap()
+            .tokens()
+            .access_token()
+            .expose(),
+        "switched-company"
+    );
 }
 
 #[tokio::test]
