@@ -192,15 +192,18 @@ async fn renewal_inside_the_margin_keeps_serving_the_valid_token() {
     client.authenticate().await.unwrap();
     // 24 h minus 4 minutes: inside the 5-minute margin, still valid.
     clock.advance(DAY - Duration::from_secs(240));
+    let first = client.token_expiry().unwrap().expires_at();
     client.send_sms(&sms()).await.unwrap();
-    // The background re-authentication finishes on its own task; wait for it (I/O, not time).
-    for _ in 0..500 {
-        if sandbox.token_requests() == 2 {
+    // The background re-authentication finishes on its own task; wait until the client holds
+    // its token (waiting on I/O, not on time: the clock does not move here).
+    for _ in 0..1000 {
+        if client.token_expiry().unwrap().expires_at() != first {
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(sandbox.token_requests(), 2);
+    assert_ne!(client.token_expiry().unwrap().expires_at(), first);
     clock.advance(Duration::from_secs(600));
     client.send_sms(&sms()).await.unwrap();
     assert_eq!(sandbox.token_requests(), 2, "the renewed token is valid for another day");
