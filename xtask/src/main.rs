@@ -43,13 +43,18 @@ fn cargo() -> Command {
 
 fn workspace_root() -> std::path::PathBuf {
     let manifest = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(|p| p.to_path_buf()).unwrap_or(manifest)
+    manifest
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or(manifest)
 }
 
 fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
     eprintln!("==> {step}");
     let start = Instant::now();
-    let status = cmd.status().map_err(|e| format!("{step}: could not start: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{step}: could not start: {e}"))?;
     eprintln!("    {step}: {:.1}s", start.elapsed().as_secs_f64());
     if status.success() {
         Ok(())
@@ -87,35 +92,57 @@ fn ci() -> Result<(), String> {
 
 /// A consumer of one vendor crate compiles in no other vendor crate, with or without its
 /// sandbox feature.
+/// The package names in `cargo tree -p package` over the given edge kinds.
+fn tree_names(package: &str, edges: &str, features: Option<&str>) -> Result<Vec<String>, String> {
+    let mut cmd = cargo();
+    cmd.args([
+        "tree", "-p", package, "-e", edges, "--prefix", "none", "--format", "{p}",
+    ]);
+    if let Some(f) = features {
+        cmd.args(["--features", f]);
+    }
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cargo tree: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("cargo tree -p {package} failed"));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect())
+}
+
 fn footprint() -> Result<(), String> {
     eprintln!("==> footprint");
+    // The check must be able to fail: the contract tests depend on every vendor crate, so
+    // the same parsing must find all five there.
+    let all = tree_names("contract-tests", "normal,build,dev", None)?;
+    let found = VENDORS
+        .iter()
+        .filter(|v| all.iter().any(|n| n == *v))
+        .count();
+    if found != VENDORS.len() {
+        return Err(format!(
+            "footprint self-check found {found} of {} vendor crates in contract-tests",
+            VENDORS.len()
+        ));
+    }
     let mut failures = Vec::new();
     for vendor in VENDORS {
         for features in [None, Some("sandbox")] {
-            let mut cmd = cargo();
-            cmd.args(["tree", "-p", vendor, "-e", "normal,build", "--prefix", "none", "--format", "{p}"]);
-            if let Some(f) = features {
-                cmd.args(["--features", f]);
-            }
-            let out = cmd
-                .stderr(Stdio::inherit())
-                .output()
-                .map_err(|e| format!("cargo tree: {e}"))?;
-            if !out.status.success() {
-                return Err(format!("cargo tree -p {vendor} failed"));
-            }
-            let tree = String::from_utf8_lossy(&out.stdout);
-            let names: Vec<&str> = tree
-                .lines()
-                .filter_map(|l| l.split_whitespace().next())
-                .collect();
+            let names = tree_names(vendor, "normal,build", features)?;
             let others: Vec<&str> = VENDORS
                 .iter()
                 .copied()
-                .filter(|v| v != vendor && names.contains(v))
+                .filter(|v| v != vendor && names.iter().any(|n| n == v))
                 .collect();
-            let label = features.map(|f| format!(" --features {f}")).unwrap_or_default();
-            if others.is_empty() && names.contains(&"auth-core") {
+            let label = features
+                .map(|f| format!(" --features {f}"))
+                .unwrap_or_default();
+            if others.is_empty() && names.iter().any(|n| n == "auth-core") {
                 eprintln!("    {vendor}{label}: auth-core and no other vendor crate");
             } else {
                 failures.push(format!("{vendor}{label} pulls in {others:?}"));
@@ -197,10 +224,17 @@ fn demo() -> Result<(), String> {
         .collect();
     let mut rows = Vec::new();
     for h in handles {
-        rows.push(h.join().map_err(|_| "a quickstart thread panicked".to_string())?);
+        rows.push(
+            h.join()
+                .map_err(|_| "a quickstart thread panicked".to_string())?,
+        );
     }
     print_table(&rows, start.elapsed().as_secs_f64());
-    let failed: Vec<&str> = rows.iter().filter(|r| !r.ok).map(|r| r.vendor.as_str()).collect();
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| r.vendor.as_str())
+        .collect();
     if failed.is_empty() {
         Ok(())
     } else {
@@ -217,7 +251,11 @@ fn run_quickstart(vendor: &str, bin: &std::path::Path) -> Summary {
     // The demo is the sandbox tour: never let a developer's environment point it at a
     // real vendor.
     for (key, _) in std::env::vars() {
-        let prefix = vendor.split('-').next().unwrap_or(vendor).to_ascii_uppercase();
+        let prefix = vendor
+            .split('-')
+            .next()
+            .unwrap_or(vendor)
+            .to_ascii_uppercase();
         if key.starts_with(&format!("{prefix}_")) {
             cmd.env_remove(&key);
         }
@@ -237,7 +275,11 @@ fn run_quickstart(vendor: &str, bin: &std::path::Path) -> Summary {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let all: Vec<&str> = stdout.lines().chain(stderr.lines()).collect();
     s.tail = all[all.len().saturating_sub(15)..].join("\n");
-    if let Some(line) = stdout.lines().rev().find(|l| l.starts_with("DEMO-SUMMARY ")) {
+    if let Some(line) = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("DEMO-SUMMARY "))
+    {
         for kv in line.split_whitespace().skip(1) {
             if let Some((k, v)) = kv.split_once('=') {
                 s.fields.push((k.to_string(), v.to_string()));
@@ -265,11 +307,19 @@ fn print_table(rows: &[Summary], total: f64) {
     }
     println!(" {:>9} {:>6}", "wall", "ok");
     for r in rows {
-        print!("{:<12} {:<8}", r.vendor, if r.mode.is_empty() { "-" } else { &r.mode });
+        print!(
+            "{:<12} {:<8}",
+            r.vendor,
+            if r.mode.is_empty() { "-" } else { &r.mode }
+        );
         for (k, _) in cols {
             print!(" {:>13}", r.field(k));
         }
-        println!(" {:>8.2}s {:>6}", r.wall, if r.ok { "yes" } else { "FAILED" });
+        println!(
+            " {:>8.2}s {:>6}",
+            r.wall,
+            if r.ok { "yes" } else { "FAILED" }
+        );
     }
     println!("total wall time {total:.2}s (including the build)");
 }
