@@ -624,6 +624,25 @@ async fn errors_that_echo_secrets_never_show_them() {
 }
 
 #[tokio::test]
+async fn sessions_and_leases_never_print_their_secrets() {
+    let fake = Fake::start().await;
+    let session = fake.default_session();
+    let lease = session.token().await.unwrap();
+    for shown in [
+        format!("{session:?}"),
+        format!("{session:#?}"),
+        format!("{lease:?}"),
+        format!("{:?}", lease.tokens()),
+        format!("{}", lease.tokens().access_token()),
+    ] {
+        for secret in ["access-login-1", "refresh-login-1", PASSWORD] {
+            assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+        }
+    }
+    assert!(format!("{lease:?}").contains("AccessToken([REDACTED])"));
+}
+
+#[tokio::test]
 async fn on_expiry_policy_never_renews_a_valid_token() {
     let fake = Fake::start().await;
     let refresh = fake.refresh_ok().await;
