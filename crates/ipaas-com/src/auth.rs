@@ -1,0 +1,273 @@
+//! Credentials and the iPaaS.com token provider: login, refresh (only the refresh token, no
+//! Authorization header), on-expiry renewal, and API keys that are never renewed.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use auth_core::reqwest::Method;
+use auth_core::reqwest::header::{ACCEPT, HeaderMap};
+use auth_core::{
+    ApiKey, AuthScheme, Capabilities, Error, ErrorKind, Expiry, Http, RenewalPolicy, TokenProvider,
+    TokenSet, async_trait,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use url::Url;
+
+use crate::config::{Api, DEFAULT_VERSION, build_url};
+use crate::models::{AuthAnswer, UserProfile};
+
+/// How the client signs in: a user (email + password) or a company API key.
+///
+/// Debug never shows the password or the key.
+///
+/// ```
+/// use ipaas_com::Credentials;
+/// let c = Credentials::user("user@example.com", "pa55word").with_remember_me(true);
+/// assert!(!format!("{c:?}").contains("pa55word"));
+/// let k = Credentials::api_key("k3y-value");
+/// assert!(k.is_api_key() && !format!("{k:?}").contains("k3y-value"));
+/// ```
+#[derive(Clone)]
+pub struct Credentials(Kind);
+
+#[derive(Clone)]
+enum Kind {
+    User(UserLogin),
+    ApiKey(ApiKey),
+}
+
+#[derive(Clone)]
+struct UserLogin {
+    email: String,
+    password: SecretString,
+    return_url: Option<String>,
+    remember_me: Option<bool>,
+    tracking_guid: Option<String>,
+}
+
+impl Credentials {
+    /// A user's email address and password, for `POST /sso/v2/Auth/Login`.
+    ///
+    /// ```
+    /// let c = ipaas_com::Credentials::user("user@example.com", "pw");
+    /// assert!(!c.is_api_key());
+    /// ```
+    pub fn user(email: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials(Kind::User(UserLogin {
+            email: email.into(),
+            password: SecretString::from(password.into()),
+            return_url: None,
+            remember_me: None,
+            tracking_guid: None,
+        }))
+    }
+
+    /// A company API key: sent like an access token, never refreshed.
+    ///
+    /// ```
+    /// assert!(ipaas_com::Credentials::api_key("key").is_api_key());
+    /// ```
+    pub fn api_key(key: impl Into<ApiKey>) -> Self {
+        Credentials(Kind::ApiKey(key.into()))
+    }
+
+    /// Whether these are API-key credentials.
+    ///
+    /// ```
+    /// assert!(!ipaas_com::Credentials::user("a@b.c", "pw").is_api_key());
+    /// ```
+    pub fn is_api_key(&self) -> bool {
+        matches!(self.0, Kind::ApiKey(_))
+    }
+
+    /// Send the optional `remember_me` flag at login (user credentials only).
+    ///
+    /// ```
+    /// let c = ipaas_com::Credentials::user("a@b.c", "pw").with_remember_me(true);
+    /// # let _ = c;
+    /// ```
+    pub fn with_remember_me(mut self, remember: bool) -> Self {
+        if let Kind::User(u) = &mut self.0 {
+            u.remember_me = Some(remember);
+        }
+        self
+    }
+
+    /// Send the optional `return_url` at login (user credentials only).
+    ///
+    /// ```
+    /// let c = ipaas_com::Credentials::user("a@b.c", "pw").with_return_url("https://app.example");
+    /// # let _ = c;
+    /// ```
+    pub fn with_return_url(mut self, url: impl Into<String>) -> Self {
+        if let Kind::User(u) = &mut self.0 {
+            u.return_url = Some(url.into());
+        }
+        self
+    }
+
+    /// Send the optional `tracking_guid` at login (user credentials only).
+    ///
+    /// ```
+    /// let c = ipaas_com::Credentials::user("a@b.c", "pw").with_tracking_guid("0f0e");
+    /// # let _ = c;
+    /// ```
+    pub fn with_tracking_guid(mut self, guid: impl Into<String>) -> Self {
+        if let Kind::User(u) = &mut self.0 {
+            u.tracking_guid = Some(guid.into());
+        }
+        self
+    }
+
+    /// The secrets these credentials hold, for scrubbing error bodies.
+    pub(crate) fn secret(&self) -> &SecretString {
+        match &self.0 {
+            Kind::User(u) => &u.password,
+            Kind::ApiKey(k) => k.as_secret(),
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Kind::User(u) => f
+                .debug_struct("Credentials::User")
+                .field("email", &u.email)
+                .field("password", &"[REDACTED]")
+                .finish_non_exhaustive(),
+            Kind::ApiKey(k) => f.debug_tuple("Credentials::ApiKey").field(k).finish(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct LoginBody<'a> {
+    email_address: &'a str,
+    password: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    return_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remember_me: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracking_guid: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct RefreshBody<'a> {
+    refresh_token: &'a str,
+}
+
+/// The [`TokenProvider`] behind a [`Client`](crate::Client).
+#[derive(Debug)]
+pub(crate) struct IpaasProvider {
+    pub(crate) http: Http,
+    pub(crate) base_url: Url,
+    pub(crate) credentials: Credentials,
+    pub(crate) scheme: AuthScheme,
+    pub(crate) profile: Arc<Mutex<Option<UserProfile>>>,
+}
+
+impl IpaasProvider {
+    fn sso(&self, endpoint: &[&str]) -> Result<Url, Error> {
+        build_url(&self.base_url, &Api::Sso, DEFAULT_VERSION, endpoint)
+    }
+
+    /// Turn an auth answer into a token set and remember the profile it describes.
+    pub(crate) fn accept(&self, answer: &AuthAnswer) -> Result<TokenSet, Error> {
+        let set = answer.token_set(self.http.now())?;
+        let p = &answer.profile;
+        let mut held = self
+            .profile
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A refresh answer may carry no user data: keep what login told us.
+        if held.is_none() || p.email_address.is_some() || p.name.is_some() {
+            *held = Some(p.clone());
+        }
+        Ok(set)
+    }
+
+    /// The API key as a token set that never expires.
+    pub(crate) fn api_key_tokens(&self) -> Option<TokenSet> {
+        match &self.credentials.0 {
+            Kind::ApiKey(k) => Some(TokenSet::new(
+                auth_core::AccessToken::from(k.as_secret().clone()),
+                Expiry::never(),
+            )),
+            Kind::User(_) => None,
+        }
+    }
+}
+
+#[async_trait]
+impl TokenProvider for IpaasProvider {
+    async fn sign_in(&self) -> Result<TokenSet, Error> {
+        let Kind::User(user) = &self.credentials.0 else {
+            return Err(self.renewal_impossible());
+        };
+        let body = LoginBody {
+            email_address: &user.email,
+            password: user.password.expose_secret(),
+            return_url: user.return_url.as_deref(),
+            remember_me: user.remember_me,
+            tracking_guid: user.tracking_guid.as_deref(),
+        };
+        let req = self
+            .http
+            .request(Method::POST, self.sso(&["Auth", "Login"])?)
+            .header(ACCEPT, "application/json")
+            .json(&body);
+        let answer: AuthAnswer = self.http.send_json(req, &[&user.password]).await?;
+        self.accept(&answer)
+    }
+
+    async fn refresh(&self, current: &TokenSet) -> Result<TokenSet, Error> {
+        let Some(refresh) = current.refresh_token() else {
+            return Err(Error::new(
+                ErrorKind::SessionExpired,
+                "no refresh token is held",
+            ));
+        };
+        // Only the refresh token, and deliberately no Authorization header (the page's rule).
+        let req = self
+            .http
+            .request(Method::POST, self.sso(&["Auth", "Refresh"])?)
+            .header(ACCEPT, "application/json")
+            .json(&RefreshBody {
+                refresh_token: refresh.expose(),
+            });
+        let secrets = [refresh.as_secret(), current.access_token().as_secret()];
+        let answer: AuthAnswer = self.http.send_json(req, &secrets).await?;
+        self.accept(&answer)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        match self.credentials.0 {
+            Kind::User(_) => Capabilities::default(),
+            Kind::ApiKey(_) => Capabilities::none(),
+        }
+    }
+
+    fn policy(&self) -> RenewalPolicy {
+        RenewalPolicy::OnExpiry
+    }
+
+    fn authorize(&self, tokens: &TokenSet, headers: &mut HeaderMap) -> Result<(), Error> {
+        self.scheme.apply(tokens, headers)
+    }
+
+    fn renewal_impossible(&self) -> Error {
+        match self.credentials.0 {
+            Kind::ApiKey(_) => Error::new(
+                ErrorKind::Unauthorized,
+                "the api key was refused and api keys cannot be renewed",
+            ),
+            Kind::User(_) => Error::new(
+                ErrorKind::SessionExpired,
+                "token expired and no credentials are held to sign in again",
+            ),
+        }
+    }
+}
