@@ -220,6 +220,16 @@ pub trait TokenProvider: Send + Sync + fmt::Debug + 'static {
         AuthScheme::Bearer.apply(tokens, headers)
     }
 
+    /// Put the token on `request`, seeing its method and URL (for a vendor whose header
+    /// scheme differs per API). The default calls [`authorize`](Self::authorize).
+    fn authorize_request(
+        &self,
+        tokens: &TokenSet,
+        request: &mut reqwest::Request,
+    ) -> Result<(), Error> {
+        self.authorize(tokens, request.headers_mut())
+    }
+
     /// The error a caller sees when the session needs renewing but the provider cannot
     /// renew it (for example an OTP session: only the user can start a new one).
     fn renewal_impossible(&self) -> Error {

@@ -438,7 +438,7 @@ impl Session {
     ) -> Result<Response, Error> {
         self.inner
             .provider
-            .authorize(&lease.tokens, request.headers_mut())?;
+            .authorize_request(&lease.tokens, &mut request)?;
         bump(&self.inner.counters.requests);
         self.inner.http.send_raw(request).await
     }
