@@ -32,7 +32,11 @@ fn set(name: &str) -> Option<String> {
 
 fn describe_expiry(client: &Client, now: SystemTime) -> String {
     match client.token_expiry().and_then(|e| e.remaining(now)) {
-        Some(left) => format!("token valid for {}h{:02}m", left.as_secs() / 3600, left.as_secs() % 3600 / 60),
+        Some(left) => format!(
+            "token valid for {}h{:02}m",
+            left.as_secs() / 3600,
+            left.as_secs() % 3600 / 60
+        ),
         None => "token never expires (static cpaas token)".to_owned(),
     }
 }
@@ -42,7 +46,10 @@ async fn list_accounts(client: &Client, counts: &mut Counts) -> Result<(), Error
     let accounts: usize = pages.iter().map(|p| p.items.len()).sum();
     counts.pages += pages.len() as u64;
     counts.calls += pages.len() as u64;
-    println!("listed {accounts} accounts from the portal api over {} pages (raw token)", pages.len());
+    println!(
+        "listed {accounts} accounts from the portal api over {} pages (raw token)",
+        pages.len()
+    );
     Ok(())
 }
 
@@ -61,12 +68,23 @@ async fn send(client: &Client, sms: &SendSms, counts: &mut Counts) -> Result<(),
 async fn live() -> Result<(Client, Counts), Error> {
     let client = Client::from_env()?;
     let mut counts = Counts::default();
-    println!("mode: live against {}", client.base_url(intelepeer::Api::Portal));
+    println!(
+        "mode: live against {}",
+        client.base_url(intelepeer::Api::Portal)
+    );
     client.authenticate().await?;
-    println!("authenticated: {}", describe_expiry(&client, SystemTime::now()));
+    println!(
+        "authenticated: {}",
+        describe_expiry(&client, SystemTime::now())
+    );
     match (set("INTELEPEER_SMS_FROM"), set("INTELEPEER_SMS_TO")) {
         (Some(from), Some(to)) => {
-            send(&client, &SendSms::new(from, to, "hello from the intelepeer rust quickstart"), &mut counts).await?;
+            send(
+                &client,
+                &SendSms::new(from, to, "hello from the intelepeer rust quickstart"),
+                &mut counts,
+            )
+            .await?;
         }
         _ => println!("no INTELEPEER_SMS_FROM / INTELEPEER_SMS_TO: not sending an sms"),
     }
@@ -80,11 +98,19 @@ async fn sandbox() -> Result<(Client, Counts), Error> {
     let sandbox = Sandbox::builder().clock(clock.clone()).start().await;
     let client = sandbox.client_builder().build()?;
     let mut counts = Counts::default();
-    let sms = SendSms::new("+13035550100", "+13035550199", "hello from the intelepeer rust quickstart");
+    let sms = SendSms::new(
+        "+13035550100",
+        "+13035550199",
+        "hello from the intelepeer rust quickstart",
+    );
     println!("mode: sandbox at {}", sandbox.base_url());
 
     client.authenticate().await?;
-    println!("authenticated as {}: {}", Sandbox::USERNAME, describe_expiry(&client, auth_core::Clock::now(&clock)));
+    println!(
+        "authenticated as {}: {}",
+        Sandbox::USERNAME,
+        describe_expiry(&client, auth_core::Clock::now(&clock))
+    );
     send(&client, &sms, &mut counts).await?;
     list_accounts(&client, &mut counts).await?;
 
@@ -102,7 +128,10 @@ async fn sandbox() -> Result<(Client, Counts), Error> {
     let page = client.accounts_page(1, 10).await?;
     counts.calls += 1;
     counts.pages += 1;
-    println!("recovered: re-authenticated once and the retry returned {} accounts", page.items.len());
+    println!(
+        "recovered: re-authenticated once and the retry returned {} accounts",
+        page.items.len()
+    );
     Ok((client, counts))
 }
 
@@ -110,7 +139,11 @@ async fn sandbox() -> Result<(Client, Counts), Error> {
 async fn main() -> Result<(), Error> {
     let live_mode = (set("INTELEPEER_USERNAME").is_some() && set("INTELEPEER_PASSWORD").is_some())
         || set("INTELEPEER_TOKEN").is_some();
-    let (client, counts) = if live_mode { live().await? } else { sandbox().await? };
+    let (client, counts) = if live_mode {
+        live().await?
+    } else {
+        sandbox().await?
+    };
     let s = client.session_stats();
     println!(
         "session: {} authentications, {} expiries, {} 401s, {} recovered, {} requests",

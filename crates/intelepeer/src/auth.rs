@@ -111,7 +111,11 @@ struct AuthAnswer {
 }
 
 /// The token's expiry: its JWT `exp` when it is a JWT that has one, else `lifetime` from now.
-pub(crate) fn token_expiry(token: &str, lifetime: Duration, now: SystemTime) -> Result<Expiry, Error> {
+pub(crate) fn token_expiry(
+    token: &str,
+    lifetime: Duration,
+    now: SystemTime,
+) -> Result<Expiry, Error> {
     match auth_core::jwt_claims(token) {
         Ok(claims) if claims.contains_key("exp") => Expiry::from_jwt(token, now),
         _ => Ok(Expiry::lifetime_from(lifetime, now)),
@@ -137,7 +141,11 @@ impl fmt::Debug for IntelePeerAuth {
 }
 
 impl IntelePeerAuth {
-    async fn authenticate(&self, username: &str, password: &SecretString) -> Result<TokenSet, Error> {
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<TokenSet, Error> {
         let body = serde_json::json!({
             "username": username,
             "password": password.expose_secret(),
@@ -157,7 +165,9 @@ impl IntelePeerAuth {
         let token = answer
             .token
             .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| Error::new(ErrorKind::BadResponse, "authenticate answer has no token"))?;
+            .ok_or_else(|| {
+                Error::new(ErrorKind::BadResponse, "authenticate answer has no token")
+            })?;
         let expiry = token_expiry(&token, self.lifetime, self.http.now())?;
         Ok(TokenSet::new(AccessToken::new(token), expiry))
     }
@@ -197,7 +207,9 @@ impl IntelePeerAuth {
 impl TokenProvider for IntelePeerAuth {
     async fn sign_in(&self) -> Result<TokenSet, Error> {
         match &self.credentials {
-            Credentials::Password { username, password } => self.authenticate(username, password).await,
+            Credentials::Password { username, password } => {
+                self.authenticate(username, password).await
+            }
             Credentials::StaticToken(key) => Ok(static_tokens(key)),
         }
     }
@@ -241,7 +253,10 @@ mod tests {
         let b = s.as_bytes();
         let mut out = String::new();
         for chunk in b.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &c)| acc | (u32::from(c) << (16 - 8 * i)));
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, &c)| acc | (u32::from(c) << (16 - 8 * i)));
             let chars = chunk.len() + 1;
             for i in 0..chars {
                 let idx = (n >> (18 - 6 * i)) & 63;
@@ -252,7 +267,11 @@ mod tests {
     }
 
     fn jwt(payload: &str) -> String {
-        format!("{}.{}.sig", b64(r#"{"alg":"HS256","typ":"JWT"}"#), b64(payload))
+        format!(
+            "{}.{}.sig",
+            b64(r#"{"alg":"HS256","typ":"JWT"}"#),
+            b64(payload)
+        )
     }
 
     #[test]
@@ -267,7 +286,10 @@ mod tests {
     fn jwt_token_uses_exp_and_jwt_without_exp_gets_the_lifetime() {
         let now = UNIX_EPOCH + Duration::from_secs(1_000);
         let e = token_expiry(&jwt(r#"{"exp":4600}"#), DEFAULT_TOKEN_LIFETIME, now).unwrap();
-        assert_eq!(e.expires_at(), Some(UNIX_EPOCH + Duration::from_secs(4_600)));
+        assert_eq!(
+            e.expires_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(4_600))
+        );
         assert_eq!(e.lifetime(), Some(Duration::from_secs(3_600)));
         let e = token_expiry(&jwt(r#"{"sub":"x"}"#), DEFAULT_TOKEN_LIFETIME, now).unwrap();
         assert_eq!(e.expires_at(), Some(now + DEFAULT_TOKEN_LIFETIME));

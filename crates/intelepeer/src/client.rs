@@ -14,7 +14,9 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::auth::{Credentials, DEFAULT_TOKEN_LIFETIME, IntelePeerAuth, SCHEME_MARKER, scheme_marker};
+use crate::auth::{
+    Credentials, DEFAULT_TOKEN_LIFETIME, IntelePeerAuth, SCHEME_MARKER, scheme_marker,
+};
 use crate::error::IntelePeerErrors;
 use crate::models::{Account, SendSms, SmsReceipt, parse_page};
 
@@ -275,7 +277,11 @@ impl ClientBuilder {
         if let Some(url) = var("INTELEPEER_API_URL") {
             self.api_url = Some(url);
         }
-        match (var("INTELEPEER_USERNAME"), var("INTELEPEER_PASSWORD"), var("INTELEPEER_TOKEN")) {
+        match (
+            var("INTELEPEER_USERNAME"),
+            var("INTELEPEER_PASSWORD"),
+            var("INTELEPEER_TOKEN"),
+        ) {
             (Some(user), Some(password), _) => {
                 self.credentials = Some(Credentials::password(user, password));
             }
@@ -294,7 +300,10 @@ impl ClientBuilder {
     /// ```
     pub fn build(self) -> Result<Client, Error> {
         let credentials = self.credentials.ok_or_else(|| {
-            Error::new(ErrorKind::Config, "no credentials: call with_credentials or set the environment")
+            Error::new(
+                ErrorKind::Config,
+                "no credentials: call with_credentials or set the environment",
+            )
         })?;
         let portal_url = base_url(
             self.portal_url
@@ -316,7 +325,10 @@ impl ClientBuilder {
         };
         let lifetime = self.token_lifetime.unwrap_or(DEFAULT_TOKEN_LIFETIME);
         if lifetime.is_zero() {
-            return Err(Error::new(ErrorKind::Config, "token lifetime must be positive"));
+            return Err(Error::new(
+                ErrorKind::Config,
+                "token lifetime must be positive",
+            ));
         }
         let provider = IntelePeerAuth {
             credentials,
@@ -346,7 +358,10 @@ fn base_url(raw: &str) -> Result<String, Error> {
     let parsed = url::Url::parse(raw.trim())
         .map_err(|e| Error::new(ErrorKind::Config, "base url is not a valid url").with_source(e))?;
     if parsed.cannot_be_a_base() || parsed.query().is_some() {
-        return Err(Error::new(ErrorKind::Config, "base url must be a plain http(s) url without query"));
+        return Err(Error::new(
+            ErrorKind::Config,
+            "base url must be a plain http(s) url without query",
+        ));
     }
     auth_core::ensure_secure(&parsed)?;
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
@@ -484,7 +499,10 @@ impl Client {
             let url = format!("{}{path}", self.base_url(api));
             Ok(self.inner.http.request(method, url))
         } else {
-            Err(Error::new(ErrorKind::InvalidInput, "request path must start with '/'"))
+            Err(Error::new(
+                ErrorKind::InvalidInput,
+                "request path must start with '/'",
+            ))
         };
         ApiRequest {
             client: self.clone(),
@@ -518,7 +536,10 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, Error> {
-        self.request(api, Method::POST, path).json(body).send_json().await
+        self.request(api, Method::POST, path)
+            .json(body)
+            .send_json()
+            .await
     }
 
     /// Send an SMS: `POST /_rest/v4/app/sms/send` on the SMS API, `Bearer` token.
@@ -545,7 +566,10 @@ impl Client {
     /// ```
     pub async fn accounts_page(&self, page: u64, page_size: u64) -> Result<Page<Account>, Error> {
         if page == 0 || page_size == 0 {
-            return Err(Error::new(ErrorKind::InvalidInput, "page and page size start at 1"));
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "page and page size start at 1",
+            ));
         }
         let body: serde_json::Value = self
             .request(Api::Portal, Method::GET, ACCOUNTS_PATH)
@@ -564,7 +588,10 @@ impl Client {
     /// let pages: Vec<_> = client.account_pages(100).try_collect().await?;
     /// # Ok(()) }
     /// ```
-    pub fn account_pages(&self, page_size: u64) -> BoxStream<'static, Result<Page<Account>, Error>> {
+    pub fn account_pages(
+        &self,
+        page_size: u64,
+    ) -> BoxStream<'static, Result<Page<Account>, Error>> {
         self.account_paginator(page_size).pages()
     }
 
@@ -583,17 +610,24 @@ impl Client {
     fn account_paginator(
         &self,
         page_size: u64,
-    ) -> Paginator<impl FnMut(PageToken) -> futures::future::BoxFuture<'static, Result<Page<Account>, Error>> + Send + 'static>
-    {
+    ) -> Paginator<
+        impl FnMut(PageToken) -> futures::future::BoxFuture<'static, Result<Page<Account>, Error>>
+        + Send
+        + 'static,
+    > {
         let client = self.clone();
         Paginator::new(PageToken::Number(1), move |token| {
             let client = client.clone();
-            let fut: futures::future::BoxFuture<'static, Result<Page<Account>, Error>> = Box::pin(async move {
-                match token {
-                    PageToken::Number(n) => client.accounts_page(n, page_size).await,
-                    _ => Err(Error::new(ErrorKind::BadResponse, "accounts are paged by number")),
-                }
-            });
+            let fut: futures::future::BoxFuture<'static, Result<Page<Account>, Error>> =
+                Box::pin(async move {
+                    match token {
+                        PageToken::Number(n) => client.accounts_page(n, page_size).await,
+                        _ => Err(Error::new(
+                            ErrorKind::BadResponse,
+                            "accounts are paged by number",
+                        )),
+                    }
+                });
             fut
         })
     }
@@ -735,7 +769,11 @@ mod tests {
             .with_credentials(Credentials::static_token("t"))
             .build()
             .unwrap();
-        let e = c.request(Api::Portal, Method::GET, "no-slash").send().await.unwrap_err();
+        let e = c
+            .request(Api::Portal, Method::GET, "no-slash")
+            .send()
+            .await
+            .unwrap_err();
         assert!(e.is_invalid_input());
         assert!(c.accounts_page(0, 10).await.unwrap_err().is_invalid_input());
         assert!(c.accounts_page(1, 0).await.unwrap_err().is_invalid_input());

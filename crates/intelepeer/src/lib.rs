@@ -49,10 +49,12 @@ mod models;
 pub mod sandbox;
 
 pub use auth::Credentials;
-pub use auth_core::{AuthScheme, Error, ErrorKind, Expiry, Page, PageInfo, PageToken, Result, SessionStats};
+pub use auth_core::{
+    AuthScheme, Error, ErrorKind, Expiry, Page, PageInfo, PageToken, Result, SessionStats,
+};
 pub use client::{
-    API_URL, ATMOSPHERE_URL, Api, ApiRequest, AuthEndpoint, CUSTOMER_PORTAL_URL, Client, ClientBuilder,
-    Environment,
+    API_URL, ATMOSPHERE_URL, Api, ApiRequest, AuthEndpoint, CUSTOMER_PORTAL_URL, Client,
+    ClientBuilder, Environment,
 };
 pub use error::ApiError;
 pub use models::{Account, SendSms, SmsReceipt};

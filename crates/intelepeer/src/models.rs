@@ -63,7 +63,13 @@ impl SendSms {
 #[non_exhaustive]
 pub struct SmsReceipt {
     /// The message id, when the service returns one (`messageId`, `msgId` or `id`).
-    #[serde(default, alias = "msgId", alias = "msg_id", alias = "id", deserialize_with = "id_like")]
+    #[serde(
+        default,
+        alias = "msgId",
+        alias = "msg_id",
+        alias = "id",
+        deserialize_with = "id_like"
+    )]
     #[serde(rename = "messageId")]
     pub message_id: Option<String>,
     /// The delivery status the service reported.
@@ -211,7 +217,12 @@ mod tests {
 
     #[test]
     fn empty_sms_fields_are_invalid_input() {
-        assert!(SendSms::new("", "+1", "x").validate().unwrap_err().is_invalid_input());
+        assert!(
+            SendSms::new("", "+1", "x")
+                .validate()
+                .unwrap_err()
+                .is_invalid_input()
+        );
         assert!(SendSms::new("+1", "+2", " ").validate().is_err());
         assert!(SendSms::new("+1", "+2", "ok").validate().is_ok());
     }

@@ -37,11 +37,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use auth_core::SharedClock;
 use auth_core::sandbox::{
     Fault, Faults, Hits, HttpMockRequest, HttpMockResponse, MockServer, Recorder, TokenCheck,
     TokenStore, header, json, mint_jwt, unix_seconds,
 };
-use auth_core::SharedClock;
 use serde_json::{Value, json};
 
 use crate::auth::{Credentials, SCHEME_MARKER};
@@ -421,12 +421,16 @@ impl State {
             ("POST", SMS_AUTHENTICATE) => self.authenticate(req, "sms_authenticate", path),
             ("POST", SEND_SMS) => self.send_sms(req, path),
             ("GET", ACCOUNTS) => self.accounts(req, path),
-            (_, AUTHENTICATE | SMS_AUTHENTICATE | SEND_SMS | ACCOUNTS) => error(405, "Method Not Allowed"),
+            (_, AUTHENTICATE | SMS_AUTHENTICATE | SEND_SMS | ACCOUNTS) => {
+                error(405, "Method Not Allowed")
+            }
             _ => error(404, "Not Found"),
         }
     }
 
-    fn json_body(req: &HttpMockRequest) -> Result<serde_json::Map<String, Value>, HttpMockResponse> {
+    fn json_body(
+        req: &HttpMockRequest,
+    ) -> Result<serde_json::Map<String, Value>, HttpMockResponse> {
         let ct = header(req, "content-type").unwrap_or_default();
         if !ct.starts_with("application/json") {
             return Err(error(415, "Content-Type must be application/json"));
@@ -473,7 +477,8 @@ impl State {
                     "exp": iat + self.lifetime.as_secs(),
                     "jti": self.store.next_serial(),
                 }));
-                self.store.insert(&jwt, username, Some(self.lifetime), HashMap::new());
+                self.store
+                    .insert(&jwt, username, Some(self.lifetime), HashMap::new());
                 jwt
             }
         };
@@ -482,7 +487,12 @@ impl State {
     }
 
     /// The checks every authorized route shares: queued fault, scheme, token validity.
-    fn authorized(&self, req: &HttpMockRequest, path: &str, scheme: Scheme) -> Result<bool, HttpMockResponse> {
+    fn authorized(
+        &self,
+        req: &HttpMockRequest,
+        path: &str,
+        scheme: Scheme,
+    ) -> Result<bool, HttpMockResponse> {
         if let Some(f) = self.faults.take(path) {
             return Err(fault(&f));
         }
@@ -491,8 +501,15 @@ impl State {
         };
         let token = match (scheme, value.strip_prefix("Bearer ")) {
             (Scheme::Bearer, Some(t)) => t.to_owned(),
-            (Scheme::Bearer, None) => return Err(error(401, "Unauthorized: expected Bearer token")),
-            (Scheme::Raw, Some(_)) => return Err(error(401, "Unauthorized: expected the raw token, not Bearer")),
+            (Scheme::Bearer, None) => {
+                return Err(error(401, "Unauthorized: expected Bearer token"));
+            }
+            (Scheme::Raw, Some(_)) => {
+                return Err(error(
+                    401,
+                    "Unauthorized: expected the raw token, not Bearer",
+                ));
+            }
             (Scheme::Raw, None) => value,
         };
         match self.store.check(&token) {
@@ -534,7 +551,12 @@ impl State {
     fn accounts(&self, req: &HttpMockRequest, path: &str) -> HttpMockResponse {
         self.hits.record("accounts");
         match self.authorized(req, path, Scheme::Raw) {
-            Ok(true) => return error(401, "Unauthorized: the cpaas token is not valid on the portal"),
+            Ok(true) => {
+                return error(
+                    401,
+                    "Unauthorized: the cpaas token is not valid on the portal",
+                );
+            }
             Ok(false) => {}
             Err(resp) => return resp,
         }

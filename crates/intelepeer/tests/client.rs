@@ -130,7 +130,10 @@ async fn crossing_24_hours_reauthenticates_once_for_100_callers() {
     assert_eq!(sandbox.hits("authenticate"), 2);
     let stats = client.session_stats();
     assert_eq!(stats.sign_ins, 2);
-    assert_eq!(stats.unauthorized, 0, "no call may reach the server with the expired token");
+    assert_eq!(
+        stats.unauthorized, 0,
+        "no call may reach the server with the expired token"
+    );
     assert!(stats.expiries >= 1);
     assert_eq!(stats.requests, 101);
 }
@@ -140,7 +143,7 @@ async fn opaque_token_expires_24_hours_after_issue() {
     let clock = ManualClock::new();
     let sandbox = start(&clock).await;
     let client = sandbox_client(&sandbox);
-    let issued = SystemTime::from(clock_now(&clock));
+    let issued = clock_now(&clock);
     client.authenticate().await.unwrap();
     let expiry = client.token_expiry().unwrap();
     assert_eq!(expiry.expires_at(), Some(issued + DAY));
@@ -175,7 +178,10 @@ async fn jwt_token_expires_at_its_exp_claim() {
     assert_eq!(expiry.lifetime(), Some(lifetime));
 
     let shown = sandbox.recorder().last("/_rest/v4/app/sms/send").unwrap();
-    assert!(shown.contains("authorization: Bearer [REDACTED]"), "{shown}");
+    assert!(
+        shown.contains("authorization: Bearer [REDACTED]"),
+        "{shown}"
+    );
     assert!(!shown.contains("eyJ"), "JWT not redacted: {shown}");
 
     clock.advance(lifetime + Duration::from_secs(1));
@@ -206,7 +212,11 @@ async fn renewal_inside_the_margin_keeps_serving_the_valid_token() {
     assert_ne!(client.token_expiry().unwrap().expires_at(), first);
     clock.advance(Duration::from_secs(600));
     client.send_sms(&sms()).await.unwrap();
-    assert_eq!(sandbox.token_requests(), 2, "the renewed token is valid for another day");
+    assert_eq!(
+        sandbox.token_requests(),
+        2,
+        "the renewed token is valid for another day"
+    );
     assert_eq!(client.session_stats().expiries, 0);
 }
 
@@ -250,7 +260,11 @@ async fn bad_credentials_are_unauthorized_and_not_retried() {
         e.to_string(),
         "bad credentials: intelepeer refused the username or password (HTTP 401): Unauthorized"
     );
-    assert_eq!(sandbox.token_requests(), 1, "authenticate's 401 must not trigger another");
+    assert_eq!(
+        sandbox.token_requests(),
+        1,
+        "authenticate's 401 must not trigger another"
+    );
     assert_eq!(sandbox.hits("send_sms"), 0);
     for shown in [format!("{e}"), format!("{e:?}"), format!("{client:?}")] {
         assert!(!shown.contains(WRONG), "secret leaked: {shown}");
@@ -279,11 +293,21 @@ async fn static_token_401_surfaces_without_renewal() {
     sandbox.inject(Fault::unauthorized());
     let e = client.send_sms(&sms()).await.unwrap_err();
     assert!(e.is_unauthorized(), "{e:?}");
-    assert_eq!(sandbox.hits("authenticate") + sandbox.hits("sms_authenticate"), 0);
-    assert_eq!(sandbox.token_requests(), 1, "only the static token ever issued");
+    assert_eq!(
+        sandbox.hits("authenticate") + sandbox.hits("sms_authenticate"),
+        0
+    );
+    assert_eq!(
+        sandbox.token_requests(),
+        1,
+        "only the static token ever issued"
+    );
     assert_eq!(sandbox.hits("send_sms"), 3, "the 401 was not retried");
     let stats = client.session_stats();
-    assert_eq!((stats.sign_ins, stats.unauthorized, stats.recovered_401), (0, 1, 0));
+    assert_eq!(
+        (stats.sign_ins, stats.unauthorized, stats.recovered_401),
+        (0, 1, 0)
+    );
     for shown in [format!("{e}"), format!("{e:?}"), format!("{client:?}")] {
         assert!(!shown.contains(&token), "token leaked: {shown}");
     }
@@ -302,7 +326,10 @@ async fn per_api_scheme_is_enforced_and_configurable() {
     client.send_sms(&sms()).await.unwrap();
     let e = client.accounts_page(1, 10).await.unwrap_err();
     assert!(e.is_unauthorized());
-    assert_eq!(e.vendor_message(), Some("Unauthorized: expected the raw token, not Bearer"));
+    assert_eq!(
+        e.vendor_message(),
+        Some("Unauthorized: expected the raw token, not Bearer")
+    );
     // The 401 caused one re-authentication and one retry, which failed the same way.
     assert_eq!(sandbox.token_requests(), 2);
     assert_eq!(sandbox.hits("accounts"), 2);
@@ -317,7 +344,11 @@ async fn per_api_scheme_is_enforced_and_configurable() {
         .unwrap();
     assert_eq!(v["accounts"].as_array().unwrap().len(), 50);
     let v: serde_json::Value = good
-        .post_json(Api::Cpaas, "/_rest/v4/app/sms/send", &serde_json::json!({"from": "+1", "to": "+2", "text": "x"}))
+        .post_json(
+            Api::Cpaas,
+            "/_rest/v4/app/sms/send",
+            &serde_json::json!({"from": "+1", "to": "+2", "text": "x"}),
+        )
         .await
         .unwrap();
     assert_eq!(v["status"], "queued");
@@ -400,7 +431,11 @@ async fn sandbox_enforces_the_wire_rules() {
     // A missing field is a 400 in the vendor's shape, surfaced as rejected.
     let client = sandbox_client(&sandbox);
     let e = client
-        .post_json::<_, serde_json::Value>(Api::Cpaas, "/_rest/v4/app/sms/send", &serde_json::json!({"from": "+1"}))
+        .post_json::<_, serde_json::Value>(
+            Api::Cpaas,
+            "/_rest/v4/app/sms/send",
+            &serde_json::json!({"from": "+1"}),
+        )
         .await
         .unwrap_err();
     assert!(e.is_rejected());
@@ -449,6 +484,9 @@ async fn secrets_never_print() {
         format!("{static_client:?}"),
         format!("{:?}", Credentials::static_token(TOKEN)),
     ] {
-        assert!(!shown.contains(PASSWORD) && !shown.contains(TOKEN), "leaked: {shown}");
+        assert!(
+            !shown.contains(PASSWORD) && !shown.contains(TOKEN),
+            "leaked: {shown}"
+        );
     }
 }
