@@ -519,7 +519,9 @@ impl State {
             ["subscriptions", "v2", "Events"] => {
                 self.only(&method, "GET", || self.events(req, &path))
             }
-            [_, version, _, ..] if version.starts_with('v') => self.echo(req, &path),
+            [base, version, _, ..] if *base != "sso" && version.starts_with('v') => {
+                self.echo(req, &path)
+            }
             _ => text(404, "Not Found"),
         }
     }
