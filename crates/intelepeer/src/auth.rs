@@ -8,7 +8,7 @@ use auth_core::{
     AccessToken, ApiKey, AuthScheme, Capabilities, Error, ErrorKind, Expiry, Http, TokenProvider,
     TokenSet, async_trait,
 };
-use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -17,18 +17,26 @@ use crate::error::ApiError;
 /// How long a portal token lives when it is not a JWT carrying `exp`.
 pub(crate) const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// A request-local marker saying which scheme the client chose for this request's API.
-///
-/// The session's pipeline hands the provider only the headers, not the URL, so the client
-/// (which knows the API) leaves this marker and [`IntelePeerAuth::authorize`] consumes it.
-/// It is removed before every attempt and never reaches the wire (the sandbox checks).
-pub(crate) const SCHEME_MARKER: HeaderName = HeaderName::from_static("x-intelepeer-rs-auth-scheme");
+/// The path prefix, under the portal base URL, of the API that takes the raw token.
+pub(crate) const PORTAL_MY_PATH: &str = "/_rest/v4/my/";
 
-/// The marker value for `scheme`.
-pub(crate) fn scheme_marker(scheme: AuthScheme) -> HeaderValue {
-    match scheme {
-        AuthScheme::Raw => HeaderValue::from_static("raw"),
-        _ => HeaderValue::from_static("bearer"),
+/// Which `Authorization` scheme goes on which request: the portal's `/_rest/v4/my/*` API
+/// takes the raw token, everything else (the SMS / CPaaS API) `Bearer`.
+#[derive(Debug, Clone)]
+pub(crate) struct SchemeRule {
+    /// `{portal base}/_rest/v4/my/`: a request URL starting with it is a portal call.
+    pub(crate) portal_prefix: String,
+    pub(crate) portal: AuthScheme,
+    pub(crate) other: AuthScheme,
+}
+
+impl SchemeRule {
+    pub(crate) fn scheme_for(&self, url: &reqwest::Url) -> AuthScheme {
+        if url.as_str().starts_with(&self.portal_prefix) {
+            self.portal
+        } else {
+            self.other
+        }
     }
 }
 
@@ -128,6 +136,7 @@ pub(crate) struct IntelePeerAuth {
     pub(crate) http: Http,
     pub(crate) authenticate_url: String,
     pub(crate) lifetime: Duration,
+    pub(crate) schemes: SchemeRule,
 }
 
 impl fmt::Debug for IntelePeerAuth {
@@ -136,6 +145,7 @@ impl fmt::Debug for IntelePeerAuth {
             .field("credentials", &self.credentials)
             .field("authenticate_url", &self.authenticate_url)
             .field("lifetime", &self.lifetime)
+            .field("schemes", &self.schemes)
             .finish()
     }
 }
@@ -221,11 +231,15 @@ impl TokenProvider for IntelePeerAuth {
         }
     }
 
-    fn authorize(&self, tokens: &TokenSet, headers: &mut HeaderMap) -> Result<(), Error> {
-        let scheme = match headers.remove(SCHEME_MARKER) {
-            Some(v) if v == "raw" => AuthScheme::Raw,
-            _ => AuthScheme::Bearer,
-        };
+    // The scheme depends on the API, which only the URL tells: `Bearer` on the SMS / CPaaS
+    // host, the raw token on the portal's `/my/*` API. One token and one session serve both.
+    fn authorize_request(
+        &self,
+        tokens: &TokenSet,
+        request: &mut reqwest::Request,
+    ) -> Result<(), Error> {
+        let scheme = self.schemes.scheme_for(request.url());
+        let headers = request.headers_mut();
         scheme.apply(tokens, headers)?;
         headers
             .entry(ACCEPT)
@@ -299,22 +313,45 @@ mod tests {
     }
 
     #[test]
-    fn authorize_follows_the_marker_and_removes_it() {
+    fn scheme_follows_the_url() {
+        let schemes = SchemeRule {
+            portal_prefix: format!("https://customer.example{PORTAL_MY_PATH}"),
+            portal: AuthScheme::Raw,
+            other: AuthScheme::Bearer,
+        };
         let auth = IntelePeerAuth {
             credentials: Credentials::static_token("tok-123"),
             http: Http::with_client(reqwest::Client::new()),
-            authenticate_url: "https://example.com".into(),
+            authenticate_url: "https://customer.example/_rest/v4/authenticate".into(),
             lifetime: DEFAULT_TOKEN_LIFETIME,
+            schemes,
         };
         let set = auth.initial_tokens().unwrap();
-        let mut h = HeaderMap::new();
-        h.insert(SCHEME_MARKER, scheme_marker(AuthScheme::Raw));
-        auth.authorize(&set, &mut h).unwrap();
-        assert_eq!(h["authorization"], "tok-123");
-        assert!(h.get(SCHEME_MARKER).is_none());
-        let mut h = HeaderMap::new();
-        auth.authorize(&set, &mut h).unwrap();
-        assert_eq!(h["authorization"], "Bearer tok-123");
-        assert!(h["authorization"].is_sensitive());
+        let client = reqwest::Client::new();
+        let header = |url: &str| {
+            let mut req = client.get(url).build().unwrap();
+            auth.authorize_request(&set, &mut req).unwrap();
+            let v = req.headers()["authorization"].clone();
+            assert!(v.is_sensitive());
+            assert_eq!(req.headers()["accept"], "application/json");
+            v.to_str().unwrap().to_owned()
+        };
+        assert_eq!(
+            header("https://customer.example/_rest/v4/my/accounts?page=1"),
+            "tok-123"
+        );
+        assert_eq!(
+            header("https://api.example/_rest/v4/app/sms/send"),
+            "Bearer tok-123"
+        );
+        // `/my/` on another host, or another portal path, is not the portal's /my/ API.
+        assert_eq!(
+            header("https://api.example/_rest/v4/my/accounts"),
+            "Bearer tok-123"
+        );
+        assert_eq!(
+            header("https://customer.example/_rest/v4/other"),
+            "Bearer tok-123"
+        );
     }
 }

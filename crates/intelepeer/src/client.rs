@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::auth::{
-    Credentials, DEFAULT_TOKEN_LIFETIME, IntelePeerAuth, SCHEME_MARKER, scheme_marker,
+    Credentials, DEFAULT_TOKEN_LIFETIME, IntelePeerAuth, PORTAL_MY_PATH, SchemeRule,
 };
 use crate::error::IntelePeerErrors;
 use crate::models::{Account, SendSms, SmsReceipt, parse_page};
@@ -61,7 +61,8 @@ impl Environment {
     }
 }
 
-/// Which API a request goes to; it decides the base URL and the `Authorization` scheme.
+/// Which API a request goes to: it decides the base URL. The `Authorization` scheme follows
+/// from the URL: the raw token on the portal's `/_rest/v4/my/*`, `Bearer` everywhere else.
 ///
 /// ```
 /// use intelepeer::{Api, AuthScheme};
@@ -71,7 +72,8 @@ impl Environment {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Api {
-    /// The Customer Portal's `/_rest/v4/my/*` API: `Authorization: <token>` (raw).
+    /// The Customer Portal (authenticate and the `/_rest/v4/my/*` API, which takes
+    /// `Authorization: <token>`, the raw token).
     Portal,
     /// The SMS / CPaaS API on `api.intelepeer.com`: `Authorization: Bearer <token>`.
     Cpaas,
@@ -246,7 +248,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Override the `Authorization` scheme of one API (default [`Api::default_scheme`]).
+    /// Override the `Authorization` scheme of one API (default [`Api::default_scheme`]):
+    /// [`Api::Portal`]'s applies to the portal's `/_rest/v4/my/*` URLs, [`Api::Cpaas`]'s to
+    /// every other authorized request.
     ///
     /// ```
     /// use intelepeer::{Api, AuthScheme};
@@ -335,6 +339,11 @@ impl ClientBuilder {
             http: http.clone(),
             authenticate_url,
             lifetime,
+            schemes: SchemeRule {
+                portal_prefix: format!("{portal_url}{PORTAL_MY_PATH}"),
+                portal: self.portal_scheme.unwrap_or(Api::Portal.default_scheme()),
+                other: self.cpaas_scheme.unwrap_or(Api::Cpaas.default_scheme()),
+            },
         };
         let initial = provider.initial_tokens();
         let session = Session::new(provider, http.clone());
@@ -347,8 +356,6 @@ impl ClientBuilder {
                 http,
                 portal_url,
                 api_url,
-                portal_scheme: self.portal_scheme.unwrap_or(Api::Portal.default_scheme()),
-                cpaas_scheme: self.cpaas_scheme.unwrap_or(Api::Cpaas.default_scheme()),
             }),
         })
     }
@@ -372,8 +379,6 @@ struct Inner {
     http: Http,
     portal_url: String,
     api_url: String,
-    portal_scheme: AuthScheme,
-    cpaas_scheme: AuthScheme,
 }
 
 /// The IntelePeer client: one token for both APIs, put on each request with that API's
@@ -474,15 +479,8 @@ impl Client {
         }
     }
 
-    fn scheme(&self, api: Api) -> AuthScheme {
-        match api {
-            Api::Portal => self.inner.portal_scheme,
-            Api::Cpaas => self.inner.cpaas_scheme,
-        }
-    }
-
     /// An authorized request to `path` (from the host root, e.g. `/_rest/v4/my/accounts`)
-    /// of `api`, sent with that API's scheme and the session's 401 handling.
+    /// of `api`, sent with the scheme its URL calls for and the session's 401 handling.
     ///
     /// ```no_run
     /// # async fn run(client: intelepeer::Client) -> Result<(), intelepeer::Error> {
@@ -710,9 +708,7 @@ impl ApiRequest {
     /// # drop(resp); Ok(()) }
     /// ```
     pub async fn send(self) -> Result<Response, Error> {
-        let scheme = self.client.scheme(self.api);
-        let builder = self.builder?.header(SCHEME_MARKER, scheme_marker(scheme));
-        self.client.inner.session.send(builder).await
+        self.client.inner.session.send(self.builder?).await
     }
 
     /// [`send`](Self::send) and decode the JSON answer.

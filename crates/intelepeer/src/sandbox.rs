@@ -44,7 +44,7 @@ use auth_core::sandbox::{
 };
 use serde_json::{Value, json};
 
-use crate::auth::{Credentials, SCHEME_MARKER};
+use crate::auth::Credentials;
 use crate::client::ClientBuilder;
 
 /// Which kind of token the sandbox issues.
@@ -410,9 +410,6 @@ enum Scheme {
 impl State {
     fn handle(&self, req: &HttpMockRequest) -> HttpMockResponse {
         self.recorder.record(req);
-        if header(req, SCHEME_MARKER.as_str()).is_some() {
-            return error(400, "unexpected client-internal header");
-        }
         let uri = req.uri();
         let path = uri.path();
         let method = req.method_str().to_ascii_uppercase();
