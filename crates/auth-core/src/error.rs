@@ -198,6 +198,20 @@ impl Error {
         self.edit(|i| i.source = Some(s))
     }
 
+    /// Replace the context (the first words of Display), keeping everything else.
+    ///
+    /// ```
+    /// use auth_core::{Error, ErrorKind};
+    /// let e = Error::new(ErrorKind::Unauthorized, "vendor rejected the credentials")
+    ///     .with_status(401)
+    ///     .with_context("bad credentials");
+    /// assert_eq!(e.to_string(), "bad credentials (HTTP 401)");
+    /// ```
+    pub fn with_context(self, context: impl Into<String>) -> Self {
+        let c = context.into();
+        self.edit(|i| i.context = c)
+    }
+
     /// Replace the kind, keeping everything else (a vendor may know better than the status).
     ///
     /// ```

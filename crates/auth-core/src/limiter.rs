@@ -105,14 +105,13 @@ impl RateLimiter {
                     None => Duration::ZERO,
                 }
             };
-            if let Some(max_wait) = self.max_wait {
-                if wait > max_wait {
-                    return Err(Error::new(
-                        ErrorKind::RateLimited,
-                        "client-side rate limit reached",
-                    )
-                    .with_retry_after(wait));
-                }
+            if let Some(max_wait) = self.max_wait
+                && wait > max_wait
+            {
+                return Err(
+                    Error::new(ErrorKind::RateLimited, "client-side rate limit reached")
+                        .with_retry_after(wait),
+                );
             }
             tokio::time::sleep(wait).await;
         }

@@ -293,10 +293,10 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn invalidate(&self, generation: u64) {
-        if let Some(cur) = self.inner.current.load().as_ref() {
-            if cur.generation == generation {
-                cur.invalidated.store(true, Ordering::Release);
-            }
+        if let Some(cur) = self.inner.current.load().as_ref()
+            && cur.generation == generation
+        {
+            cur.invalidated.store(true, Ordering::Release);
         }
     }
 
@@ -502,10 +502,10 @@ impl Inner {
             return Some(f.clone());
         }
         let current = self.current.load_full();
-        if let Some(cur) = &current {
-            if cur.state(self.http.now()) == State::Fresh {
-                return None;
-            }
+        if let Some(cur) = &current
+            && cur.state(self.http.now()) == State::Fresh
+        {
+            return None;
         }
         let id = self.next_flight.fetch_add(1, Ordering::Relaxed);
         let me = self.clone();
