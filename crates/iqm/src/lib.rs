@@ -1,1 +1,73 @@
-//! placeholder
+//! An IQM API client: client id and secret as HTTP Basic on sign-up, login and refresh;
+//! the workspace id (`owId`) from login sent as `X-IAA-OW-ID` beside the bearer token on
+//! every later call; tokens renewed ahead of expiry without you handling any of it.
+//!
+//! - Login is the form-encoded `POST /api/v3/ua/oauth/token` (`grant_type=password`) by
+//!   default, or the JSON `POST /api/v3/ua/login` with its `X-Iaa-Host` header
+//!   ([`LoginFlow::Json`]).
+//! - `expires_in` becomes an expiry at receipt. Shortly before it, the refresh token is
+//!   exchanged (`grant_type=refresh_token`); that answer is flat and has no `owId`, which is
+//!   kept from the login. A refused refresh token falls back to one full login; if that is
+//!   refused too, the error is a clear unauthorized one.
+//! - Token answers are read whether wrapped in `{success, data}` or flat.
+//! - Error answers `{success: false, errorObjects: [...], data?}` become the error's vendor
+//!   message and an [`IqmError`] detail holding every object; the account-on-hold answer is
+//!   recognisable ([`account_hold`]). 400/403/412/422 are rejections, 408 and 500 transient,
+//!   429 rate limiting.
+//! - IQM's 20 requests per minute is available as an opt-in client-side limiter
+//!   ([`ClientBuilder::with_rate_limit`]).
+//!
+//! Against the in-process sandbox (feature `sandbox`):
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), iqm::Error> {
+//! use std::time::Duration;
+//! use auth_core::ManualClock;
+//! use iqm::sandbox::Sandbox;
+//!
+//! let clock = ManualClock::new();
+//! let sandbox = Sandbox::builder().clock(clock.clone()).expires_in(3600).start().await;
+//! let client = sandbox.client_builder().build()?;
+//!
+//! let ow_id = client.login().await?;
+//! assert_eq!(client.fetch_workspace_id().await?, ow_id);
+//! clock.advance(Duration::from_secs(3600));          // past the expiry
+//! let again: u64 = client.get_data("/api/v3/ua/user/ow-id").await?;
+//! assert_eq!(again.to_string(), ow_id);
+//! assert_eq!(client.session_stats().refreshes, 1);
+//! client.logout().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Against IQM:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), iqm::Error> {
+//! use iqm::{Client, Credentials};
+//! let client = Client::builder()
+//!     .with_credentials(Credentials::new("client-id", "client-secret", "me@example.com", "pw"))
+//!     .with_rate_limit()
+//!     .build()?;
+//! let ow_id = client.login().await?;
+//! let orgs: serde_json::Value = client.get_data("/api/v3/ua/user/allowed-organizations").await?;
+//! # Ok(()) }
+//! ```
+
+// Library code must not panic on input; tests and examples may unwrap (see clippy.toml).
+#![warn(clippy::unwrap_used)]
+
+mod auth;
+mod client;
+mod error;
+mod models;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+
+pub use auth::{
+    ClientCredentials, Credentials, IAA_HOST_HEADER, LoginFlow, OW_ID, WORKSPACE_HEADER,
+};
+pub use auth_core::{Error, ErrorKind, Expiry, RateLimiter, Result, SessionStats, TokenSet};
+pub use client::{ApiRequest, Client, ClientBuilder, Environment, PRODUCTION_URL, RATE_LIMIT};
+pub use error::{AccountHold, ErrorObject, IqmError, account_hold, kind_for_iqm_status};
+pub use models::SignUp;
