@@ -44,3 +44,5 @@ pub use error::{ApiError, ApiErrors, ErrorCase, ErrorExt};
 pub use models::{
     ClientAccount, ClientLogin, ClientName, ClientToken, ClientUpdate, CustomValue, NewClient,
 };
+/// Client user ids are UUIDs (re-exported so callers name the same version).
+pub use uuid::Uuid;
