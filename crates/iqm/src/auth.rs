@@ -434,17 +434,8 @@ fn refresh_refused(e: Error) -> Error {
 }
 
 fn rewrap(e: Error, context: &str) -> Error {
-    let mut out = Error::new(ErrorKind::Unauthorized, context);
-    if let Some(s) = e.status() {
-        out = out.with_status(s);
-    }
-    if let Some(m) = e.vendor_message() {
-        out = out.with_vendor_message(m);
-    }
-    if let Some(d) = e.detail::<IqmError>() {
-        out = out.with_detail(d.clone());
-    }
-    out.with_source(e)
+    // Status, vendor message, Retry-After and the IqmError detail stay as they were.
+    e.with_kind(ErrorKind::Unauthorized).with_context(context)
 }
 
 #[async_trait]

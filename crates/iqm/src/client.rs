@@ -387,6 +387,21 @@ impl Client {
         self.inner.session.token().await.map(drop)
     }
 
+    /// Wait for a renewal running in the background (one started when a call found the
+    /// token inside its renewal margin) and return its outcome; `Ok` when none runs.
+    ///
+    /// ```no_run
+    /// # async fn run(client: iqm::Client) -> Result<(), iqm::Error> {
+    /// client.settle().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn settle(&self) -> Result<(), Error> {
+        match self.inner.session.settle().await {
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// The workspace id held from the login, if logged in.
     ///
     /// ```no_run

@@ -309,11 +309,9 @@ impl ErrorParser for IqmErrors {
 pub(crate) fn refine(base: Error, parsed: IqmError) -> Error {
     let mut out = if parsed.is_on_hold() {
         // A held account is a decision, not a glitch: retrying will not help.
-        let mut e = Error::new(ErrorKind::Rejected, "iqm account is on hold").with_retryable(false);
-        if let Some(s) = base.status() {
-            e = e.with_status(s);
-        }
-        e
+        base.with_kind(ErrorKind::Rejected)
+            .with_context("iqm account is on hold")
+            .with_retryable(false)
     } else {
         base
     };
