@@ -798,3 +798,157 @@ async fn every_error_example_parses_into_the_right_kind() {
         }
     }
 }
+
+/// The sandbox's answers, success and error, are ones the spec lists for the operation, with
+/// bodies that validate against the documented response schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_answers_validate_against_the_spec() {
+    let spec = load_spec();
+    let sandbox = Sandbox::builder().clock(ManualClock::new()).start().await;
+    let base = sandbox.base_url();
+    let http = reqwest::Client::new();
+    let op = |id: &str| spec.ops.iter().find(|o| o.id == id).unwrap().clone();
+    let mut checked = Vec::new();
+    let mut answer = async |id: &str, req: reqwest::RequestBuilder| -> Value {
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let o = op(id);
+        let documented = o
+            .responses
+            .get(&status.to_string())
+            .unwrap_or_else(|| panic!("{id}: status {status} is not documented: {text}"));
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        match documented["content"]["application/json"].get("schema") {
+            Some(schema) => {
+                let mut errs = Vec::new();
+                validate(schema, &body, "response", &mut errs);
+                assert!(errs.is_empty(), "{id} {status}: {errs:#?}\n{text}");
+            }
+            None => assert!(text.is_empty(), "{id} {status}: undocumented body {text}"),
+        }
+        checked.push(format!("{id} {status}"));
+        body
+    };
+
+    let creds =
+        |pw: &str| json!({"username": platformio::sandbox::DEFAULT_USERNAME, "password": pw});
+    let url = |p: &str| format!("{base}{p}");
+    answer(
+        "fetchJWTBearerToken",
+        http.post(url("/v1/login/password")).json(&creds("wrong")),
+    )
+    .await;
+    answer(
+        "fetchJWTBearerToken",
+        http.post(url("/v1/login/password"))
+            .json(&json!({"username": 1})),
+    )
+    .await;
+    let ok = answer(
+        "fetchJWTBearerToken",
+        http.post(url("/v1/login/password"))
+            .json(&creds(platformio::sandbox::DEFAULT_PASSWORD)),
+    )
+    .await;
+    let jwt = ok["api_token"].as_str().unwrap().to_owned();
+    let id = Uuid::new_v4();
+    let new = json!({"user_id": id, "email": "s@client.com", "name": {"first_name": "s", "last_name": "c"}, "password": PW});
+    answer(
+        "createClient",
+        http.post(url("/v1/client/signup")).json(&new),
+    )
+    .await;
+    answer(
+        "createClient",
+        http.post(url("/v1/client/signup"))
+            .bearer_auth(&jwt)
+            .json(&json!({"user_id": "x"})),
+    )
+    .await;
+    answer(
+        "createClient",
+        http.post(url("/v1/client/signup"))
+            .bearer_auth(&jwt)
+            .json(&new),
+    )
+    .await;
+    answer(
+        "createClient",
+        http.post(url("/v1/client/signup"))
+            .bearer_auth(&jwt)
+            .json(&new),
+    )
+    .await;
+    let login = answer(
+        "loginClient",
+        http.post(url("/v1/client/login"))
+            .bearer_auth(&jwt)
+            .json(&json!({"email": "s@client.com", "password": PW})),
+    )
+    .await;
+    let token = login["client_token"].as_str().unwrap().to_owned();
+    answer(
+        "loginClient",
+        http.post(url("/v1/client/login"))
+            .bearer_auth(&jwt)
+            .json(&json!({"email": "s@client.com", "password": "no"})),
+    )
+    .await;
+    let path = url(&format!("/v1/client/{id}"));
+    let put = |t: &str| http.put(&path).bearer_auth(&jwt).header("Client-Token", t);
+    answer(
+        "updateClient",
+        put(&token).json(&json!({"phone_number": null, "name": {"first_name": "t"}})),
+    )
+    .await;
+    answer("updateClient", put(&token).json(&json!({"email": null}))).await;
+    answer(
+        "updateClient",
+        put("ct-forged").json(&json!({"email": "x@y.z"})),
+    )
+    .await;
+    answer(
+        "updateClient",
+        http.put(url(&format!("/v1/client/{}", Uuid::new_v4())))
+            .bearer_auth(&jwt)
+            .header("Client-Token", &token)
+            .json(&json!({})),
+    )
+    .await;
+    let del = |t: &str| {
+        http.delete(&path)
+            .bearer_auth(&jwt)
+            .header("Client-Token", t)
+    };
+    answer("deleteClient", del(&token).json(&json!({"reason": "test"}))).await;
+    answer(
+        "deleteClient",
+        del(&token).json(&json!({"reason": "again"})),
+    )
+    .await;
+    assert_eq!(
+        checked,
+        [
+            "fetchJWTBearerToken 401",
+            "fetchJWTBearerToken 400",
+            "fetchJWTBearerToken 200",
+            "createClient 401",
+            "createClient 400",
+            "createClient 200",
+            "createClient 409",
+            "loginClient 200",
+            "loginClient 401",
+            "updateClient 200",
+            "updateClient 400",
+            "updateClient 403",
+            "updateClient 403",
+            "deleteClient 204",
+            "deleteClient 403",
+        ]
+    );
+}
