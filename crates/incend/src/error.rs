@@ -113,6 +113,8 @@ fn kind_for(reason: ErrorReason, base: ErrorKind) -> ErrorKind {
     }
 }
 
+const SESSION_REJECTED: &str = "user session expired or unknown: ask the user to sign in again";
+
 /// The [`ErrorParser`] for Incend answers.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct IncendErrors;
@@ -127,6 +129,8 @@ impl ErrorParser for IncendErrors {
             // that a bare 401 on this API still means the user session is not accepted.
             return if status == 401 {
                 base.with_kind(ErrorKind::SessionExpired)
+                    .with_context(SESSION_REJECTED)
+                    .with_retryable(false)
             } else {
                 base
             };
@@ -137,10 +141,12 @@ impl ErrorParser for IncendErrors {
             .with_vendor_message(message.clone())
             .with_kind(kind)
             .with_detail(ApiError { message, reason });
-        if kind == ErrorKind::Unauthorized {
-            err = err.with_retryable(false);
+        match kind {
+            ErrorKind::Unauthorized => err = err.with_context("client api key rejected"),
+            ErrorKind::SessionExpired => err = err.with_context(SESSION_REJECTED),
+            _ => {}
         }
-        if kind == ErrorKind::SessionExpired {
+        if matches!(kind, ErrorKind::Unauthorized | ErrorKind::SessionExpired) {
             err = err.with_retryable(false);
         }
         err

@@ -1,1 +1,634 @@
-//! placeholder
+//! The `incend` clients over real HTTP against the sandbox: exact wire shapes, the
+//! documented error messages, session expiry, privacy of the verify answer, redaction.
+
+use std::time::Duration;
+
+use auth_core::ManualClock;
+use base64::Engine as _;
+use incend::sandbox::{Fault, Sandbox};
+use incend::{
+    ApiError, Client, ErrorKind, ErrorReason, ProfileEdit, Recipient, UserClient, UserToken,
+    VerifiedUser,
+};
+
+const API_KEY: &str = "test-client-key-5f2b9c";
+const OTP: &str = "4071";
+const MOBILE: &str = "+918838118348";
+const EMAIL: &str = "asha@example.com";
+const LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// A user token the tests hold themselves, for redaction checks with one constant.
+const USER_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VySWQiOiJ4In0.c2VjcmV0LXNpZw";
+
+struct Env {
+    clock: ManualClock,
+    sandbox: Sandbox,
+    backend: Client,
+}
+
+async fn env() -> Env {
+    let clock = ManualClock::new();
+    let sandbox = Sandbox::builder()
+        .clock(clock.clone())
+        .api_key(API_KEY)
+        .otp(OTP)
+        .token_lifetime(LIFETIME)
+        .start()
+        .await;
+    let backend = Client::builder()
+        .with_base_url(sandbox.base_url())
+        .with_api_key(API_KEY)
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    Env {
+        clock,
+        sandbox,
+        backend,
+    }
+}
+
+impl Env {
+    async fn sign_in(&self) -> VerifiedUser {
+        let to = Recipient::sms(MOBILE).unwrap();
+        self.backend.send_otp(&to).await.unwrap();
+        self.backend.verify_otp(&to, OTP).await.unwrap()
+    }
+
+    fn user_client(&self, user: &VerifiedUser) -> UserClient {
+        UserClient::builder()
+            .with_base_url(self.sandbox.base_url())
+            .with_user_token(user.user_token().clone())
+            .with_expires_at(user.expires_at())
+            .with_clock(self.clock.clone())
+            .build()
+            .unwrap()
+    }
+
+    /// The last request to `path`, with the API key, the code and both forms of `token`
+    /// redacted (the base64 form is labelled, to show the wrapping).
+    fn wire(&self, path: &str, token: Option<&str>) -> String {
+        let rec = self.sandbox.recorder();
+        rec.redact(API_KEY);
+        rec.redact(OTP);
+        let mut text = rec.last(path).expect("request recorded");
+        if let Some(t) = token {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(t);
+            text = text.replace(&b64, "[REDACTED base64(userJwtToken)]");
+            text = text.replace(t, "[REDACTED userJwtToken]");
+            assert!(!text.contains(t) && !text.contains(&b64));
+        }
+        assert!(!text.contains(API_KEY));
+        text
+    }
+}
+
+fn reason(e: &incend::Error) -> ErrorReason {
+    e.detail::<ApiError>()
+        .expect("an incend error detail")
+        .reason
+}
+
+#[tokio::test]
+async fn six_operations_have_the_documented_wire_shape() {
+    let env = env().await;
+
+    env.backend
+        .send_otp(&Recipient::sms(MOBILE).unwrap())
+        .await
+        .unwrap();
+    insta::assert_snapshot!(env.wire("/auth/init", None), @r#"
+    POST /auth/init
+    accept: */*
+    content-type: application/json
+    ipaas: [REDACTED]
+
+    {
+      "authType": "mobile",
+      "mobile": "+918838118348"
+    }
+    "#);
+
+    let sent = env
+        .backend
+        .send_otp(&Recipient::email(EMAIL).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(sent.message, "OTP email has been sent successfully");
+    insta::assert_snapshot!(env.wire("/auth/init", None), @r#"
+    POST /auth/init
+    accept: */*
+    content-type: application/json
+    ipaas: [REDACTED]
+
+    {
+      "authType": "email",
+      "email": "asha@example.com"
+    }
+    "#);
+
+    let user = env
+        .backend
+        .verify_otp(&Recipient::sms(MOBILE).unwrap(), OTP)
+        .await
+        .unwrap();
+    let jwt = user.user_token().expose().to_owned();
+    insta::assert_snapshot!(env.wire("/auth/verify", Some(&jwt)), @r#"
+    POST /auth/verify
+    accept: */*
+    content-type: application/json
+    ipaas: [REDACTED]
+
+    {
+      "authType": "mobile",
+      "code": "[REDACTED]",
+      "mobile": "+918838118348"
+    }
+    "#);
+
+    let status = env.backend.token_status(user.user_token()).await.unwrap();
+    assert_eq!(&status.user_id, user.user_id());
+    assert_eq!(status.expires_at, user.expires_at());
+    insta::assert_snapshot!(env.wire("/auth/token", Some(&jwt)), @r"
+    GET /auth/token
+    accept: */*
+    authorization: Bearer [REDACTED base64(userJwtToken)]
+    ipaas: [REDACTED]
+    ");
+
+    let me = env.user_client(&user);
+    let profile = me.profile().await.unwrap();
+    assert_eq!(profile.mobile.as_deref(), Some(MOBILE));
+    insta::assert_snapshot!(env.wire("/user", Some(&jwt)), @r"
+    GET /user
+    accept: */*
+    authorization: Bearer [REDACTED base64(userJwtToken)]
+    ");
+
+    let edit = ProfileEdit::new("Asha")
+        .unwrap()
+        .with_data("city", "Chennai");
+    let edited = me.edit_profile(&edit).await.unwrap();
+    assert_eq!(edited.name.as_deref(), Some("Asha"));
+    assert_eq!(edited.data.unwrap()["city"], "Chennai");
+    insta::assert_snapshot!(env.wire("/user/edit", Some(&jwt)), @r#"
+    POST /user/edit
+    accept: */*
+    authorization: Bearer [REDACTED base64(userJwtToken)]
+    content-type: application/json
+
+    {
+      "data": {
+        "city": "Chennai"
+      },
+      "name": "Asha"
+    }
+    "#);
+
+    // The user routes carry no API key; the backend routes no user token except status.
+    for r in env.sandbox.recorder().all() {
+        let has_key = r.headers.iter().any(|(k, _)| k == "ipaas");
+        assert_eq!(has_key, r.path_and_query.starts_with("/auth/"), "{r:?}");
+    }
+    assert_eq!(
+        (
+            env.sandbox.hits("init"),
+            env.sandbox.hits("verify"),
+            env.sandbox.hits("token"),
+            env.sandbox.hits("profile"),
+            env.sandbox.hits("edit"),
+        ),
+        (2, 1, 1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn the_user_token_is_a_real_jwt_without_exp_and_expiry_is_the_servers() {
+    let env = env().await;
+    let user = env.sign_in().await;
+    let claims = auth_core::jwt_claims(user.user_token().expose()).unwrap();
+    assert!(claims.contains_key("userId"));
+    assert!(!claims.contains_key("exp"));
+    let now = auth_core::Clock::now(&env.clock);
+    assert_eq!(user.expires_at().duration_since(now).unwrap(), LIFETIME);
+    // The user-side session adopts the expiry the server reports after using it.
+    let me = env.user_client(&user);
+    env.clock.advance(Duration::from_secs(3600));
+    let p = me.profile().await.unwrap();
+    let extended = p.session_expires_at.unwrap();
+    assert_eq!(
+        extended.duration_since(user.expires_at()).unwrap(),
+        Duration::from_secs(3600)
+    );
+    assert_eq!(me.expires_at(), Some(extended));
+}
+
+#[tokio::test]
+async fn the_verify_answer_keeps_nothing_personal() {
+    let env = env().await;
+    let first = env.sign_in().await;
+    env.user_client(&first)
+        .edit_profile(
+            &ProfileEdit::new("Asha Verma")
+                .unwrap()
+                .with_data("city", "Chennai"),
+        )
+        .await
+        .unwrap();
+    // The server's verify answer now carries the name and the profile data ...
+    let user = env.sign_in().await;
+    // ... the backend-side type does not.
+    let shown = format!("{user:?}");
+    for personal in ["Asha", "Chennai", "maxData", "allowed", MOBILE] {
+        assert!(!shown.contains(personal), "{personal} kept: {shown}");
+    }
+    insta::assert_snapshot!(
+        shown.replace(user.user_id().as_str(), "<id>").split(", expires_at").next().unwrap(),
+        @r#"VerifiedUser { user_id: UserId("<id>"), user_token: UserToken([REDACTED])"#
+    );
+}
+
+#[tokio::test]
+async fn bad_input_fails_locally_before_any_request() {
+    let env = env().await;
+    for bad in ["88381", "+91 8838118348", "call me", "+0918838118"] {
+        assert!(Recipient::sms(bad).unwrap_err().is_invalid_input(), "{bad}");
+    }
+    for bad in ["asha", "asha@", "@example.com", "asha@example"] {
+        assert!(
+            Recipient::email(bad).unwrap_err().is_invalid_input(),
+            "{bad}"
+        );
+    }
+    let to = Recipient::sms(MOBILE).unwrap();
+    for code in ["", "12", "1234567", "12 4"] {
+        let e = env.backend.verify_otp(&to, code).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{code}");
+        assert_eq!(
+            e.to_string(),
+            if code == "12 4" {
+                "one-time code must not contain whitespace"
+            } else {
+                "one-time code must be 3 to 6 characters"
+            }
+        );
+    }
+    assert!(ProfileEdit::new("").unwrap_err().is_invalid_input());
+    assert!(env.sandbox.recorder().all().is_empty(), "nothing was sent");
+    assert_eq!(env.backend.session_stats().requests, 0);
+}
+
+#[tokio::test]
+async fn documented_error_messages_map_to_kinds() {
+    let env = env().await;
+    let to = Recipient::sms(MOBILE).unwrap();
+
+    // Unknown client key.
+    let stranger = Client::builder()
+        .with_base_url(env.sandbox.base_url())
+        .with_api_key("not-a-client-key")
+        .build()
+        .unwrap();
+    let e = stranger.send_otp(&to).await.unwrap_err();
+    assert!(e.is_unauthorized() && !e.is_retryable(), "{e:?}");
+    assert_eq!(e.status(), Some(400));
+    assert_eq!(e.vendor_message(), Some("Client not authorised"));
+    assert_eq!(
+        e.to_string(),
+        "client api key rejected (HTTP 400): Client not authorised"
+    );
+    assert_eq!(reason(&e), ErrorReason::ClientNotAuthorised);
+    assert!(!format!("{e} {e:?}").contains("not-a-client-key"));
+
+    // Invalid request: what the server answers to a body it cannot use.
+    let raw = reqwest::Client::new()
+        .post(format!("{}/auth/init", env.sandbox.base_url()))
+        .header("ipaas", API_KEY)
+        .json(&serde_json::json!({"authType": "whatsapp", "whatsapp": MOBILE}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    assert_eq!(
+        raw.text().await.unwrap(),
+        r#"{"message":"Invalid request"}"#
+    );
+    env.sandbox
+        .inject_on("/auth/init", Fault::status(400, "Invalid request"));
+    let e = env.backend.send_otp(&to).await.unwrap_err();
+    assert!(e.is_rejected(), "{e:?}");
+    assert_eq!(reason(&e), ErrorReason::InvalidRequest);
+    assert_eq!(
+        e.to_string(),
+        "vendor rejected the request (HTTP 400): Invalid request"
+    );
+
+    // Invalid number.
+    env.sandbox.reject_recipient("+15550000000");
+    let e = env
+        .backend
+        .send_otp(&Recipient::sms("+15550000000").unwrap())
+        .await
+        .unwrap_err();
+    assert!(e.is_rejected(), "{e:?}");
+    assert_eq!(e.vendor_message(), Some("Invalid mobile number"));
+    assert_eq!(reason(&e), ErrorReason::InvalidRecipient);
+
+    // Failed verification.
+    env.backend.send_otp(&to).await.unwrap();
+    let e = env.backend.verify_otp(&to, "9999").await.unwrap_err();
+    assert!(e.is_rejected(), "{e:?}");
+    assert_eq!(
+        e.vendor_message(),
+        Some("OTP verification failed, status is still pending")
+    );
+    assert_eq!(reason(&e), ErrorReason::VerificationFailed);
+
+    // Expired token.
+    let user = env.backend.verify_otp(&to, OTP).await.unwrap();
+    env.sandbox.expire_session(user.user_token().expose());
+    let e = env
+        .backend
+        .token_status(user.user_token())
+        .await
+        .unwrap_err();
+    assert!(e.is_session_expired() && !e.is_retryable(), "{e:?}");
+    assert_eq!(e.status(), Some(401));
+    assert_eq!(
+        e.vendor_message(),
+        Some("JWT token has expired, re-initiate login")
+    );
+    assert_eq!(reason(&e), ErrorReason::SessionExpired);
+
+    // Unknown token.
+    let e = env
+        .backend
+        .token_status(&UserToken::new(USER_TOKEN))
+        .await
+        .unwrap_err();
+    assert!(e.is_session_expired(), "{e:?}");
+    assert_eq!(e.status(), Some(404));
+    assert_eq!(e.vendor_message(), Some("No such JWT token is created"));
+    assert_eq!(reason(&e), ErrorReason::UnknownSession);
+}
+
+#[tokio::test]
+async fn a_session_expired_on_the_server_is_the_distinct_error_everywhere_once() {
+    let env = env().await;
+    let user = env.sign_in().await;
+    let me = env.user_client(&user);
+    me.profile().await.unwrap();
+    // The server ends the session; the client still believes it has 30 days.
+    env.sandbox.expire_session(user.user_token().expose());
+    assert!(me.expires_at().unwrap() > auth_core::Clock::now(&env.clock));
+
+    let status = env
+        .backend
+        .token_status(user.user_token())
+        .await
+        .unwrap_err();
+    let profile = me.profile().await.unwrap_err();
+    let edit = me
+        .edit_profile(&ProfileEdit::new("Asha").unwrap())
+        .await
+        .unwrap_err();
+    for e in [&status, &profile, &edit] {
+        assert!(e.is_session_expired(), "{e:?}");
+        assert_eq!(e.status(), Some(401));
+        assert_eq!(reason(e), ErrorReason::SessionExpired);
+        assert!(!e.is_retryable());
+    }
+    assert_eq!(
+        profile.to_string(),
+        "user session expired or unknown: ask the user to sign in again (HTTP 401): \
+         JWT token has expired, re-initiate login"
+    );
+    // One request each: no retry, no renewal attempt.
+    assert_eq!(env.sandbox.hits("token"), 1);
+    assert_eq!(env.sandbox.hits("profile"), 2);
+    assert_eq!(env.sandbox.hits("edit"), 1);
+    assert_eq!(env.sandbox.hits("verify"), 1);
+    let s = me.session_stats();
+    assert_eq!(
+        (s.sign_ins, s.refreshes, s.requests, s.unauthorized),
+        (0, 0, 3, 2)
+    );
+    assert_eq!(env.backend.session_stats().sign_ins, 0);
+}
+
+#[tokio::test]
+async fn a_session_past_its_reported_expiry_fails_locally_without_a_request() {
+    let env = env().await;
+    let user = env.sign_in().await;
+    let me = env.user_client(&user);
+    env.clock.advance(LIFETIME);
+    let e = me.profile().await.unwrap_err();
+    assert!(e.is_session_expired(), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "user session expired or missing: ask the user to sign in again"
+    );
+    let e = me
+        .edit_profile(&ProfileEdit::new("Asha").unwrap())
+        .await
+        .unwrap_err();
+    assert!(e.is_session_expired(), "{e:?}");
+    assert_eq!(env.sandbox.hits("profile") + env.sandbox.hits("edit"), 0);
+    let s = me.session_stats();
+    // One expired token, counted once however often it is found.
+    assert_eq!(
+        (s.requests, s.expiries, s.sign_ins, s.refreshes),
+        (0, 1, 0, 0)
+    );
+    // The server agrees.
+    let e = env
+        .backend
+        .token_status(user.user_token())
+        .await
+        .unwrap_err();
+    assert!(e.is_session_expired());
+
+    // A new code round with the user starts a new session.
+    let again = env.sign_in().await;
+    me.set_user_token(again.user_token().clone(), Some(again.expires_at()));
+    me.profile().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_a_token_the_user_client_asks_for_a_sign_in() {
+    let env = env().await;
+    let me = UserClient::builder()
+        .with_base_url(env.sandbox.base_url())
+        .build()
+        .unwrap();
+    assert!(me.profile().await.unwrap_err().is_session_expired());
+    let user = env.sign_in().await;
+    me.set_user_token(user.user_token().clone(), None);
+    me.profile().await.unwrap();
+    me.sign_out();
+    assert!(me.profile().await.unwrap_err().is_session_expired());
+    assert_eq!(env.sandbox.hits("profile"), 1);
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_typed_and_not_retried() {
+    let env = env().await;
+    let user = env.sign_in().await;
+    let me = env.user_client(&user);
+    env.sandbox
+        .inject(Fault::rate_limited(Some(30), "Too many requests"));
+    let e = me.profile().await.unwrap_err();
+    assert!(e.is_rate_limited() && e.is_retryable(), "{e:?}");
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(e.vendor_message(), Some("Too many requests"));
+    env.sandbox.inject(Fault::server_error(503));
+    let e = env
+        .backend
+        .token_status(user.user_token())
+        .await
+        .unwrap_err();
+    assert!(e.is_transient() && e.is_retryable(), "{e:?}");
+    assert_eq!(e.status(), Some(503));
+    env.sandbox.inject(Fault::unauthorized());
+    let e = me.profile().await.unwrap_err();
+    assert!(e.is_session_expired(), "{e:?}");
+    assert_eq!(
+        (env.sandbox.hits("profile"), env.sandbox.hits("token")),
+        (2, 1)
+    );
+    me.profile().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_user_token_never_shows_in_debug_display_or_errors() {
+    let env = env().await;
+    let token = UserToken::new(USER_TOKEN);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(USER_TOKEN);
+    let me = UserClient::builder()
+        .with_base_url(env.sandbox.base_url())
+        .with_user_token(USER_TOKEN);
+    let builder_shown = format!("{me:?}");
+    let me = me.build().unwrap();
+    // An error body that echoes the token in both forms is scrubbed.
+    env.sandbox.inject(Fault::status(
+        400,
+        format!("bad token {USER_TOKEN} / {b64}"),
+    ));
+    let echoed = me.profile().await.unwrap_err();
+    assert_eq!(
+        echoed.vendor_message(),
+        Some("bad token [REDACTED] / [REDACTED]")
+    );
+    env.sandbox.inject(Fault::status(
+        400,
+        format!("bad token {USER_TOKEN} / {b64}"),
+    ));
+    let echoed_backend = env.backend.token_status(&token).await.unwrap_err();
+    let unknown = me.profile().await.unwrap_err();
+    assert!(unknown.is_session_expired());
+    let status = env.backend.token_status(&token).await.unwrap_err();
+    let user = env.sign_in().await;
+    let real = user.user_token().expose().to_owned();
+    let real_b64 = base64::engine::general_purpose::STANDARD.encode(&real);
+    let shown = [
+        format!("{token:?} {token}"),
+        builder_shown,
+        format!("{me:?}"),
+        format!("{:?}", env.backend),
+        format!("{echoed} {echoed:?}"),
+        format!("{echoed_backend} {echoed_backend:?}"),
+        format!("{unknown} {unknown:?}"),
+        format!("{status} {status:?}"),
+        format!("{user:?} {:?} {}", user.user_token(), user.user_token()),
+        format!("{:?}", env.user_client(&user)),
+    ];
+    for s in &shown {
+        for secret in [
+            USER_TOKEN,
+            b64.as_str(),
+            real.as_str(),
+            real_b64.as_str(),
+            API_KEY,
+        ] {
+            assert!(!s.contains(secret), "leaked in {s}");
+        }
+    }
+    assert_eq!(format!("{token}"), "[REDACTED]");
+    assert_eq!(format!("{token:?}"), "UserToken([REDACTED])");
+}
+
+#[tokio::test]
+async fn configuration_errors() {
+    assert!(Client::builder().build().unwrap_err().is_config());
+    assert!(
+        Client::builder()
+            .with_api_key(" ")
+            .build()
+            .unwrap_err()
+            .is_config()
+    );
+    assert!(
+        Client::builder()
+            .with_api_key("k")
+            .with_base_url("not a url")
+            .build()
+            .unwrap_err()
+            .is_config()
+    );
+    // The API key is never sent over plain HTTP to a remote host.
+    let remote = Client::builder()
+        .with_api_key(API_KEY)
+        .with_base_url("http://ipaas.example.com")
+        .build()
+        .unwrap();
+    let e = remote
+        .send_otp(&Recipient::sms(MOBILE).unwrap())
+        .await
+        .unwrap_err();
+    assert!(e.is_insecure_transport(), "{e:?}");
+    assert_eq!(remote.session_stats().requests, 0);
+}
+
+#[tokio::test]
+async fn the_sandbox_enforces_methods_and_the_base64_wire_form() {
+    let env = env().await;
+    let user = env.sign_in().await;
+    let http = reqwest::Client::new();
+    let base = env.sandbox.base_url();
+    // Wrong method: express has no such route.
+    let r = http
+        .get(format!("{base}/auth/init"))
+        .header("ipaas", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // The raw JWT instead of its base64 form names no session.
+    let r = http
+        .get(format!("{base}/user"))
+        .bearer_auth(user.user_token().expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // No token at all.
+    let r = http.get(format!("{base}/user")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"message":"Invalid JWT token"}"#
+    );
+    // An edit without `data` breaks the real server; the client always sends it.
+    let r = http
+        .post(format!("{base}/user/edit"))
+        .bearer_auth(base64::engine::general_purpose::STANDARD.encode(user.user_token().expose()))
+        .json(&serde_json::json!({"name": "Asha"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    // A code is single use.
+    let to = Recipient::sms(MOBILE).unwrap();
+    let e = env.backend.verify_otp(&to, OTP).await.unwrap_err();
+    assert!(e.is_rejected());
+    assert_eq!(reason(&e), ErrorReason::DeliveryFailed);
+}
