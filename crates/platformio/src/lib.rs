@@ -3,10 +3,12 @@
 //! in, update, delete), with an in-process sandbox behind the `sandbox` feature.
 //!
 //! ```
-//! use platformio::{ClientName, ClientUpdate, NewClient, sandbox::Sandbox};
-//!
+//! # #[cfg(not(feature = "sandbox"))] fn main() {}
+//! # #[cfg(feature = "sandbox")]
 //! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 //! # async fn main() -> platformio::Result<()> {
+//! use platformio::{ClientName, ClientUpdate, NewClient, sandbox::Sandbox};
+//!
 //! // Against the real platform: Client::builder().with_platform_id("..").with_credentials(..).
 //! let sandbox = Sandbox::start().await;
 //! let client = sandbox.client_builder().build()?;
