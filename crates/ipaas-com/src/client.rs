@@ -413,7 +413,7 @@ impl Client {
     /// # async fn run(client: ipaas_com::Client) -> ipaas_com::Result<()> {
     /// use ipaas_com::Api;
     /// let created: serde_json::Value = client
-    ///     .request(auth_core::reqwest::Method::POST, Api::Products, "Product")
+    ///     .request(ipaas_com::Method::POST, Api::Products, "Product")
     ///     .with_json(&serde_json::json!({"sku": "A-1"}))
     ///     .send_json()
     ///     .await?;
@@ -507,7 +507,7 @@ impl Client {
 /// ```no_run
 /// # async fn run(client: ipaas_com::Client) -> ipaas_com::Result<()> {
 /// let resp = client
-///     .request(auth_core::reqwest::Method::GET, "subscriptions", "Events")
+///     .request(ipaas_com::Method::GET, "subscriptions", "Events")
 ///     .with_query("pageNumber", 1)
 ///     .with_version("v2")
 ///     .send()
@@ -533,7 +533,7 @@ impl ApiRequest {
     ///
     /// ```no_run
     /// # async fn run(client: ipaas_com::Client) -> ipaas_com::Result<()> {
-    /// client.request(auth_core::reqwest::Method::GET, "hookapi", "Hook").with_version("v1").send().await?;
+    /// client.request(ipaas_com::Method::GET, "hookapi", "Hook").with_version("v1").send().await?;
     /// # Ok(()) }
     /// ```
     pub fn with_version(mut self, version: impl Into<String>) -> Self {
@@ -545,7 +545,7 @@ impl ApiRequest {
     ///
     /// ```no_run
     /// # async fn run(client: ipaas_com::Client) -> ipaas_com::Result<()> {
-    /// client.request(auth_core::reqwest::Method::GET, "subscriptions", "Events").with_query("pageSize", 10).send().await?;
+    /// client.request(ipaas_com::Method::GET, "subscriptions", "Events").with_query("pageSize", 10).send().await?;
     /// # Ok(()) }
     /// ```
     pub fn with_query(mut self, key: impl Into<String>, value: impl ToString) -> Self {
@@ -557,7 +557,7 @@ impl ApiRequest {
     ///
     /// ```no_run
     /// # async fn run(client: ipaas_com::Client) -> ipaas_com::Result<()> {
-    /// client.request(auth_core::reqwest::Method::PUT, "products", "Product/1")
+    /// client.request(ipaas_com::Method::PUT, "products", "Product/1")
     ///     .with_json(&serde_json::json!({"name": "x"})).send().await?;
     /// # Ok(()) }
     /// ```
@@ -578,7 +578,7 @@ impl ApiRequest {
     ///
     /// ```no_run
     /// # async fn run(client: ipaas_com::Client) -> ipaas_com::Result<()> {
-    /// let resp = client.request(auth_core::reqwest::Method::DELETE, "products", "Product/1").send().await?;
+    /// let resp = client.request(ipaas_com::Method::DELETE, "products", "Product/1").send().await?;
     /// # Ok(()) }
     /// ```
     pub async fn send(self) -> Result<Response> {
@@ -596,7 +596,7 @@ impl ApiRequest {
     ///
     /// ```no_run
     /// # async fn run(client: ipaas_com::Client) -> ipaas_com::Result<()> {
-    /// let v: serde_json::Value = client.request(auth_core::reqwest::Method::GET, "sso", "User/664").send_json().await?;
+    /// let v: serde_json::Value = client.request(ipaas_com::Method::GET, "sso", "User/664").send_json().await?;
     /// # Ok(()) }
     /// ```
     pub async fn send_json<T: DeserializeOwned>(self) -> Result<T> {

@@ -54,6 +54,7 @@ mod paging;
 pub mod sandbox;
 
 pub use auth::Credentials;
+pub use auth_core::reqwest::Method;
 pub use auth_core::{
     AuthScheme, Error, ErrorKind, Page, PageInfo, PageToken, Result, SessionStats,
 };

@@ -1,7 +1,6 @@
 //! The iPaaS.com client over real HTTP against its sandbox (and plain httpmock for shapes the
 //! sandbox never sends): wire shapes, the token lifecycle rules, paging and typed errors.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{AuthScheme, ManualClock};
@@ -503,7 +502,57 @@ fn secrets_never_print() {
         .with_credentials(key.clone())
         .build()
         .unwrap();
-    let shown = format!("{user:?} {key:?} {client:?}");
+    let builder = Client::builder().with_credentials(user.clone());
+    let shown = format!("{user:?} {key:?} {client:?} {builder:?}");
     assert!(!shown.contains(SECRET), "{shown}");
-    let _ = Arc::new(client);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_in_client_and_errors_never_print_tokens() {
+    let (_clock, sandbox, client) = setup().await;
+    echo(&client).await.unwrap();
+    let lease = client.session().current().unwrap();
+    let access = lease.tokens().access_token().expose().to_owned();
+    let refresh = lease.tokens().refresh_token().unwrap().expose().to_owned();
+    sandbox.inject(Fault::unauthorized());
+    sandbox.inject(Fault::unauthorized());
+    let e = echo(&client).await.unwrap_err();
+    let shown = format!("{client:?} {client:#?} {lease:?} {e} {e:?} {sandbox:?}");
+    for secret in [PASSWORD, access.as_str(), refresh.as_str()] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optional_login_fields_and_bad_input() {
+    let (_clock, sandbox, _) = setup().await;
+    let client = sandbox
+        .client_builder()
+        .with_credentials(
+            Sandbox::user_credentials()
+                .with_remember_me(true)
+                .with_tracking_guid("5d1e")
+                .with_return_url("https://app.example/done"),
+        )
+        .build()
+        .unwrap();
+    client.login().await.unwrap();
+    let sent = sandbox.recorder().last("/sso/v2/Auth/Login").unwrap();
+    assert!(sent.contains(r#""remember_me": true"#), "{sent}");
+    assert!(sent.contains(r#""tracking_guid": "5d1e""#), "{sent}");
+    assert!(
+        sent.contains(r#""return_url": "https://app.example/done""#),
+        "{sent}"
+    );
+    assert!(
+        client
+            .companies_of("")
+            .await
+            .unwrap_err()
+            .is_invalid_input()
+    );
+    // Another user's companies: the vendor's 404, typed, not retried.
+    let e = client.companies_of("1").await.unwrap_err();
+    assert!(e.is_rejected() && e.status() == Some(404), "{e:?}");
+    assert_eq!(sandbox.token_requests(), 1);
 }
