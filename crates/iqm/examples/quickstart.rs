@@ -1,1 +1,117 @@
-fn main() {}
+//! Quickstart: log in with the client credentials, call the API with the workspace header,
+//! refresh across an expiry (the workspace id survives the flat refresh answer), recover
+//! from a 401, log out.
+//!
+//! Talks to IQM when `IQM_CLIENT_ID`, `IQM_CLIENT_SECRET`, `IQM_EMAIL` and `IQM_PASSWORD`
+//! are set (`IQM_BASE_URL` optional, default `https://api.iqm.com`; `IQM_IAA_HOST` selects
+//! the JSON login call); to the in-process sandbox otherwise, where a shared manual clock
+//! crosses the token's expiry instantly and one injected 401 shows a recovery.
+//!
+//! Run: `cargo run -p iqm --features sandbox --example iqm-quickstart`
+
+use std::time::{Duration, SystemTime};
+
+use auth_core::ManualClock;
+use auth_core::sandbox::Fault;
+use iqm::Client;
+use iqm::sandbox::Sandbox;
+
+fn live_configured() -> bool {
+    let set = |n: &str| std::env::var(n).is_ok_and(|v| !v.trim().is_empty());
+    [
+        "IQM_CLIENT_ID",
+        "IQM_CLIENT_SECRET",
+        "IQM_EMAIL",
+        "IQM_PASSWORD",
+    ]
+    .iter()
+    .all(|n| set(n))
+}
+
+fn until(expires_at: Option<SystemTime>, now: SystemTime) -> String {
+    match expires_at.map(|at| at.duration_since(now).unwrap_or(Duration::ZERO)) {
+        Some(d) => format!("expires in {} s", d.as_secs()),
+        None => "has no expiry".to_owned(),
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let expires_in = 3600;
+    let clock = ManualClock::new();
+    let (client, sandbox, mode) = if live_configured() {
+        let client = Client::builder().with_env().with_rate_limit().build()?;
+        (client, None, "live")
+    } else {
+        let sandbox = Sandbox::builder()
+            .clock(clock.clone())
+            .expires_in(expires_in)
+            .start()
+            .await;
+        let client = sandbox.client_builder().with_rate_limit().build()?;
+        (client, Some(sandbox), "sandbox")
+    };
+    let now = || {
+        if sandbox.is_some() {
+            auth_core::Clock::now(&clock)
+        } else {
+            SystemTime::now()
+        }
+    };
+    println!("iqm quickstart ({mode}) against {}", client.base_url());
+    let mut calls = 0u64;
+
+    let ow_id = client.login().await?;
+    println!(
+        "logged in: workspace (owId) {ow_id}, access token {}",
+        until(client.token_expiry().and_then(|e| e.expires_at()), now())
+    );
+
+    let fetched = client.fetch_workspace_id().await?;
+    calls += 1;
+    println!("GET /api/v3/ua/user/ow-id with Bearer + X-IAA-OW-ID: {fetched}");
+
+    if let Some(sandbox) = &sandbox {
+        clock.advance(Duration::from_secs(expires_in + 1));
+        println!(
+            "clock advanced {} s: the access token has expired",
+            expires_in + 1
+        );
+        let echoed: serde_json::Value = client.get_data("/api/v3/campaigns/list").await?;
+        calls += 1;
+        println!(
+            "GET /api/v3/campaigns/list after a refresh (flat answer, no owId): sent X-IAA-OW-ID {}",
+            echoed["owId"].as_str().unwrap_or("?")
+        );
+        sandbox.inject(Fault::unauthorized());
+        println!("the next call will be answered 401 once");
+        let again = client.fetch_workspace_id().await?;
+        calls += 1;
+        println!("workspace id after the 401 recovery: {again}");
+    } else {
+        client.refresh().await?;
+        println!(
+            "refreshed on demand: access token {}",
+            until(client.token_expiry().and_then(|e| e.expires_at()), now())
+        );
+        let again = client.fetch_workspace_id().await?;
+        calls += 1;
+        println!("workspace id after the refresh: {again}");
+    }
+
+    let message = client.logout().await?;
+    calls += 1;
+    println!("logged out: {message}");
+
+    let stats = client.session_stats();
+    println!(
+        "session: {} logins, {} refreshes, {} expiries, {} 401s recovered, {} requests",
+        stats.sign_ins, stats.refreshes, stats.expiries, stats.recovered_401, stats.requests
+    );
+    let renewals = stats.sign_ins.saturating_sub(1) + stats.refreshes;
+    println!(
+        "DEMO-SUMMARY vendor=iqm mode={mode} sign_ins={} calls={calls} pages=0 expiries={} renewals={renewals} recovered_401={}",
+        stats.sign_ins, stats.expiries, stats.recovered_401
+    );
+    Ok(())
+}

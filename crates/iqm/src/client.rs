@@ -219,13 +219,13 @@ impl ClientBuilder {
         })?;
         // Fail early on a client id or secret that cannot go into a header.
         basic_header(&credentials.client)?;
-        if let LoginFlow::Json { iaa_host } = &self.flow {
-            if HeaderValue::try_from(iaa_host.as_str()).is_err() || iaa_host.trim().is_empty() {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    "x-iaa-host must be a non-empty header value",
-                ));
-            }
+        if let LoginFlow::Json { iaa_host } = &self.flow
+            && (HeaderValue::try_from(iaa_host.as_str()).is_err() || iaa_host.trim().is_empty())
+        {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "x-iaa-host must be a non-empty header value",
+            ));
         }
         let base_url = base_url(
             self.base_url
@@ -695,7 +695,7 @@ impl ApiRequest {
     }
 
     /// Send it: log in or refresh as needed, authorize, and on a 401 renew and retry once.
-    /// Non-success answers become errors carrying an [`IqmError`] detail.
+    /// Non-success answers become errors carrying an [`IqmError`](crate::IqmError) detail.
     ///
     /// ```no_run
     /// # async fn run(client: iqm::Client) -> Result<(), iqm::Error> {
