@@ -13,7 +13,7 @@ use std::time::Duration;
 use auth_core::ManualClock;
 use futures::StreamExt as _;
 use ipaas_com::sandbox::{Fault, Sandbox};
-use ipaas_com::{Api, Client, Result};
+use ipaas_com::{Api, Client, PageToken, Result};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
@@ -81,17 +81,22 @@ async fn run_sandbox() -> Result<()> {
         );
     }
 
-    let mut pages = client
+    // Page by page (`.items()` / `.pages()` stream the same walk with prefetching).
+    let list = client
         .list::<serde_json::Value>(Api::Subscriptions, "Events")
-        .with_page_size(100)
-        .pages();
+        .with_page_size(100);
     let mut items = 0usize;
-    while let Some(page) = pages.next().await {
-        let page = page?;
+    let mut next = Some(1);
+    while let Some(n) = next {
+        let page = list.page(n).await?;
         counts.pages += 1;
         counts.calls += 1;
         items += page.items.len();
-        if counts.pages == 12 {
+        next = match page.next {
+            Some(PageToken::Number(k)) => Some(k),
+            _ => None,
+        };
+        if n == 12 {
             clock.advance(Duration::from_secs(3600));
             println!("page 12 read; the clock moves one hour: the token has now expired");
         }

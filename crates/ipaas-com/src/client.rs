@@ -398,6 +398,8 @@ impl Client {
         let resp = self.send_raw(Method::GET, url, None).await?;
         let answer: AuthAnswer = read_json(resp).await?;
         let mut tokens = self.inner.provider.accept(&answer)?;
+        // A renewal already in flight would store its (old-company) token after ours.
+        let _ = self.inner.session.settle().await;
         if let Some(prev) = previous {
             // Only what the answer lacks (the user id, a missing refresh token) carries over.
             tokens = tokens.inherit_from(prev.tokens());

@@ -9,7 +9,7 @@ use httpmock::prelude::{GET, MockServer};
 use ipaas_com::sandbox::{
     self, API_KEY, DEFAULT_COMPANY, EMAIL, Fault, OTHER_COMPANY, PASSWORD, Sandbox, routes,
 };
-use ipaas_com::{Api, Client, Credentials, Error, RateLimitKind};
+use ipaas_com::{Api, Client, Credentials, Error, PageToken, RateLimitKind};
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -310,28 +310,52 @@ struct Event {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn walks_25_pages_in_order_across_a_token_expiry() {
     let (clock, sandbox, client) = setup().await;
-    let mut items = client
+    let list = client
         .list::<Event>(Api::Subscriptions, "Events")
-        .with_page_size(100)
-        .items();
+        .with_page_size(100);
+
+    // Page by page, the token expiring between pages 12 and 13: the fetch of page 13
+    // refreshes first, and no page is fetched twice.
     let mut seen = Vec::new();
-    while let Some(item) = items.next().await {
-        let item = item.unwrap();
-        if item.id == 1250 {
-            // Mid-walk, the token expires; the next page fetch refreshes first.
+    let mut next = Some(1);
+    while let Some(n) = next {
+        let page = list.page(n).await.unwrap();
+        seen.extend(page.items);
+        next = match page.next {
+            Some(PageToken::Number(k)) => Some(k),
+            _ => None,
+        };
+        if n == 12 {
             clock.advance(HOUR);
         }
-        seen.push(item);
     }
     assert_eq!(seen.len(), 2500);
     assert!(seen.iter().enumerate().all(|(i, e)| e.id == i as u64 + 1));
     assert_eq!(seen[2499].name, "event 2500");
     assert_eq!(sandbox.hits(routes::EVENTS), 25);
     assert_eq!((sandbox.logins(), sandbox.refreshes()), (1, 1));
+    let stats = client.session_stats();
+    assert_eq!((stats.expiries, stats.recovered_401), (1, 0));
 
-    let pages: Vec<_> = client
-        .list::<Event>(Api::Subscriptions, "Events")
-        .with_page_size(100)
+    // As an item stream (which prefetches the next page), expiring mid-walk. A prefetch
+    // that checked the token just before the clock jump reaches the server just after it:
+    // that one call gets a 401 and is recovered by the same single refresh.
+    let mut items = list.clone().items();
+    let mut streamed = Vec::new();
+    while let Some(item) = items.next().await {
+        let item = item.unwrap();
+        if item.id == 1250 {
+            clock.advance(HOUR);
+        }
+        streamed.push(item);
+    }
+    assert_eq!(streamed, seen);
+    let recovered = client.session_stats().recovered_401;
+    assert!(recovered <= 1);
+    assert_eq!(sandbox.hits(routes::EVENTS), 25 + 25 + recovered);
+    assert_eq!((sandbox.logins(), sandbox.refreshes()), (1, 2));
+
+    let pages: Vec<_> = list
         .with_max_items(250)
         .pages()
         .try_collect()
