@@ -307,7 +307,9 @@ impl Client {
     /// first: 3 to 6 characters.
     ///
     /// The answer's personal fields (`name`, `userData`) are dropped unread; see
-    /// [`VerifiedUser`].
+    /// [`VerifiedUser`]. The server's reserved test recipients (`+919999999999`,
+    /// `testing@incend.in`) answer without a session, which is a
+    /// [`ErrorKind::BadResponse`] here.
     ///
     /// ```no_run
     /// # async fn f(client: incend::Client) -> incend::Result<()> {
@@ -374,5 +376,34 @@ impl Client {
             expires_at: auth_core::parse_rfc3339(&expiry)?,
             message: answer.message.unwrap_or_default(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked_and_normalised() {
+        assert_eq!(base_url(None).unwrap(), DEFAULT_BASE_URL);
+        assert_eq!(
+            base_url(Some("https://h.example/api/".into())).unwrap(),
+            "https://h.example/api"
+        );
+        assert_eq!(
+            base_url(Some(" http://127.0.0.1:9 ".into())).unwrap(),
+            "http://127.0.0.1:9"
+        );
+        for bad in ["", "h.example", "ftp://h.example"] {
+            assert!(base_url(Some(bad.into())).unwrap_err().is_config(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn builder_debug_hides_the_key() {
+        let b = Client::builder().with_api_key("k-secret-1");
+        assert!(!format!("{b:?}").contains("k-secret-1"));
+        let c = b.build().unwrap();
+        assert!(!format!("{c:?}").contains("k-secret-1"));
     }
 }
