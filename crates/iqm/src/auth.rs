@@ -18,10 +18,22 @@ use serde_json::Value;
 use crate::error::{IqmError, unsuccessful};
 
 /// The workspace header IQM wants beside the bearer token on every call after login.
+///
+/// ```
+/// assert_eq!(iqm::WORKSPACE_HEADER.as_str(), "x-iaa-ow-id");
+/// ```
 pub const WORKSPACE_HEADER: HeaderName = HeaderName::from_static("x-iaa-ow-id");
 /// The host header the JSON login call requires.
+///
+/// ```
+/// assert_eq!(iqm::IAA_HOST_HEADER.as_str(), "x-iaa-host");
+/// ```
 pub const IAA_HOST_HEADER: HeaderName = HeaderName::from_static("x-iaa-host");
 /// The token-set attribute holding the workspace id (`owId`).
+///
+/// ```
+/// assert_eq!(iqm::OW_ID, "owId");
+/// ```
 pub const OW_ID: &str = "owId";
 
 pub(crate) const TOKEN_PATH: &str = "/api/v3/ua/oauth/token";
@@ -410,12 +422,31 @@ impl IqmAuth {
     }
 }
 
-/// A login the server refused (bad email or password, unknown user, wrong workspace)
-/// becomes a clear unauthorized error; an account on hold and other failures keep their
-/// kind.
+/// A login the server refused (bad client credentials, bad email or password, unknown
+/// user, wrong workspace) becomes a clear unauthorized error. An account on hold, a
+/// validation 400 (say a missing field) and other failures keep their kind.
 fn login_refused(e: Error) -> Error {
-    let refused = matches!(e.status(), Some(400 | 401 | 403))
-        && !e.detail::<IqmError>().is_some_and(IqmError::is_on_hold);
+    let detail = e.detail::<IqmError>();
+    let refused = match e.status() {
+        Some(401 | 403) => true,
+        // OAuth servers answer a bad password with 400 `invalid_grant`.
+        Some(400) => detail.is_some_and(|d| {
+            !d.is_on_hold()
+                && d.extra
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .is_some_and(|code| {
+                        matches!(
+                            code,
+                            "invalid_grant"
+                                | "invalid_client"
+                                | "unauthorized"
+                                | "unauthorized_client"
+                        )
+                    })
+        }),
+        _ => false,
+    };
     if !refused {
         return e;
     }

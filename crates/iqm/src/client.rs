@@ -19,9 +19,17 @@ use crate::auth::{
 use crate::models::{SignUp, unwrap_data};
 
 /// IQM's production API.
+///
+/// ```
+/// assert_eq!(iqm::PRODUCTION_URL, "https://api.iqm.com");
+/// ```
 pub const PRODUCTION_URL: &str = "https://api.iqm.com";
 
 /// IQM's documented quota: 20 requests per minute.
+///
+/// ```
+/// assert_eq!(iqm::RATE_LIMIT.0, 20);
+/// ```
 pub const RATE_LIMIT: (u32, Duration) = (20, Duration::from_secs(60));
 
 /// Which IQM deployment to talk to.

@@ -71,3 +71,8 @@ pub use auth_core::{Error, ErrorKind, Expiry, RateLimiter, Result, SessionStats,
 pub use client::{ApiRequest, Client, ClientBuilder, Environment, PRODUCTION_URL, RATE_LIMIT};
 pub use error::{AccountHold, ErrorObject, IqmError, account_hold, kind_for_iqm_status};
 pub use models::SignUp;
+
+// The README's examples are compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -212,14 +212,34 @@ impl fmt::Debug for Sandbox {
 
 impl Sandbox {
     /// The API client id the sandbox accepts.
+    ///
+    /// ```
+    /// assert!(!iqm::sandbox::Sandbox::CLIENT_ID.is_empty());
+    /// ```
     pub const CLIENT_ID: &'static str = "sandbox-client-id";
     /// The API client secret the sandbox accepts.
+    ///
+    /// ```
+    /// assert!(!iqm::sandbox::Sandbox::CLIENT_SECRET.is_empty());
+    /// ```
     pub const CLIENT_SECRET: &'static str = "sandbox-client-secret-5e1f";
     /// The default user's email.
+    ///
+    /// ```
+    /// assert!(iqm::sandbox::Sandbox::EMAIL.contains('@'));
+    /// ```
     pub const EMAIL: &'static str = "sandbox-user@example.com";
     /// The default user's password.
+    ///
+    /// ```
+    /// assert!(!iqm::sandbox::Sandbox::PASSWORD.is_empty());
+    /// ```
     pub const PASSWORD: &'static str = "sandbox-password-91d2";
     /// The default user's workspace id.
+    ///
+    /// ```
+    /// assert_eq!(iqm::sandbox::Sandbox::OW_ID, 200_001);
+    /// ```
     pub const OW_ID: u64 = 200_001;
 
     /// A builder: system clock, `expires_in` 35999, the default user.

@@ -597,3 +597,40 @@ async fn nothing_secret_prints() {
         assert_redacted(&text, &[SIGN_UP_PASSWORD]);
     }
 }
+
+#[tokio::test]
+async fn a_login_400_is_refused_only_when_it_says_so() {
+    for (body, kind) in [
+        (
+            json!({"error": "invalid_grant", "error_description": "Bad credentials"}),
+            ErrorKind::Unauthorized,
+        ),
+        (
+            json!({"success": false, "errorObjects": [{"error": "username is required", "field": "username"}]}),
+            ErrorKind::Rejected,
+        ),
+    ] {
+        let server = MockServer::start_async().await;
+        let text = body.to_string();
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path("/api/v3/ua/oauth/token");
+                then.status(400)
+                    .header("content-type", "application/json")
+                    .body(text.clone());
+            })
+            .await;
+        let client = Client::builder()
+            .with_base_url(server.base_url())
+            .with_credentials(Sandbox::credentials())
+            .build()
+            .unwrap();
+        let e = client.login().await.unwrap_err();
+        assert_eq!(e.kind(), kind, "{body}");
+        assert_eq!(e.status(), Some(400));
+        assert_eq!(
+            serde_json::to_value(e.detail::<IqmError>().unwrap()).unwrap(),
+            body
+        );
+    }
+}
