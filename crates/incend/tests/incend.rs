@@ -632,3 +632,43 @@ async fn the_sandbox_enforces_methods_and_the_base64_wire_form() {
     assert!(e.is_rejected());
     assert_eq!(reason(&e), ErrorReason::DeliveryFailed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_concurrent_callers_never_cause_a_sign_in_or_a_loop() {
+    let env = env().await;
+    let user = env.sign_in().await;
+    let me = env.user_client(&user);
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let me = me.clone();
+            tokio::spawn(async move { me.profile().await })
+        })
+        .collect();
+    for c in calls {
+        c.await.unwrap().unwrap();
+    }
+    assert_eq!(env.sandbox.hits("profile"), 50);
+    // Past the (extended) expiry: every caller gets the distinct error, none sends.
+    let left = me
+        .expires_at()
+        .unwrap()
+        .duration_since(auth_core::Clock::now(&env.clock))
+        .unwrap();
+    env.clock.advance(left);
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let me = me.clone();
+            tokio::spawn(async move { me.profile().await })
+        })
+        .collect();
+    for c in calls {
+        assert!(c.await.unwrap().unwrap_err().is_session_expired());
+    }
+    assert_eq!(env.sandbox.hits("profile"), 50);
+    assert_eq!(env.sandbox.hits("verify"), 1);
+    let s = me.session_stats();
+    assert_eq!(
+        (s.requests, s.sign_ins, s.refreshes, s.expiries),
+        (50, 0, 0, 1)
+    );
+}
