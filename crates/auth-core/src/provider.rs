@@ -230,6 +230,16 @@ pub trait TokenProvider: Send + Sync + fmt::Debug + 'static {
         self.authorize(tokens, request.headers_mut())
     }
 
+    /// Whether a 401 answer to an authorized call means the token was rejected (so the
+    /// session renews and retries once). `error` is the answer already parsed by the vendor's
+    /// error parser. The default is `true`; a vendor whose 401 can also mean something else
+    /// (an end user's wrong password on a login endpoint) says `false` for that case, and the
+    /// error surfaces without a renewal.
+    fn rejects_token(&self, error: &Error) -> bool {
+        let _ = error;
+        true
+    }
+
     /// The error a caller sees when the session needs renewing but the provider cannot
     /// renew it (for example an OTP session: only the user can start a new one).
     fn renewal_impossible(&self) -> Error {

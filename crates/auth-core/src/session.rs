@@ -398,10 +398,15 @@ impl Session {
             return self.finish(resp, &lease, secrets).await;
         }
         bump(&self.inner.counters.unauthorized);
+        let err = self.unauthorized(resp, &lease, secrets).await;
+        // Not every 401 is the token's fault (a wrong end-user password on a login endpoint
+        // is one too): the provider decides, from the parsed vendor error.
+        if !self.inner.provider.rejects_token(&err) {
+            return Err(err);
+        }
         let Some(replay) = replay.filter(|_| self.inner.capabilities.can_renew()) else {
-            return Err(self.unauthorized(resp, &lease, secrets).await);
+            return Err(err);
         };
-        drop(resp);
         self.invalidate(lease.generation);
         let fresh = self.token().await?;
         let resp = self.attempt(replay, &fresh).await?;

@@ -76,6 +76,11 @@ impl TokenProvider for TestProvider {
     fn policy(&self) -> RenewalPolicy {
         self.policy
     }
+
+    fn rejects_token(&self, error: &Error) -> bool {
+        // This fake answers an end user's wrong password with 401 "login.failed".
+        error.vendor_message() != Some("login.failed")
+    }
 }
 
 /// A fake vendor: `/token` signs in, `/refresh` refreshes, `/api` is an authorized call.
@@ -354,6 +359,26 @@ async fn a_401_causes_one_renewal_and_one_retry() {
         (stats.unauthorized, stats.recovered_401, stats.refreshes),
         (1, 1, 1)
     );
+}
+
+#[tokio::test]
+async fn a_401_the_provider_says_is_not_about_the_token_is_not_retried() {
+    let fake = Fake::start().await;
+    let refresh = fake.refresh_ok().await;
+    let api = fake
+        .server
+        .mock_async(|when, then| {
+            when.path("/api");
+            then.status(401).body("login.failed");
+        })
+        .await;
+    let session = fake.default_session();
+    let e = session.send(fake.api()).await.unwrap_err();
+    assert!(e.is_unauthorized());
+    assert_eq!(e.vendor_message(), Some("login.failed"));
+    assert_eq!(api.calls_async().await, 1, "no retry");
+    assert_eq!(refresh.calls_async().await, 0, "no renewal");
+    assert_eq!(fake.sign_ins(), 1);
 }
 
 #[tokio::test]
