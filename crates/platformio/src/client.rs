@@ -183,6 +183,13 @@ impl TokenProvider for ServiceLogin {
     fn capabilities(&self) -> Capabilities {
         Capabilities::sign_in_only()
     }
+
+    /// The platform answers a client's wrong email or password on `/v1/client/login` with
+    /// 401 `errors.login.failed`, the same status as a refused API token. That one is not the
+    /// API token's fault: it surfaces at once, with no service login and no retry.
+    fn rejects_token(&self, error: &Error) -> bool {
+        crate::ErrorExt::error_case(error) != Some(crate::ErrorCase::LoginFailed)
+    }
 }
 
 /// Builds a [`Client`].
@@ -528,49 +535,12 @@ impl Client {
         }
         let body = serde_json::json!({"email": email, "password": password.expose_secret()});
         let req = self.post(CLIENT_LOGIN_PATH).await?.json(&body);
-        let resp = self.send_client_login(req, &password).await?;
+        let resp = self
+            .inner
+            .session
+            .send_with_secrets(req, &[&password])
+            .await?;
         auth_core::read_json(resp).await
-    }
-
-    /// The platform answers a client's wrong email or password with 401 `errors.login.failed`,
-    /// the same status as a refused API token. The session pipeline would take it for the
-    /// latter and log the service user in again: a service login per failed client login.
-    /// So this call runs its own copy of the one-retry rule: only a 401 that is not
-    /// `login.failed` invalidates the API token, renews it (single-flight, through the
-    /// session) and retries once.
-    async fn send_client_login(
-        &self,
-        req: reqwest::RequestBuilder,
-        password: &SecretString,
-    ) -> Result<reqwest::Response, Error> {
-        let request = auth_core::build(req)?;
-        auth_core::ensure_secure(request.url())?;
-        let mut next = Some(request);
-        let mut last_error = None;
-        while let Some(mut request) = next.take() {
-            // A retry is possible only once, and only with a replayable body.
-            let replay = if last_error.is_none() {
-                request.try_clone()
-            } else {
-                None
-            };
-            let lease = self.inner.session.token().await?;
-            auth_core::AuthScheme::Bearer.apply(lease.tokens(), request.headers_mut())?;
-            let resp = self.inner.http.send_raw(request).await?;
-            let secrets = [password, lease.tokens().access_token().as_secret()];
-            if resp.status() != reqwest::StatusCode::UNAUTHORIZED {
-                return self.inner.http.check(resp, &secrets).await;
-            }
-            let err = self.inner.http.error_from(resp, &secrets).await;
-            if crate::ErrorExt::error_case(&err) == Some(crate::ErrorCase::LoginFailed) {
-                return Err(err);
-            }
-            self.inner.session.invalidate(lease.generation());
-            next = replay;
-            last_error = Some(err);
-        }
-        Err(last_error
-            .unwrap_or_else(|| Error::new(ErrorKind::Unauthorized, "client login was refused")))
     }
 
     /// Update a client account partially (`PUT /v1/client/{user_id}` with `Client-Token`).

@@ -208,8 +208,8 @@ async fn the_six_requests_are_exactly_as_documented() {
     // One service login served everything.
     assert_eq!(sandbox.token_requests(), 1);
     assert_eq!(client.session_stats().sign_ins, 1);
-    // The client login runs its own 401 rule (see `Client::login_client`): not in the count.
-    assert_eq!(client.session_stats().requests, 4);
+    // All five authorized calls (the client login included) went through the session.
+    assert_eq!(client.session_stats().requests, 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
