@@ -23,18 +23,62 @@ use uuid::Uuid;
 // ---------------------------------------------------------------------------------------
 // Loading the spec
 
+fn shared_spec_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vendor-specs/platformio")
+}
+
+fn vendored_spec_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openapi")
+}
+
+/// `PLATFORMIO_SPEC_DIR`, else `shared/` beside the repository, else the verbatim copy.
 fn spec_dir() -> PathBuf {
     let dir = std::env::var_os("PLATFORMIO_SPEC_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vendor-specs/platformio")
-        });
+        .or_else(|| Some(shared_spec_dir()).filter(|d| d.join("v1/client/openapi.yaml").is_file()))
+        .unwrap_or_else(vendored_spec_dir);
     assert!(
         dir.join("v1/client/openapi.yaml").is_file(),
         "the platform's OpenAPI files are not at {} (set PLATFORMIO_SPEC_DIR)",
         dir.display()
     );
     dir
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "yaml") {
+                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_vendored_copy_is_the_spec_verbatim() {
+    let copy = vendored_spec_dir();
+    let copied = files_under(&copy);
+    assert!(copied.len() >= 15, "copy holds {} yaml files", copied.len());
+    let shared = shared_spec_dir();
+    if shared.join("v1/client/openapi.yaml").is_file() {
+        assert_eq!(files_under(&shared), copied, "same file list as shared/");
+        for f in &copied {
+            assert_eq!(
+                std::fs::read(shared.join(f)).unwrap(),
+                std::fs::read(copy.join(f)).unwrap(),
+                "{} differs from shared/",
+                f.display()
+            );
+        }
+    }
 }
 
 fn yaml_to_json(v: serde_yaml::Value) -> Value {
