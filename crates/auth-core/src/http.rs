@@ -318,11 +318,6 @@ impl Http {
     pub async fn error_from(&self, resp: Response, secrets: &[&SecretString]) -> Error {
         let status = resp.status();
         let headers = resp.headers().clone();
-        let kind = kind_for_status(status.as_u16());
-        let mut base = Error::new(kind, status_context(status)).with_status(status.as_u16());
-        if let Some(after) = retry_after(&headers, self.now()) {
-            base = base.with_retry_after(after);
-        }
         // Read past the bound by the longest secret, scrub, then cut: a secret straddling the
         // bound must not survive as a prefix.
         let longest = secrets
@@ -337,11 +332,45 @@ impl Http {
         };
         let mut body = scrub(&body, secrets);
         truncate_at_char(&mut body, self.inner.max_error_body);
-        let base = base.with_vendor_message(body.trim());
-        self.inner
-            .parser
-            .parse(status.as_u16(), &headers, &body, base)
+        parse_error(
+            &*self.inner.parser,
+            status.as_u16(),
+            &headers,
+            &body,
+            self.now(),
+        )
     }
+}
+
+/// The error for a non-success answer whose (already bounded and scrubbed) body is `body`:
+/// kind from the status, the status, Retry-After relative to `now`, the body as vendor
+/// message, then `parser`'s refinement. [`Http::error_from`] uses it; vendor crates' tests
+/// call it to exercise their parser exactly as the pipeline does.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use auth_core::{PlainTextErrors, parse_error};
+/// let h = reqwest::header::HeaderMap::new();
+/// let e = parse_error(&PlainTextErrors, 503, &h, r#"{"message":"down"}"#, SystemTime::now());
+/// assert!(e.is_transient());
+/// assert_eq!(e.vendor_message(), Some("down"));
+/// ```
+pub fn parse_error(
+    parser: &dyn ErrorParser,
+    status: u16,
+    headers: &HeaderMap,
+    body: &str,
+    now: SystemTime,
+) -> Error {
+    let context = StatusCode::from_u16(status)
+        .map(status_context)
+        .unwrap_or_else(|_| "vendor answered with an unexpected status".to_owned());
+    let mut base = Error::new(kind_for_status(status), context).with_status(status);
+    if let Some(after) = retry_after(headers, now) {
+        base = base.with_retry_after(after);
+    }
+    let base = base.with_vendor_message(body.trim());
+    parser.parse(status, headers, body, base)
 }
 
 fn truncate_at_char(s: &mut String, max: usize) {

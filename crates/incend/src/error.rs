@@ -158,10 +158,14 @@ mod tests {
     use super::*;
 
     fn parse(status: u16, body: &str) -> Error {
-        let base = Error::new(auth_core::kind_for_status(status), "vendor answered")
-            .with_status(status)
-            .with_vendor_message(body);
-        IncendErrors.parse(status, &HeaderMap::new(), body, base)
+        // Exactly the base the pipeline builds (auth_core::Http::error_from).
+        auth_core::parse_error(
+            &IncendErrors,
+            status,
+            &HeaderMap::new(),
+            body,
+            std::time::SystemTime::now(),
+        )
     }
 
     #[test]

@@ -90,10 +90,14 @@ mod tests {
     use auth_core::ErrorKind;
 
     fn parse(status: u16, body: &str) -> Error {
-        let base = Error::new(auth_core::kind_for_status(status), "base")
-            .with_status(status)
-            .with_vendor_message(body);
-        IntelePeerErrors.parse(status, &HeaderMap::new(), body, base)
+        // Exactly the base the pipeline builds (auth_core::Http::error_from).
+        auth_core::parse_error(
+            &IntelePeerErrors,
+            status,
+            &HeaderMap::new(),
+            body,
+            std::time::SystemTime::now(),
+        )
     }
 
     #[test]
@@ -103,7 +107,7 @@ mod tests {
         assert_eq!(e.vendor_message(), Some("Unauthorized"));
         let d = e.detail::<ApiError>().unwrap();
         assert_eq!(d.code, Some(401));
-        assert_eq!(e.to_string(), "base (HTTP 401): Unauthorized");
+        assert_eq!(e.to_string(), "vendor rejected the credentials (HTTP 401): Unauthorized");
     }
 
     #[test]

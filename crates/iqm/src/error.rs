@@ -332,10 +332,14 @@ mod tests {
     use super::*;
 
     fn parse(status: u16, body: &str) -> Error {
-        let base = Error::new(auth_core::kind_for_status(status), "base")
-            .with_status(status)
-            .with_vendor_message(body);
-        IqmErrors.parse(status, &HeaderMap::new(), body, base)
+        // Exactly the base the pipeline builds (auth_core::Http::error_from).
+        auth_core::parse_error(
+            &IqmErrors,
+            status,
+            &HeaderMap::new(),
+            body,
+            std::time::SystemTime::now(),
+        )
     }
 
     #[test]
@@ -374,7 +378,7 @@ mod tests {
         assert_eq!(d.error_objects[1].extra["code"], 7);
         assert_eq!(
             e.to_string(),
-            "base (HTTP 422): email: is required; password: too short (min 6)"
+            "vendor rejected the request (HTTP 422): email: is required; password: too short (min 6)"
         );
     }
 

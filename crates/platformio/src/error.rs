@@ -240,13 +240,14 @@ mod tests {
     use super::*;
 
     fn parse(status: u16, body: &str) -> Error {
-        let base = Error::new(
-            auth_core::kind_for_status(status),
-            "vendor rejected the request",
+        // Exactly the base the pipeline builds (auth_core::Http::error_from).
+        auth_core::parse_error(
+            &PlatformErrors,
+            status,
+            &HeaderMap::new(),
+            body,
+            std::time::SystemTime::now(),
         )
-        .with_status(status)
-        .with_vendor_message(body);
-        PlatformErrors.parse(status, &HeaderMap::new(), body, base)
     }
 
     #[test]
