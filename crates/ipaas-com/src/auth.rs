@@ -271,3 +271,64 @@ impl TokenProvider for IpaasProvider {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "pa55-word-for-unit-tests";
+
+    fn provider(credentials: Credentials) -> IpaasProvider {
+        IpaasProvider {
+            http: Http::new()
+                .unwrap()
+                .with_clock(auth_core::ManualClock::new()),
+            base_url: Url::parse("https://api.ipaas.com").unwrap(),
+            credentials,
+            scheme: AuthScheme::Bearer,
+            profile: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    #[test]
+    fn debug_is_secret_free() {
+        let user = Credentials::user("a@b.c", SECRET).with_tracking_guid("g");
+        let key = Credentials::api_key(SECRET);
+        let p = provider(user.clone());
+        let shown = format!("{user:?} {key:?} {p:?}");
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert!(shown.contains("a@b.c"));
+    }
+
+    #[test]
+    fn profile_survives_answers_without_user_data() {
+        let p = provider(Credentials::user("a@b.c", SECRET));
+        let login: AuthAnswer = serde_json::from_value(serde_json::json!({
+            "id": 7, "name": "Ann", "email_address": "a@b.c", "access_token": "t1"
+        }))
+        .unwrap();
+        p.accept(&login).unwrap();
+        let refresh: AuthAnswer =
+            serde_json::from_value(serde_json::json!({"id": 7, "access_token": "t2"})).unwrap();
+        p.accept(&refresh).unwrap();
+        let held = p.profile.lock().unwrap().clone().unwrap();
+        assert_eq!(held.name.as_deref(), Some("Ann"));
+    }
+
+    #[test]
+    fn policy_and_capabilities() {
+        let user = provider(Credentials::user("a@b.c", SECRET));
+        assert_eq!(user.policy(), RenewalPolicy::OnExpiry);
+        assert_eq!(user.capabilities(), Capabilities::default());
+        assert!(user.api_key_tokens().is_none());
+        let key = provider(Credentials::api_key(SECRET));
+        assert!(!key.capabilities().can_renew());
+        let tokens = key.api_key_tokens().unwrap();
+        assert!(tokens.expiry().expires_at().is_none());
+        let mut h = HeaderMap::new();
+        key.authorize(&tokens, &mut h).unwrap();
+        assert_eq!(h["authorization"], format!("Bearer {SECRET}").as_str());
+        assert!(h["authorization"].is_sensitive());
+        assert!(key.renewal_impossible().is_unauthorized());
+    }
+}

@@ -44,8 +44,12 @@ impl ClientBuilder {
     /// Use one of iPaaS.com's environments (production is the default).
     ///
     /// ```
-    /// let b = ipaas_com::Client::builder().with_environment(ipaas_com::Environment::Development);
-    /// # let _ = b;
+    /// let client = ipaas_com::Client::builder()
+    ///     .with_environment(ipaas_com::Environment::Development)
+    ///     .with_credentials(ipaas_com::Credentials::api_key("key"))
+    ///     .build()?;
+    /// assert_eq!(client.base_url().host_str(), Some("devapi.ipaas.com"));
+    /// # Ok::<(), ipaas_com::Error>(())
     /// ```
     pub fn with_environment(mut self, environment: impl Into<Environment>) -> Self {
         self.environment = environment.into();
@@ -55,8 +59,12 @@ impl ClientBuilder {
     /// Use any base URL (a proxy, the sandbox); wins over the environment.
     ///
     /// ```
-    /// let b = ipaas_com::Client::builder().with_base_url("http://127.0.0.1:8080");
-    /// # let _ = b;
+    /// let client = ipaas_com::Client::builder()
+    ///     .with_base_url("http://127.0.0.1:8080")
+    ///     .with_credentials(ipaas_com::Credentials::api_key("key"))
+    ///     .build()?;
+    /// assert_eq!(client.base_url().port(), Some(8080));
+    /// # Ok::<(), ipaas_com::Error>(())
     /// ```
     pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = Some(base_url.into());
@@ -66,8 +74,11 @@ impl ClientBuilder {
     /// The credentials to sign in with.
     ///
     /// ```
-    /// let b = ipaas_com::Client::builder().with_credentials(ipaas_com::Credentials::api_key("k"));
-    /// # let _ = b;
+    /// let client = ipaas_com::Client::builder()
+    ///     .with_credentials(ipaas_com::Credentials::user("user@example.com", "pw"))
+    ///     .build()?;
+    /// assert!(client.profile().is_none()); // nothing is sent before the first call
+    /// # Ok::<(), ipaas_com::Error>(())
     /// ```
     pub fn with_credentials(mut self, credentials: impl Into<Credentials>) -> Self {
         self.credentials = Some(credentials.into());
@@ -77,8 +88,12 @@ impl ClientBuilder {
     /// The clock that judges token expiry (tests share a `ManualClock` with the sandbox).
     ///
     /// ```
-    /// let b = ipaas_com::Client::builder().with_clock(auth_core::ManualClock::new());
-    /// # let _ = b;
+    /// let client = ipaas_com::Client::builder()
+    ///     .with_clock(auth_core::ManualClock::new())
+    ///     .with_credentials(ipaas_com::Credentials::api_key("key"))
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok::<(), ipaas_com::Error>(())
     /// ```
     pub fn with_clock(mut self, clock: impl Into<SharedClock>) -> Self {
         self.clock = Some(clock.into());
@@ -88,8 +103,16 @@ impl ClientBuilder {
     /// Bring your own `reqwest::Client` (proxies, timeouts, TLS roots).
     ///
     /// ```
-    /// let b = ipaas_com::Client::builder().with_http_client(auth_core::reqwest::Client::new());
-    /// # let _ = b;
+    /// let http = auth_core::reqwest::Client::builder()
+    ///     .timeout(std::time::Duration::from_secs(60))
+    ///     .build()
+    ///     .map_err(|e| ipaas_com::Error::new(ipaas_com::ErrorKind::Config, "http client").with_source(e))?;
+    /// let client = ipaas_com::Client::builder()
+    ///     .with_http_client(http)
+    ///     .with_credentials(ipaas_com::Credentials::api_key("key"))
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok::<(), ipaas_com::Error>(())
     /// ```
     pub fn with_http_client(mut self, client: impl Into<reqwest::Client>) -> Self {
         self.http_client = Some(client.into());
@@ -100,8 +123,12 @@ impl ClientBuilder {
     /// iPaaS.com's own tooling sends) or the raw token (what the documentation page shows).
     ///
     /// ```
-    /// let b = ipaas_com::Client::builder().with_auth_scheme(auth_core::AuthScheme::Raw);
-    /// # let _ = b;
+    /// let client = ipaas_com::Client::builder()
+    ///     .with_auth_scheme(ipaas_com::AuthScheme::Raw)
+    ///     .with_credentials(ipaas_com::Credentials::api_key("key"))
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok::<(), ipaas_com::Error>(())
     /// ```
     pub fn with_auth_scheme(mut self, scheme: impl Into<AuthScheme>) -> Self {
         self.scheme = scheme.into();
