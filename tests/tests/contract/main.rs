@@ -10,3 +10,4 @@ mod intelepeer;
 mod ipaas_com;
 mod iqm;
 mod platformio;
+mod readme;
