@@ -107,7 +107,10 @@ mod tests {
         assert_eq!(e.vendor_message(), Some("Unauthorized"));
         let d = e.detail::<ApiError>().unwrap();
         assert_eq!(d.code, Some(401));
-        assert_eq!(e.to_string(), "vendor rejected the credentials (HTTP 401): Unauthorized");
+        assert_eq!(
+            e.to_string(),
+            "vendor rejected the credentials (HTTP 401): Unauthorized"
+        );
     }
 
     #[test]
