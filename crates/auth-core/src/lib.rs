@@ -40,6 +40,7 @@ mod http;
 mod limiter;
 mod paginate;
 mod provider;
+mod request;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 mod session;
@@ -56,6 +57,7 @@ pub use http::{
 pub use limiter::RateLimiter;
 pub use paginate::{Page, PageInfo, PageToken, Paginator};
 pub use provider::{AuthScheme, Capabilities, RenewalPolicy, TokenProvider};
+pub use request::AuthorizedRequest;
 pub use session::{Lease, Session, SessionStats};
 pub use token::{AccessToken, ApiKey, RefreshToken, TokenSet, sensitive_header};
 

@@ -971,3 +971,152 @@ fn malformed_pagination_metadata_gives_typed_errors() {
         .unwrap();
     assert_eq!((info.page, info.total_pages), (Some(3), None));
 }
+
+#[tokio::test]
+async fn authorized_requests_carry_query_json_form_and_headers_with_the_token() {
+    let fake = Fake::start().await;
+    let get = fake
+        .server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/items")
+                .query_param("page", "2")
+                .query_param("q", "a b")
+                .header("authorization", "Bearer access-login-1")
+                .header("x-trace", "7");
+            then.status(200).body(r#"{"items": [1, 2]}"#);
+        })
+        .await;
+    let post_json = fake
+        .server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/items")
+                .header("authorization", "Bearer access-login-1")
+                .header("content-type", "application/json")
+                .json_body(json!({"name": "x"}));
+            then.status(201).body(r#"{"id": 7}"#);
+        })
+        .await;
+    let post_form = fake
+        .server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path("/items/7")
+                .header("authorization", "Bearer access-login-1")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("name=y&tag=a+b");
+            then.status(204);
+        })
+        .await;
+    let session = fake.default_session();
+
+    let v: serde_json::Value = session
+        .request(Method::GET, fake.server.url("/items"))
+        .query(&[("page", "2")])
+        .query(&[("q", "a b")])
+        .header(
+            reqwest::header::HeaderName::from_static("x-trace"),
+            reqwest::header::HeaderValue::from_static("7"),
+        )
+        .send_json()
+        .await
+        .unwrap();
+    assert_eq!(v, json!({"items": [1, 2]}));
+
+    #[derive(Deserialize)]
+    struct Created {
+        id: u64,
+    }
+    let created: Created = session
+        .request(Method::POST, fake.server.url("/items"))
+        .json(&json!({"name": "x"}))
+        .send_json()
+        .await
+        .unwrap();
+    assert_eq!(created.id, 7);
+
+    let resp = session
+        .request(Method::PUT, fake.server.url("/items/7"))
+        .form(&[("name", "y"), ("tag", "a b")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+
+    assert_eq!(get.calls_async().await, 1);
+    assert_eq!(post_json.calls_async().await, 1);
+    assert_eq!(post_form.calls_async().await, 1);
+    assert_eq!(fake.sign_ins(), 1);
+    assert_eq!(session.stats().requests, 3);
+}
+
+#[tokio::test]
+async fn an_authorized_request_is_retried_once_after_a_401() {
+    let fake = Fake::start().await;
+    let refresh = fake.refresh_ok().await;
+    let rejected = fake
+        .server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/items")
+                .header("authorization", "Bearer access-login-1");
+            then.status(401).body("token revoked");
+        })
+        .await;
+    let accepted = fake
+        .server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/items")
+                .header("authorization", "Bearer access-refresh-1")
+                .query_param("dry", "true")
+                .json_body(json!({"name": "x"}));
+            then.status(200).body(r#"{"ok": true}"#);
+        })
+        .await;
+    let session = fake.default_session();
+    let v: serde_json::Value = session
+        .request(Method::POST, fake.server.url("/items"))
+        .query(&[("dry", "true")])
+        .json(&json!({"name": "x"}))
+        .send_json()
+        .await
+        .unwrap();
+    assert_eq!(v, json!({"ok": true}));
+    assert_eq!(rejected.calls_async().await, 1);
+    assert_eq!(accepted.calls_async().await, 1, "exactly one retry");
+    assert_eq!(refresh.calls_async().await, 1, "exactly one renewal");
+    let stats = session.stats();
+    assert_eq!(
+        (stats.unauthorized, stats.recovered_401, stats.requests),
+        (1, 1, 2)
+    );
+}
+
+#[tokio::test]
+async fn an_authorized_request_scrubs_its_own_secrets_and_never_prints_them() {
+    let fake = Fake::start().await;
+    fake.server
+        .mock_async(|when, then| {
+            when.path("/unlock");
+            then.status(400)
+                .body(format!("password {PASSWORD} is wrong for access-login-1"));
+        })
+        .await;
+    let session = fake.default_session();
+    let req = session
+        .request(Method::POST, fake.server.url("/unlock"))
+        .json(&json!({ "password": PASSWORD }))
+        .scrub_secret(SecretString::from(PASSWORD));
+    let shown = format!("{req:?}");
+    assert!(!shown.contains(PASSWORD), "{shown}");
+    insta::assert_snapshot!(shown, @"AuthorizedRequest { ready: true, extra_secrets: 1, .. }");
+    let e = req.send().await.unwrap_err();
+    let shown = format!("{e} {e:?}");
+    assert!(
+        !shown.contains(PASSWORD) && !shown.contains("access-login-1"),
+        "{shown}"
+    );
+    insta::assert_snapshot!(e.to_string(), @"vendor rejected the request (HTTP 400): password [REDACTED] is wrong for [REDACTED]");
+}

@@ -9,8 +9,7 @@ use auth_core::{
     SharedClock,
 };
 use futures::stream::BoxStream;
-use reqwest::header::{HeaderName, HeaderValue};
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -502,11 +501,7 @@ impl Client {
                 "request path must start with '/'",
             ))
         };
-        ApiRequest {
-            client: self.clone(),
-            api,
-            builder,
-        }
+        ApiRequest::new(self.inner.session.clone(), builder)
     }
 
     /// `GET` `path` of `api` and decode the JSON answer.
@@ -631,97 +626,21 @@ impl Client {
     }
 }
 
-/// An authorized request under construction; see [`Client::request`].
+/// An authorized request under construction; see [`Client::request`]. The base URL was
+/// picked from its [`Api`] and the token goes on with that API's scheme; the rest (query,
+/// body, headers, sending with one retry after a 401) is auth-core's shared
+/// [`AuthorizedRequest`](auth_core::AuthorizedRequest).
 ///
 /// ```no_run
 /// # async fn run(client: intelepeer::Client) -> Result<(), intelepeer::Error> {
 /// let resp = client
 ///     .request(intelepeer::Api::Cpaas, reqwest::Method::GET, "/_rest/v4/app/sms/status")
+///     .query(&[("id", "42")])
 ///     .send()
 ///     .await?;
 /// # drop(resp); Ok(()) }
 /// ```
-#[must_use]
-pub struct ApiRequest {
-    client: Client,
-    api: Api,
-    builder: Result<RequestBuilder, Error>,
-}
-
-impl fmt::Debug for ApiRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiRequest")
-            .field("api", &self.api)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ApiRequest {
-    fn map(mut self, f: impl FnOnce(RequestBuilder) -> RequestBuilder) -> Self {
-        self.builder = self.builder.map(f);
-        self
-    }
-
-    /// Add query parameters.
-    ///
-    /// ```no_run
-    /// # fn f(client: intelepeer::Client) {
-    /// let r = client.request(intelepeer::Api::Portal, reqwest::Method::GET, "/_rest/v4/my/accounts")
-    ///     .query(&[("page", 2)]);
-    /// # drop(r); }
-    /// ```
-    pub fn query<T: Serialize + ?Sized>(self, query: &T) -> Self {
-        self.map(|b| b.query(query))
-    }
-
-    /// Send `body` as JSON.
-    ///
-    /// ```no_run
-    /// # fn f(client: intelepeer::Client) {
-    /// let r = client.request(intelepeer::Api::Cpaas, reqwest::Method::POST, "/_rest/v4/app/sms/send")
-    ///     .json(&serde_json::json!({"from": "+1", "to": "+2", "text": "x"}));
-    /// # drop(r); }
-    /// ```
-    pub fn json<T: Serialize + ?Sized>(self, body: &T) -> Self {
-        self.map(|b| b.json(body))
-    }
-
-    /// Add a header (the `Authorization` header is always set by the client).
-    ///
-    /// ```no_run
-    /// # fn f(client: intelepeer::Client) {
-    /// use reqwest::header::{HeaderName, HeaderValue};
-    /// let r = client.request(intelepeer::Api::Portal, reqwest::Method::GET, "/_rest/v4/my/accounts")
-    ///     .header(HeaderName::from_static("x-trace"), HeaderValue::from_static("1"));
-    /// # drop(r); }
-    /// ```
-    pub fn header(self, name: HeaderName, value: HeaderValue) -> Self {
-        self.map(|b| b.header(name, value))
-    }
-
-    /// Send it: authorize with the API's scheme; on a 401, authenticate again and retry
-    /// once (a static token's 401 surfaces). Non-success answers become errors.
-    ///
-    /// ```no_run
-    /// # async fn run(client: intelepeer::Client) -> Result<(), intelepeer::Error> {
-    /// let resp = client.request(intelepeer::Api::Portal, reqwest::Method::GET, "/_rest/v4/my/accounts").send().await?;
-    /// # drop(resp); Ok(()) }
-    /// ```
-    pub async fn send(self) -> Result<Response, Error> {
-        self.client.inner.session.send(self.builder?).await
-    }
-
-    /// [`send`](Self::send) and decode the JSON answer.
-    ///
-    /// ```no_run
-    /// # async fn run(client: intelepeer::Client) -> Result<(), intelepeer::Error> {
-    /// let v: serde_json::Value = client.request(intelepeer::Api::Portal, reqwest::Method::GET, "/_rest/v4/my/accounts").send_json().await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn send_json<T: DeserializeOwned>(self) -> Result<T, Error> {
-        auth_core::read_json(self.send().await?).await
-    }
-}
+pub type ApiRequest = auth_core::AuthorizedRequest;
 
 #[cfg(test)]
 mod tests {

@@ -5,9 +5,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{Error, ErrorKind, Expiry, Http, RateLimiter, Session, SessionStats, SharedClock};
+use auth_core::{
+    AuthorizedRequest, Error, ErrorKind, Expiry, Http, RateLimiter, Session, SessionStats,
+    SharedClock,
+};
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::{Method, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -563,10 +566,7 @@ impl Client {
         let builder = self
             .url(path)
             .map(|url| self.inner.http.request(method, url));
-        ApiRequest {
-            client: self.clone(),
-            builder,
-        }
+        ApiRequest(AuthorizedRequest::new(self.inner.session.clone(), builder))
     }
 
     /// `GET` `path` and decode the whole JSON answer.
@@ -633,29 +633,20 @@ impl Client {
 
 /// An authorized request under construction; see [`Client::request`].
 ///
+/// A thin wrapper over auth-core's shared [`AuthorizedRequest`]: query, body, headers and
+/// sending (with one retry after a 401) are auth-core's; IQM adds
+/// [`send_data`](Self::send_data) for its `{success, data}` answers.
+///
 /// ```no_run
 /// # async fn run(client: iqm::Client) -> Result<(), iqm::Error> {
 /// let resp = client.request(reqwest::Method::GET, "/api/v3/ua/user/ow-id").send().await?;
 /// # drop(resp); Ok(()) }
 /// ```
-#[must_use]
-pub struct ApiRequest {
-    client: Client,
-    builder: Result<RequestBuilder, Error>,
-}
-
-impl fmt::Debug for ApiRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiRequest").finish_non_exhaustive()
-    }
-}
+#[must_use = "a request does nothing until it is sent"]
+#[derive(Debug)]
+pub struct ApiRequest(AuthorizedRequest);
 
 impl ApiRequest {
-    fn map(mut self, f: impl FnOnce(RequestBuilder) -> RequestBuilder) -> Self {
-        self.builder = self.builder.map(f);
-        self
-    }
-
     /// Add query parameters.
     ///
     /// ```no_run
@@ -664,7 +655,7 @@ impl ApiRequest {
     /// # drop(r); }
     /// ```
     pub fn query<T: Serialize + ?Sized>(self, query: &T) -> Self {
-        self.map(|b| b.query(query))
+        Self(self.0.query(query))
     }
 
     /// Send `body` as JSON.
@@ -675,7 +666,7 @@ impl ApiRequest {
     /// # drop(r); }
     /// ```
     pub fn json<T: Serialize + ?Sized>(self, body: &T) -> Self {
-        self.map(|b| b.json(body))
+        Self(self.0.json(body))
     }
 
     /// Send `body` form-encoded.
@@ -686,7 +677,7 @@ impl ApiRequest {
     /// # drop(r); }
     /// ```
     pub fn form<T: Serialize + ?Sized>(self, body: &T) -> Self {
-        self.map(|b| b.form(body))
+        Self(self.0.form(body))
     }
 
     /// Add a header (`Authorization` and `X-IAA-OW-ID` are always set by the client).
@@ -699,7 +690,21 @@ impl ApiRequest {
     /// # drop(r); }
     /// ```
     pub fn header(self, name: HeaderName, value: HeaderValue) -> Self {
-        self.map(|b| b.header(name, value))
+        Self(self.0.header(name, value))
+    }
+
+    /// The shared request underneath, for what this wrapper does not forward.
+    ///
+    /// ```no_run
+    /// # fn f(client: iqm::Client) {
+    /// let r = client
+    ///     .request(reqwest::Method::GET, "/api/v3/x")
+    ///     .into_inner()
+    ///     .map_builder(|b| b.timeout(std::time::Duration::from_secs(60)));
+    /// # drop(r); }
+    /// ```
+    pub fn into_inner(self) -> AuthorizedRequest {
+        self.0
     }
 
     /// Send it: log in or refresh as needed, authorize, and on a 401 renew and retry once.
@@ -711,7 +716,7 @@ impl ApiRequest {
     /// # drop(resp); Ok(()) }
     /// ```
     pub async fn send(self) -> Result<Response, Error> {
-        self.client.inner.session.send(self.builder?).await
+        self.0.send().await
     }
 
     /// [`send`](Self::send) and decode the whole JSON answer.
@@ -722,7 +727,7 @@ impl ApiRequest {
     /// # Ok(()) }
     /// ```
     pub async fn send_json<T: DeserializeOwned>(self) -> Result<T, Error> {
-        auth_core::read_json(self.send().await?).await
+        self.0.send_json().await
     }
 
     /// [`send`](Self::send) and decode the `data` of IQM's `{success, data}` answer (the
@@ -734,7 +739,7 @@ impl ApiRequest {
     /// # Ok(()) }
     /// ```
     pub async fn send_data<T: DeserializeOwned>(self) -> Result<T, Error> {
-        let resp = self.send().await?;
+        let resp = self.0.send().await?;
         let status = resp.status().as_u16();
         let body: Value = auth_core::read_json(resp).await?;
         unwrap_data(status, body)
