@@ -510,6 +510,28 @@ pub struct RecordedRequest {
     pub body: String,
 }
 
+impl RecordedRequest {
+    /// A recorded request (for rendering tests; the sandbox records real ones).
+    ///
+    /// ```
+    /// let r = auth_core::sandbox::RecordedRequest::new("GET", "/x", vec![], "");
+    /// assert_eq!(r.method, "GET");
+    /// ```
+    pub fn new(
+        method: impl Into<String>,
+        path_and_query: impl Into<String>,
+        headers: Vec<(String, String)>,
+        body: impl Into<String>,
+    ) -> Self {
+        RecordedRequest {
+            method: method.into(),
+            path_and_query: path_and_query.into(),
+            headers,
+            body: body.into(),
+        }
+    }
+}
+
 const NOISE: &[&str] = &[
     "host",
     "content-length",
@@ -601,12 +623,12 @@ impl Recorder {
     /// ```
     /// let rec = auth_core::sandbox::Recorder::default();
     /// rec.redact("s3cret");
-    /// let r = auth_core::sandbox::RecordedRequest {
-    ///     method: "POST".into(),
-    ///     path_and_query: "/login".into(),
-    ///     headers: vec![("content-type".into(), "application/json".into())],
-    ///     body: r#"{"password":"s3cret"}"#.into(),
-    /// };
+    /// let r = auth_core::sandbox::RecordedRequest::new(
+    ///     "POST",
+    ///     "/login",
+    ///     vec![("content-type".into(), "application/json".into())],
+    ///     r#"{"password":"s3cret"}"#,
+    /// );
     /// # let r = r;
     /// assert!(rec.render(&r).contains("[REDACTED]"));
     /// ```
