@@ -14,6 +14,7 @@
 //! Against the in-process sandbox (feature `sandbox`):
 //!
 //! ```
+//! # #[cfg(feature = "sandbox")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), intelepeer::Error> {
 //! use intelepeer::{SendSms, sandbox::Sandbox};
@@ -27,6 +28,8 @@
 //! assert_eq!(page.items.len(), 100);
 //! assert_eq!(client.session_stats().sign_ins, 1);
 //! # Ok(()) }
+//! # #[cfg(not(feature = "sandbox"))]
+//! # fn main() {}
 //! ```
 //!
 //! Against IntelePeer:

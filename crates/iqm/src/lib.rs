@@ -20,6 +20,7 @@
 //! Against the in-process sandbox (feature `sandbox`):
 //!
 //! ```
+//! # #[cfg(feature = "sandbox")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), iqm::Error> {
 //! use std::time::Duration;
@@ -38,6 +39,8 @@
 //! assert_eq!(client.session_stats().refreshes, 1);
 //! client.logout().await?;
 //! # Ok(()) }
+//! # #[cfg(not(feature = "sandbox"))]
+//! # fn main() {}
 //! ```
 //!
 //! Against IQM:
