@@ -464,6 +464,19 @@ impl Client {
         self.inner.session.stats()
     }
 
+    /// Wait for a re-authentication started in the background (inside the renewal margin the
+    /// valid token keeps being served while it runs); its failure, if any, is not an error
+    /// here: the next call tries again.
+    ///
+    /// ```no_run
+    /// # async fn run(client: intelepeer::Client) {
+    /// client.settle().await;
+    /// # }
+    /// ```
+    pub async fn settle(&self) {
+        let _ = self.inner.session.settle().await;
+    }
+
     /// The base URL of `api`.
     ///
     /// ```no_run
