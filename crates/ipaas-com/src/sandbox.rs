@@ -735,8 +735,11 @@ impl State {
     }
 
     fn events(&self, req: &HttpMockRequest, path: &str) -> HttpMockResponse {
+        // Counted after the token check (401s included), so a test that sees the count
+        // knows the check was made against the clock as it was then.
+        let authorized = self.authorize(req, path);
         self.hits.record(routes::EVENTS);
-        if let Err(r) = self.authorize(req, path) {
+        if let Err(r) = authorized {
             return r;
         }
         let q: HashMap<String, String> = req.query_params().into_iter().collect();
