@@ -44,13 +44,15 @@ pub struct PageInfo {
     pub total_items: Option<u64>,
     /// The cursor of the next page, for cursor APIs.
     pub next_cursor: Option<String>,
+    /// Whether the server says another page follows (`next_Page: "Yes"`, `hasNext: true`).
+    pub has_next: Option<bool>,
 }
 
 impl PageInfo {
     /// Parse page metadata sent as a JSON object (for example iPaaS.com's `X-Pagination`
     /// header). Keys are matched without regard to case or underscores: `current_Page`,
     /// `currentPage`, `pageNumber`, `page`; `pageSize`; `total_Pages`; `total_Count`,
-    /// `totalItems`, `total`; `nextCursor`, `cursor`. Numbers may be JSON numbers or numeric
+    /// `totalItems`, `total`; `nextCursor`, `cursor` (not a bare `next`, which is often a URL). Numbers may be JSON numbers or numeric
     /// strings; `null` counts as absent; unknown keys are ignored. Anything else is a typed
     /// [`ErrorKind::BadResponse`].
     ///
@@ -61,19 +63,29 @@ impl PageInfo {
     /// assert!(PageInfo::from_json_header(r#"{"pageSize":-1}"#).unwrap_err().is_bad_response());
     /// ```
     pub fn from_json_header(raw: &str) -> Result<Self, Error> {
-        let bad = |what: &str| {
-            Error::new(
-                ErrorKind::BadResponse,
-                format!("pagination metadata {what}"),
-            )
-        };
         let value: serde_json::Value =
-            serde_json::from_str(raw.trim()).map_err(|_| bad("is not JSON"))?;
+            serde_json::from_str(raw.trim()).map_err(|_| bad_meta("is not JSON"))?;
         let serde_json::Value::Object(map) = value else {
-            return Err(bad("is not a JSON object"));
+            return Err(bad_meta("is not a JSON object"));
         };
+        Self::from_json_map(&map)
+    }
+
+    /// Read page metadata from the members of a JSON object (a header's JSON, or the
+    /// members beside the items in a listing body), with the key rules of
+    /// [`from_json_header`](Self::from_json_header). Also read: `next_Page` / `hasNext` /
+    /// `hasMore` as `true`/`false` or `"Yes"`/`"No"`; `pages` for the page count and `count`
+    /// for the item count.
+    ///
+    /// ```
+    /// let body = serde_json::json!({"items": [], "pageNumber": "2", "next_Page": "No"});
+    /// let info = auth_core::PageInfo::from_json_map(body.as_object().unwrap()).unwrap();
+    /// assert_eq!((info.page, info.has_next), (Some(2), Some(false)));
+    /// ```
+    pub fn from_json_map(map: &serde_json::Map<String, serde_json::Value>) -> Result<Self, Error> {
+        let bad = bad_meta;
         let mut info = PageInfo::default();
-        for (key, v) in &map {
+        for (key, v) in map {
             let norm: String = key
                 .chars()
                 .filter(|c| *c != '_' && *c != '-')
@@ -82,9 +94,26 @@ impl PageInfo {
             let slot = match norm.as_str() {
                 "currentpage" | "pagenumber" | "page" | "pageindex" => &mut info.page,
                 "pagesize" | "perpage" | "limit" => &mut info.page_size,
-                "totalpages" | "pagecount" => &mut info.total_pages,
-                "totalcount" | "totalitems" | "total" | "totalrecords" => &mut info.total_items,
-                "nextcursor" | "cursor" | "next" => {
+                "totalpages" | "pagecount" | "pages" => &mut info.total_pages,
+                "totalcount" | "totalitems" | "total" | "totalrecords" | "count" => {
+                    &mut info.total_items
+                }
+                "nextpage" | "hasnext" | "hasnextpage" | "hasmore" => {
+                    info.has_next = match v {
+                        serde_json::Value::Null => None,
+                        serde_json::Value::Bool(b) => Some(*b),
+                        serde_json::Value::String(s) => {
+                            match s.trim().to_ascii_lowercase().as_str() {
+                                "yes" | "true" => Some(true),
+                                "no" | "false" => Some(false),
+                                _ => return Err(bad(&format!("key {key} is not yes/no"))),
+                            }
+                        }
+                        _ => return Err(bad(&format!("key {key} is not yes/no"))),
+                    };
+                    continue;
+                }
+                "nextcursor" | "cursor" => {
                     info.next_cursor = match v {
                         serde_json::Value::Null => None,
                         serde_json::Value::String(s) if s.is_empty() => None,
@@ -111,6 +140,45 @@ impl PageInfo {
         Ok(info)
     }
 
+    /// The next page after page `requested` that brought `received` items, deciding from
+    /// whatever the server sent: a cursor; else nothing after an empty page; else
+    /// `total_pages`; else `total_items` with `page_size`; else the `has_next` flag; else
+    /// "a full page means more may follow".
+    ///
+    /// ```
+    /// use auth_core::{PageInfo, PageToken};
+    /// let info = PageInfo::from_json_header(r#"{"current_Page":3,"pageSize":100}"#).unwrap();
+    /// assert_eq!(info.next_after(3, 100), Some(PageToken::Number(4)));
+    /// assert_eq!(info.next_after(3, 42), None);
+    /// ```
+    pub fn next_after(&self, requested: u64, received: usize) -> Option<PageToken> {
+        if let Some(c) = &self.next_cursor {
+            return Some(PageToken::Cursor(c.clone()));
+        }
+        if received == 0 {
+            return None;
+        }
+        let current = self.page.unwrap_or(requested);
+        let following = current.checked_add(1).map(PageToken::Number);
+        if let Some(total) = self.total_pages {
+            return if current < total { following } else { None };
+        }
+        if let (Some(total), Some(size)) = (self.total_items, self.page_size.filter(|s| *s > 0)) {
+            return if current.saturating_mul(size) < total {
+                following
+            } else {
+                None
+            };
+        }
+        if let Some(more) = self.has_next {
+            return if more { following } else { None };
+        }
+        match self.page_size {
+            Some(size) if size > 0 && u64::try_from(received).is_ok_and(|r| r >= size) => following,
+            _ => None,
+        }
+    }
+
     /// The next page: the cursor if there is one, else `page + 1` while below `total_pages`.
     ///
     /// ```
@@ -128,6 +196,13 @@ impl PageInfo {
             _ => None,
         }
     }
+}
+
+fn bad_meta(what: &str) -> Error {
+    Error::new(
+        ErrorKind::BadResponse,
+        format!("pagination metadata {what}"),
+    )
 }
 
 /// One page of items, its metadata, and where the next page starts (`None` on the last).
@@ -351,5 +426,74 @@ impl<F> Paginator<F> {
             })
             .take(max)
             .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(raw: &str) -> PageInfo {
+        PageInfo::from_json_header(raw).unwrap()
+    }
+
+    #[test]
+    fn next_after_uses_the_best_evidence_available() {
+        let n = |k| Some(PageToken::Number(k));
+        // Cursor first, whatever else is said.
+        assert_eq!(
+            info(r#"{"nextCursor":"c2","total_Pages":1}"#).next_after(1, 0),
+            Some(PageToken::Cursor("c2".into()))
+        );
+        // An empty page ends the walk.
+        assert_eq!(info(r#"{"total_Pages":9}"#).next_after(1, 0), None);
+        // Total pages.
+        assert_eq!(
+            info(r#"{"current_Page":2,"total_Pages":3}"#).next_after(2, 5),
+            n(3)
+        );
+        assert_eq!(
+            info(r#"{"current_Page":3,"total_Pages":3,"next_Page":"Yes"}"#).next_after(3, 5),
+            None
+        );
+        // Total items with the page size.
+        assert_eq!(
+            info(r#"{"page":1,"pageSize":2,"total":3}"#).next_after(1, 2),
+            n(2)
+        );
+        assert_eq!(
+            info(r#"{"page":2,"pageSize":2,"total":3}"#).next_after(2, 1),
+            None
+        );
+        // The next-page flag, in its spellings.
+        assert_eq!(info(r#"{"next_Page":"Yes"}"#).next_after(4, 1), n(5));
+        assert_eq!(
+            info(r#"{"hasMore":false,"pageSize":1}"#).next_after(4, 1),
+            None
+        );
+        // Else a full page means more may follow; a short one does not.
+        assert_eq!(info(r#"{"pageSize":10}"#).next_after(1, 10), n(2));
+        assert_eq!(info(r#"{"pageSize":10}"#).next_after(1, 9), None);
+        // Nothing known: stop rather than walk forever.
+        assert_eq!(info("{}").next_after(1, 10), None);
+    }
+
+    #[test]
+    fn flags_and_body_keys_are_read_strictly() {
+        assert!(
+            PageInfo::from_json_header(r#"{"next_Page":"maybe"}"#)
+                .unwrap_err()
+                .is_bad_response()
+        );
+        assert!(
+            PageInfo::from_json_header(r#"{"hasNext":1}"#)
+                .unwrap_err()
+                .is_bad_response()
+        );
+        let i = info(r#"{"pages":"4","count":40,"next":"https://example.com/p2"}"#);
+        assert_eq!(
+            (i.total_pages, i.total_items, i.next_cursor),
+            (Some(4), Some(40), None)
+        );
     }
 }

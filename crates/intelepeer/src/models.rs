@@ -1,7 +1,7 @@
 //! Typed request and answer models. Answers tolerate unknown and `null` fields: what is not
 //! modelled is kept in `extra`.
 
-use auth_core::{Error, ErrorKind, Page, PageInfo, PageToken};
+use auth_core::{Error, ErrorKind, Page, PageInfo};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
@@ -126,8 +126,8 @@ const ITEM_KEYS: &[&str] = &["accounts", "items", "data", "results", "records"];
 /// (under `accounts`, `items`, `data`, `results` or `records`) beside paging fields
 /// (`page`, `pageSize`, `total`/`totalCount`/`count`, `totalPages`).
 ///
-/// The next page is `page + 1` while the server's totals say there is one; without totals,
-/// while the page came back full.
+/// The next page is decided by [`PageInfo::next_after`]: `page + 1` while the server's
+/// totals say there is one; without totals, while the page came back full.
 pub(crate) fn parse_page<T: serde::de::DeserializeOwned>(
     body: Value,
     page: u64,
@@ -148,41 +148,22 @@ pub(crate) fn parse_page<T: serde::de::DeserializeOwned>(
         }
         _ => return Err(bad("listing answer is neither an array nor an object")),
     };
-    let number = |keys: &[&str]| {
-        keys.iter().find_map(|k| match meta.get(*k) {
-            Some(Value::Number(n)) => n.as_u64(),
-            Some(Value::String(s)) => s.trim().parse().ok(),
-            _ => None,
-        })
-    };
-    let mut info = PageInfo::default();
-    info.page = Some(number(&["page", "pageNumber", "currentPage"]).unwrap_or(page));
-    info.page_size = Some(number(&["pageSize", "page_size", "limit"]).unwrap_or(page_size));
-    info.total_items = number(&["total", "totalCount", "total_count", "count"]);
-    info.total_pages = number(&["totalPages", "total_pages", "pages"]);
+    let mut info = PageInfo::from_json_map(&meta)?;
+    info.page.get_or_insert(page);
+    info.page_size.get_or_insert(page_size);
     let items: Vec<T> = items
         .into_iter()
         .map(serde_json::from_value)
         .collect::<Result<_, _>>()
         .map_err(|e| bad("listing item has an unexpected shape").with_source(e))?;
-    let current = info.page.unwrap_or(page);
-    let size = info.page_size.unwrap_or(page_size).max(1);
-    let more = if items.is_empty() {
-        false
-    } else if let Some(pages) = info.total_pages {
-        current < pages
-    } else if let Some(total) = info.total_items {
-        current.saturating_mul(size) < total
-    } else {
-        items.len() as u64 >= size
-    };
-    let next = more.then(|| PageToken::Number(current + 1));
+    let next = info.next_after(page, items.len());
     Ok(Page::new(items, info, next))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use auth_core::PageToken;
     use serde_json::json;
 
     #[test]

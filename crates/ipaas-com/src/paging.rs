@@ -171,13 +171,14 @@ impl<T: DeserializeOwned + Send + 'static> ListRequest<T> {
             Some(raw) => PageInfo::from_json_header(raw).map_err(|e| e.with_status(status))?,
             None => PageInfo::default(),
         };
-        let next_flag = raw.and_then(next_page_flag);
         let items: Vec<T> = read_json(resp).await?;
-        let current = *info.page.get_or_insert(number);
         if info.page_size.is_none() {
             info.page_size = self.page_size;
         }
-        let next = next_token(&info, current, next_flag, items.len());
+        // Only current_Page and total_Pages are certain; next_after falls back to the
+        // next_Page flag, then to "a full page means more".
+        let next = info.next_after(number, items.len());
+        info.page.get_or_insert(number);
         Ok(Page::new(items, info, next))
     }
 
@@ -237,56 +238,6 @@ impl<T: DeserializeOwned + Send + 'static> ListRequest<T> {
     }
 }
 
-/// `next_Page: "Yes" | "No"` (or a boolean), which `PageInfo` does not model.
-fn next_page_flag(raw: &str) -> Option<bool> {
-    let serde_json::Value::Object(map) = serde_json::from_str(raw.trim()).ok()? else {
-        return None;
-    };
-    map.iter().find_map(|(k, v)| {
-        let norm: String = k
-            .chars()
-            .filter(|c| *c != '_' && *c != '-')
-            .flat_map(char::to_lowercase)
-            .collect();
-        if norm != "nextpage" {
-            return None;
-        }
-        match v {
-            serde_json::Value::Bool(b) => Some(*b),
-            serde_json::Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-                "yes" | "true" => Some(true),
-                "no" | "false" => Some(false),
-                _ => None,
-            },
-            _ => None,
-        }
-    })
-}
-
-/// Decide the next page from whatever the header gave: total pages when present (the one
-/// key besides the current page that is certain), else the next-page flag, else a full page.
-fn next_token(
-    info: &PageInfo,
-    current: u64,
-    next_flag: Option<bool>,
-    received: usize,
-) -> Option<PageToken> {
-    if received == 0 {
-        return None;
-    }
-    let following = current.checked_add(1).map(PageToken::Number);
-    if let Some(total) = info.total_pages {
-        return if current < total { following } else { None };
-    }
-    if let Some(flag) = next_flag {
-        return if flag { following } else { None };
-    }
-    match info.page_size {
-        Some(size) if size > 0 && received as u64 >= size => following,
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,20 +249,17 @@ mod tests {
     #[test]
     fn next_from_total_pages_flag_or_full_page() {
         let full = r#"{"total_Count":165,"page_Size":100,"current_Page":1,"total_Pages":2,"previous_Page":"No","next_Page":"Yes"}"#;
-        assert_eq!(
-            next_token(&info(full), 1, next_page_flag(full), 100),
-            Some(PageToken::Number(2))
-        );
+        assert_eq!(info(full).next_after(1, 100), Some(PageToken::Number(2)));
         let last = r#"{"current_Page":2,"total_Pages":2,"next_Page":"Yes"}"#;
-        assert_eq!(next_token(&info(last), 2, next_page_flag(last), 65), None);
+        assert_eq!(info(last).next_after(2, 65), None);
         let flag_only = r#"{"current_Page":3,"next_Page":"No"}"#;
-        assert_eq!(next_page_flag(flag_only), Some(false));
-        assert_eq!(next_token(&info(flag_only), 3, Some(false), 10), None);
+        assert_eq!(info(flag_only).has_next, Some(false));
+        assert_eq!(info(flag_only).next_after(3, 10), None);
         let bare = r#"{"current_Page":3}"#;
         let mut i = info(bare);
         i.page_size = Some(10);
-        assert_eq!(next_token(&i, 3, None, 10), Some(PageToken::Number(4)));
-        assert_eq!(next_token(&i, 3, None, 9), None);
-        assert_eq!(next_token(&i, 3, None, 0), None);
+        assert_eq!(i.next_after(3, 10), Some(PageToken::Number(4)));
+        assert_eq!(i.next_after(3, 9), None);
+        assert_eq!(i.next_after(3, 0), None);
     }
 }
