@@ -37,6 +37,7 @@ mod clock;
 mod error;
 mod expiry;
 mod http;
+pub mod lenient;
 mod limiter;
 mod paginate;
 mod provider;

@@ -2,7 +2,7 @@
 //! modelled is kept in `extra`.
 
 use auth_core::{Error, ErrorKind, Page, PageInfo};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// An SMS to send through `POST /_rest/v4/app/sms/send`.
@@ -68,7 +68,7 @@ pub struct SmsReceipt {
         alias = "msgId",
         alias = "msg_id",
         alias = "id",
-        deserialize_with = "id_like"
+        deserialize_with = "auth_core::lenient::string_or_number"
     )]
     #[serde(rename = "messageId")]
     pub message_id: Option<String>,
@@ -98,7 +98,11 @@ pub struct SmsReceipt {
 #[non_exhaustive]
 pub struct Account {
     /// Account id (a number or a string on the wire; kept as text).
-    #[serde(default, alias = "accountId", deserialize_with = "id_like")]
+    #[serde(
+        default,
+        alias = "accountId",
+        deserialize_with = "auth_core::lenient::string_or_number"
+    )]
     pub id: Option<String>,
     /// Account name.
     #[serde(default, alias = "accountName")]
@@ -109,14 +113,6 @@ pub struct Account {
     /// Every other field of the account.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
-}
-
-fn id_like<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<Value>::deserialize(d)? {
-        Some(Value::String(s)) => Some(s),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    })
 }
 
 /// Keys under which a listing's items may arrive when the answer is an object.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 #[non_exhaustive]
 pub struct UserProfile {
     /// The user id (needed to list the user's companies).
-    #[serde(deserialize_with = "lenient_i64")]
+    #[serde(deserialize_with = "auth_core::lenient::number")]
     pub id: Option<i64>,
     /// Display name.
     pub name: Option<String>,
@@ -53,10 +53,10 @@ pub struct Company {
     /// Logo URL.
     pub logo: Option<String>,
     /// Designation id.
-    #[serde(deserialize_with = "lenient_i64")]
+    #[serde(deserialize_with = "auth_core::lenient::number")]
     pub designation_id: Option<i64>,
     /// User type id within the company.
-    #[serde(deserialize_with = "lenient_i64")]
+    #[serde(deserialize_with = "auth_core::lenient::number")]
     pub user_type_id: Option<i64>,
     /// Designations, as a map.
     #[serde(deserialize_with = "lenient_map")]
@@ -105,14 +105,6 @@ impl AuthAnswer {
         }
         Ok(set)
     }
-}
-
-fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Number(n) => n.as_i64(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
 }
 
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -5,7 +5,7 @@ use std::fmt;
 
 use auth_core::{Error, ErrorKind, ErrorParser};
 use reqwest::header::HeaderMap;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// The parsed error body of a failed call, attached to the [`Error`] it caused.
 ///
@@ -22,7 +22,7 @@ use serde::{Deserialize, Deserializer};
 #[non_exhaustive]
 pub struct ApiErrors {
     /// The reported errors, in the vendor's order.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "auth_core::lenient::null_as_default")]
     pub errors: Vec<ApiError>,
 }
 
@@ -39,13 +39,13 @@ pub struct ApiErrors {
 #[non_exhaustive]
 pub struct ApiError {
     /// A unique identifier of the reported error.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "auth_core::lenient::null_as_default")]
     pub id: String,
     /// A human-readable description.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "auth_core::lenient::null_as_default")]
     pub title: String,
     /// The machine-readable code, such as `errors.conflict.id`.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "auth_core::lenient::null_as_default")]
     pub code: String,
     /// More detail, such as the field that was invalid.
     #[serde(default)]
@@ -54,7 +54,7 @@ pub struct ApiError {
     #[serde(default)]
     pub source: Option<String>,
     /// The HTTP status as the body states it; the platform sends it as a number or a string.
-    #[serde(default, deserialize_with = "status_number_or_string")]
+    #[serde(default, deserialize_with = "auth_core::lenient::number")]
     pub status: Option<u16>,
 }
 
@@ -216,23 +216,6 @@ impl ErrorParser for PlatformErrors {
         }
         err.with_detail(parsed)
     }
-}
-
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-fn status_number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
-    // Tolerant: a status the body states oddly is dropped, never a reason to lose the error.
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
 }
 
 #[cfg(test)]

@@ -72,10 +72,10 @@ impl<'de> Deserialize<'de> for ClientToken {
 #[non_exhaustive]
 pub struct ClientName {
     /// First name.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "auth_core::lenient::null_as_default")]
     pub first_name: String,
     /// Last name.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "auth_core::lenient::null_as_default")]
     pub last_name: String,
 }
 
@@ -583,14 +583,6 @@ fn check_phone(p: &str) -> Result<(), Error> {
             "phone number must be in E.164 format, such as +27761234567",
         ))
     }
-}
-
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 #[cfg(test)]
