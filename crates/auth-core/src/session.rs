@@ -31,9 +31,17 @@ pub struct Lease {
     tokens: TokenSet,
     generation: u64,
     renew_at: Option<SystemTime>,
+    /// When the session stops using it: the token's expiry, except that a token just
+    /// received is used for at least [`MIN_FRESH`] (see [`Inner::renewed`]).
+    usable_until: Option<SystemTime>,
     invalidated: AtomicBool,
     expiry_counted: AtomicBool,
 }
+
+/// How long a token that a renewal just returned is used even if its expiry says it is
+/// already (nearly) over: a local clock running ahead of the vendor's would otherwise make
+/// every call renew. At most one renewal per this interval instead of one per call.
+const MIN_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Lease {
     /// The token set.
@@ -55,7 +63,8 @@ impl Lease {
     }
 
     fn state(&self, now: SystemTime) -> State {
-        if self.invalidated.load(Ordering::Acquire) || self.tokens.expiry().is_expired(now) {
+        if self.invalidated.load(Ordering::Acquire) || self.usable_until.is_some_and(|at| now >= at)
+        {
             State::Unusable
         } else if self.renew_at.is_some_and(|at| now >= at) {
             State::RenewSoon
@@ -482,15 +491,32 @@ fn lease_secrets<'a>(lease: &'a Lease, extra: &[&'a SecretString]) -> Vec<&'a Se
 }
 
 impl Inner {
+    /// A lease for tokens installed from outside: their expiry is taken as it is.
     fn lease(&self, tokens: TokenSet) -> Arc<Lease> {
+        self.lease_with_floor(tokens, None)
+    }
+
+    /// A lease for tokens a renewal just returned: used for at least [`MIN_FRESH`].
+    fn renewed(&self, tokens: TokenSet) -> Arc<Lease> {
+        let floor = self.http.now().checked_add(MIN_FRESH);
+        self.lease_with_floor(tokens, floor)
+    }
+
+    fn lease_with_floor(&self, tokens: TokenSet, floor: Option<SystemTime>) -> Arc<Lease> {
+        let at_least = |t: SystemTime| match floor {
+            Some(f) => t.max(f),
+            None => t,
+        };
         let renew_at = tokens.expiry().expires_at().map(|at| {
             let margin = self.policy.margin(tokens.expiry().lifetime());
-            at.checked_sub(margin).unwrap_or(at)
+            at_least(at.checked_sub(margin).unwrap_or(at))
         });
+        let usable_until = tokens.expiry().expires_at().map(at_least);
         Arc::new(Lease {
             tokens,
             generation: self.next_generation.fetch_add(1, Ordering::AcqRel),
             renew_at,
+            usable_until,
             invalidated: AtomicBool::new(false),
             expiry_counted: AtomicBool::new(false),
         })
@@ -559,7 +585,7 @@ impl Inner {
         if let Some(prev) = refreshable {
             bump(&self.counters.refreshes);
             match self.provider.refresh(&prev.tokens).await {
-                Ok(tokens) => return Ok(self.lease(tokens.inherit_from(&prev.tokens))),
+                Ok(tokens) => return Ok(self.renewed(tokens.inherit_from(&prev.tokens))),
                 Err(e) if refresh_rejected(&e) && caps.sign_in => {
                     bump(&self.counters.refresh_rejections);
                 }
@@ -575,7 +601,7 @@ impl Inner {
         }
         bump(&self.counters.sign_ins);
         let tokens = self.provider.sign_in().await?;
-        Ok(self.lease(tokens))
+        Ok(self.renewed(tokens))
     }
 }
 

@@ -736,6 +736,39 @@ async fn a_token_installed_during_a_renewal_is_not_overwritten_by_it() {
 }
 
 #[tokio::test]
+async fn a_token_already_expired_at_receipt_does_not_cause_a_renewal_per_call() {
+    // The vendor's clock (or ours) is off: every token arrives with its expiry behind us.
+    let fake = Fake::start().await;
+    fake.server
+        .mock_async(|when, then| {
+            when.method(POST).path("/refresh");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(json!({"access_token": "skewed", "expires_in": 0}).to_string());
+        })
+        .await;
+    let api = fake.api_ok().await;
+    let session = fake.default_session();
+    session.token().await.unwrap();
+    fake.clock.advance(Duration::from_secs(3601));
+    for _ in 0..50 {
+        session.send(fake.api()).await.unwrap();
+    }
+    assert_eq!(api.calls_async().await, 50);
+    assert_eq!(
+        session.stats().refreshes,
+        1,
+        "one renewal, not one per call"
+    );
+    // After the minimum window, the next call renews again (once).
+    fake.clock.advance(Duration::from_secs(5));
+    for _ in 0..10 {
+        session.send(fake.api()).await.unwrap();
+    }
+    assert_eq!(session.stats().refreshes, 2);
+}
+
+#[tokio::test]
 async fn the_hot_path_does_no_io() {
     let fake = Fake::start().await;
     let session = fake.default_session();
