@@ -275,20 +275,27 @@ fn run_quickstart(vendor: &str, bin: &std::path::Path) -> Summary {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let all: Vec<&str> = stdout.lines().chain(stderr.lines()).collect();
     s.tail = all[all.len().saturating_sub(15)..].join("\n");
-    if let Some(line) = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("DEMO-SUMMARY "))
-    {
-        for kv in line.split_whitespace().skip(1) {
-            if let Some((k, v)) = kv.split_once('=') {
-                s.fields.push((k.to_string(), v.to_string()));
-            }
-        }
+    if let Some(fields) = parse_summary(&stdout) {
+        s.fields = fields;
         s.mode = s.field("mode");
         s.ok = out.status.success();
     }
     s
+}
+
+/// The `key=value` pairs of the last `DEMO-SUMMARY` line a quickstart printed.
+fn parse_summary(stdout: &str) -> Option<Vec<(String, String)>> {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("DEMO-SUMMARY "))?;
+    Some(
+        line.split_whitespace()
+            .skip(1)
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
 }
 
 fn print_table(rows: &[Summary], total: f64) {
@@ -322,4 +329,27 @@ fn print_table(rows: &[Summary], total: f64) {
         );
     }
     println!("total wall time {total:.2}s (including the build)");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_summary_line_is_read() {
+        let out = "signed in\nDEMO-SUMMARY vendor=old calls=1\nmore\nDEMO-SUMMARY vendor=iqm mode=sandbox calls=4 junk\n";
+        let s = Summary {
+            fields: parse_summary(out).unwrap(),
+            ..Summary::default()
+        };
+        assert_eq!(s.field("vendor"), "iqm");
+        assert_eq!(s.field("calls"), "4");
+        assert_eq!(s.field("renewals"), "-");
+    }
+
+    #[test]
+    fn no_summary_line_means_no_fields() {
+        assert!(parse_summary("DEMO-SUMMARYvendor=x\nplain output\n").is_none());
+        assert!(parse_summary("").is_none());
+    }
 }
