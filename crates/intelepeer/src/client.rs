@@ -152,8 +152,8 @@ impl ClientBuilder {
     /// let b = intelepeer::Client::builder().with_environment(intelepeer::Environment::Atmosphere);
     /// # drop(b);
     /// ```
-    pub fn with_environment(mut self, environment: Environment) -> Self {
-        self.environment = environment;
+    pub fn with_environment(mut self, environment: impl Into<Environment>) -> Self {
+        self.environment = environment.into();
         self
     }
 
@@ -242,8 +242,8 @@ impl ClientBuilder {
     /// let b = intelepeer::Client::builder().with_auth_endpoint(intelepeer::AuthEndpoint::SmsApi);
     /// # drop(b);
     /// ```
-    pub fn with_auth_endpoint(mut self, endpoint: AuthEndpoint) -> Self {
-        self.auth_endpoint = endpoint;
+    pub fn with_auth_endpoint(mut self, endpoint: impl Into<AuthEndpoint>) -> Self {
+        self.auth_endpoint = endpoint.into();
         self
     }
 
@@ -256,7 +256,8 @@ impl ClientBuilder {
     /// let b = intelepeer::Client::builder().with_auth_scheme(Api::Portal, AuthScheme::Bearer);
     /// # drop(b);
     /// ```
-    pub fn with_auth_scheme(mut self, api: Api, scheme: AuthScheme) -> Self {
+    pub fn with_auth_scheme(mut self, api: Api, scheme: impl Into<AuthScheme>) -> Self {
+        let scheme = scheme.into();
         match api {
             Api::Portal => self.portal_scheme = Some(scheme),
             Api::Cpaas => self.cpaas_scheme = Some(scheme),

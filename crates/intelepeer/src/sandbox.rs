@@ -15,12 +15,26 @@
 //! tokens get a 401. Errors use IntelePeer's `{"code":..., "error":...}` shape. Faults (401,
 //! 429, 5xx) can be queued for the next authorized call or the next authentication.
 //!
+//! # In your own tests
+//!
+//! Enable the feature for tests only; [`ManualClock`] and [`Fault`] are re-exported here, so
+//! no other dependency is needed:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! intelepeer = { version = "0.1", features = ["sandbox"] }
+//! ```
+//!
+//! Start it inside a tokio runtime (`#[tokio::test]`), build your client from
+//! [`Sandbox::client_builder`] (or point `Client::builder().with_base_url(..)` at
+//! [`Sandbox::base_url`] with [`Sandbox::USERNAME`] / [`Sandbox::PASSWORD`]), and move the
+//! shared clock instead of sleeping:
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), intelepeer::Error> {
 //! use std::time::Duration;
-//! use auth_core::ManualClock;
-//! use intelepeer::sandbox::Sandbox;
+//! use intelepeer::sandbox::{ManualClock, Sandbox};
 //!
 //! let clock = ManualClock::new();
 //! let sandbox = Sandbox::builder().clock(clock.clone()).start().await;
@@ -37,10 +51,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use auth_core::ManualClock;
+pub use auth_core::sandbox::Fault;
+
 use auth_core::SharedClock;
 use auth_core::sandbox::{
-    Fault, Faults, Hits, HttpMockRequest, HttpMockResponse, MockServer, Recorder, TokenCheck,
-    TokenStore, header, json, mint_jwt, unix_seconds,
+    Faults, Hits, HttpMockRequest, HttpMockResponse, MockServer, Recorder, TokenCheck, TokenStore,
+    header, json, mint_jwt, unix_seconds,
 };
 use serde_json::{Value, json};
 
@@ -69,7 +86,7 @@ pub enum TokenStyle {
 /// # async fn main() {
 /// use intelepeer::sandbox::{Sandbox, TokenStyle};
 /// let sandbox = Sandbox::builder()
-///     .clock(auth_core::ManualClock::new())
+///     .clock(intelepeer::sandbox::ManualClock::new())
 ///     .token_lifetime(std::time::Duration::from_secs(3600))
 ///     .token_style(TokenStyle::Jwt)
 ///     .user("ops", "ops-password")
@@ -78,7 +95,6 @@ pub enum TokenStyle {
 ///     .await;
 /// # drop(sandbox); }
 /// ```
-#[derive(Debug)]
 #[must_use]
 pub struct SandboxBuilder {
     clock: SharedClock,
@@ -86,13 +102,29 @@ pub struct SandboxBuilder {
     style: TokenStyle,
     users: HashMap<String, String>,
     accounts: usize,
+    auth_delay: Duration,
+}
+
+// By hand: the users' passwords must not show.
+impl fmt::Debug for SandboxBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut users: Vec<&str> = self.users.keys().map(String::as_str).collect();
+        users.sort_unstable();
+        f.debug_struct("SandboxBuilder")
+            .field("lifetime", &self.lifetime)
+            .field("style", &self.style)
+            .field("users", &users)
+            .field("accounts", &self.accounts)
+            .field("auth_delay", &self.auth_delay)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SandboxBuilder {
     /// The clock tokens are judged by (share a `ManualClock` with the client).
     ///
     /// ```
-    /// let b = intelepeer::sandbox::Sandbox::builder().clock(auth_core::ManualClock::new());
+    /// let b = intelepeer::sandbox::Sandbox::builder().clock(intelepeer::sandbox::ManualClock::new());
     /// # drop(b);
     /// ```
     pub fn clock(mut self, clock: impl Into<SharedClock>) -> Self {
@@ -106,8 +138,21 @@ impl SandboxBuilder {
     /// let b = intelepeer::sandbox::Sandbox::builder().token_lifetime(std::time::Duration::from_secs(60));
     /// # drop(b);
     /// ```
-    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
-        self.lifetime = lifetime;
+    pub fn token_lifetime(mut self, lifetime: impl Into<Duration>) -> Self {
+        self.lifetime = lifetime.into();
+        self
+    }
+
+    /// Answer every authenticate call only after `delay` of real time (default none): a
+    /// slow vendor, so that concurrent callers provably wait on one authentication. Token
+    /// expiry still follows the injected clock only.
+    ///
+    /// ```
+    /// let b = intelepeer::sandbox::Sandbox::builder().auth_delay(std::time::Duration::from_millis(200));
+    /// # drop(b);
+    /// ```
+    pub fn auth_delay(mut self, delay: impl Into<Duration>) -> Self {
+        self.auth_delay = delay.into();
         self
     }
 
@@ -117,8 +162,8 @@ impl SandboxBuilder {
     /// let b = intelepeer::sandbox::Sandbox::builder().token_style(intelepeer::sandbox::TokenStyle::Jwt);
     /// # drop(b);
     /// ```
-    pub fn token_style(mut self, style: TokenStyle) -> Self {
-        self.style = style;
+    pub fn token_style(mut self, style: impl Into<TokenStyle>) -> Self {
+        self.style = style.into();
         self
     }
 
@@ -171,9 +216,26 @@ impl SandboxBuilder {
             recorder,
         });
         let server = MockServer::start_async().await;
+        // Two exclusive routes so the authenticate calls alone can be slowed down.
+        let is_auth =
+            |req: &HttpMockRequest| matches!(req.uri().path(), AUTHENTICATE | SMS_AUTHENTICATE);
+        let handler = state.clone();
+        let delay = self.auth_delay;
+        server
+            .mock_async(move |when, then| {
+                when.is_true(is_auth);
+                let then = if delay.is_zero() {
+                    then
+                } else {
+                    then.delay(delay)
+                };
+                then.respond_with(move |req: &HttpMockRequest| handler.handle(req));
+            })
+            .await;
         let handler = state.clone();
         server
-            .mock_async(move |_when, then| {
+            .mock_async(move |when, then| {
+                when.is_true(move |req| !is_auth(req));
                 then.respond_with(move |req: &HttpMockRequest| handler.handle(req));
             })
             .await;
@@ -229,6 +291,7 @@ impl Sandbox {
             style: TokenStyle::Opaque,
             users,
             accounts: 250,
+            auth_delay: Duration::ZERO,
         }
     }
 
@@ -289,7 +352,7 @@ impl Sandbox {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let sandbox = intelepeer::sandbox::Sandbox::builder().start().await;
-    /// sandbox.inject(auth_core::sandbox::Fault::unauthorized());
+    /// sandbox.inject(intelepeer::sandbox::Fault::unauthorized());
     /// # }
     /// ```
     pub fn inject(&self, fault: Fault) {
@@ -302,7 +365,7 @@ impl Sandbox {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let sandbox = intelepeer::sandbox::Sandbox::builder().start().await;
-    /// sandbox.inject_on("/_rest/v4/my/", auth_core::sandbox::Fault::server_error(503));
+    /// sandbox.inject_on("/_rest/v4/my/", intelepeer::sandbox::Fault::server_error(503));
     /// # }
     /// ```
     pub fn inject_on(&self, path_prefix: impl Into<String>, fault: Fault) {
@@ -315,7 +378,7 @@ impl Sandbox {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let sandbox = intelepeer::sandbox::Sandbox::builder().start().await;
-    /// sandbox.inject_auth(auth_core::sandbox::Fault::rate_limited(Some(5), "slow down"));
+    /// sandbox.inject_auth(intelepeer::sandbox::Fault::rate_limited(Some(5), "slow down"));
     /// # }
     /// ```
     pub fn inject_auth(&self, fault: Fault) {

@@ -105,7 +105,14 @@ async fn snapshot_of_portal_request_uses_raw_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn crossing_24_hours_reauthenticates_once_for_100_callers() {
     let clock = ManualClock::new();
-    let sandbox = start(&clock).await;
+    // A slow authenticate answer (real time; expiry follows the manual clock only): every
+    // caller is spawned well before the one re-authentication can finish, so all 100 wait
+    // on it. Without single-flight each would authenticate on its own.
+    let sandbox = Sandbox::builder()
+        .clock(clock.clone())
+        .auth_delay(Duration::from_millis(300))
+        .start()
+        .await;
     let client = sandbox_client(&sandbox);
     client.send_sms(&sms()).await.unwrap();
     assert_eq!(sandbox.token_requests(), 1);
@@ -134,8 +141,9 @@ async fn crossing_24_hours_reauthenticates_once_for_100_callers() {
         stats.unauthorized, 0,
         "no call may reach the server with the expired token"
     );
-    assert!(stats.expiries >= 1);
+    assert_eq!(stats.expiries, 1, "one expired token, counted once");
     assert_eq!(stats.requests, 101);
+    assert_eq!(sandbox.hits("send_sms") + sandbox.hits("accounts"), 101);
 }
 
 #[tokio::test]
@@ -478,9 +486,18 @@ async fn secrets_never_print() {
         format!("{builder:?}"),
         format!("{static_client:?}"),
         format!("{:?}", Credentials::static_token(TOKEN)),
+        format!(
+            "{:?}",
+            Sandbox::builder()
+                .user("someone", PASSWORD)
+                .token_style(TokenStyle::Jwt)
+        ),
+        format!("{:?}", Sandbox::builder().start().await),
     ] {
         assert!(
-            !shown.contains(PASSWORD) && !shown.contains(TOKEN),
+            !shown.contains(PASSWORD)
+                && !shown.contains(TOKEN)
+                && !shown.contains(Sandbox::PASSWORD),
             "leaked: {shown}"
         );
     }
