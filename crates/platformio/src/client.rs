@@ -9,11 +9,13 @@ use auth_core::{
     SharedClock, TokenProvider, TokenSet, async_trait, sensitive_header,
 };
 use reqwest::Method;
+use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
 use url::Url;
 use uuid::Uuid;
 
-use crate::error::PlatformErrors;
+use crate::error::{PlatformErrors, error_in_success};
 use crate::models::{
     ApiTokenAnswer, ClientLogin, ClientToken, ClientTokenAnswer, ClientUpdate, NewClient,
 };
@@ -171,10 +173,9 @@ impl TokenProvider for ServiceLogin {
             .http
             .request(Method::POST, self.login_url.clone())
             .json(&body);
-        let answer: ApiTokenAnswer = self
-            .http
-            .send_json(req, &[&self.credentials.password])
-            .await?;
+        let secrets = [&self.credentials.password];
+        let resp = self.http.send(req, &secrets).await?;
+        let answer: ApiTokenAnswer = read_answer(resp, &secrets).await?;
         let received = self.http.now();
         let expiry = Expiry::from_jwt(&answer.api_token, received)?;
         Ok(TokenSet::new(AccessToken::new(answer.api_token), expiry))
@@ -358,6 +359,47 @@ impl ClientBuilder {
     }
 }
 
+/// How much of a success body without a documented content is read to look for an error.
+const MAX_EMPTY_ANSWER: usize = 64 * 1024;
+
+/// The error a success answer's body reports, if it is the platform's error shape. The body
+/// is scrubbed of `secrets` first (never the body that is decoded as the answer: a short
+/// secret may be part of a token).
+fn reported_error(
+    status: u16,
+    headers: &HeaderMap,
+    bytes: &[u8],
+    secrets: &[&SecretString],
+) -> Option<Error> {
+    let text = auth_core::scrub(&String::from_utf8_lossy(bytes), secrets);
+    error_in_success(status, headers, &text)
+}
+
+/// Decode a success answer as `T`; a body in the platform's error shape is that error.
+async fn read_answer<T: DeserializeOwned>(
+    resp: reqwest::Response,
+    secrets: &[&SecretString],
+) -> Result<T, Error> {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = auth_core::read_bounded(resp, auth_core::DEFAULT_MAX_BODY).await?;
+    auth_core::parse_json(&bytes).map_err(|e| {
+        reported_error(status, &headers, &bytes, secrets).unwrap_or_else(|| e.with_status(status))
+    })
+}
+
+/// A success answer documented without a body (update 200, delete 204): fine unless the
+/// body is the platform's error shape.
+async fn expect_no_error(resp: reqwest::Response, secrets: &[&SecretString]) -> Result<(), Error> {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = auth_core::read_bounded(resp, MAX_EMPTY_ANSWER).await?;
+    match reported_error(status, &headers, &bytes, secrets) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 fn join(base: &Url, path: &str) -> Result<Url, Error> {
     let mut url = base.clone();
     let prefix = url.path().trim_end_matches('/').to_owned();
@@ -508,7 +550,7 @@ impl Client {
             .session
             .send_with_secrets(req, &[client.password()])
             .await?;
-        let answer: ClientTokenAnswer = auth_core::read_json(resp).await?;
+        let answer: ClientTokenAnswer = read_answer(resp, &[client.password()]).await?;
         Ok(answer.client_token)
     }
 
@@ -540,7 +582,7 @@ impl Client {
             .session
             .send_with_secrets(req, &[&password])
             .await?;
-        auth_core::read_json(resp).await
+        read_answer(resp, &[&password]).await
     }
 
     /// Update a client account partially (`PUT /v1/client/{user_id}` with `Client-Token`).
@@ -565,8 +607,8 @@ impl Client {
             .json(&body);
         let mut secrets = vec![client_token.as_secret()];
         secrets.extend(update.password_secret());
-        self.inner.session.send_with_secrets(req, &secrets).await?;
-        Ok(())
+        let resp = self.inner.session.send_with_secrets(req, &secrets).await?;
+        expect_no_error(resp, &secrets).await
     }
 
     /// Delete a client account (`DELETE /v1/client/{user_id}` with `Client-Token` and the
@@ -588,11 +630,9 @@ impl Client {
             .client_request(Method::DELETE, user_id, client_token)
             .await?
             .json(&body);
-        self.inner
-            .session
-            .send_with_secrets(req, &[client_token.as_secret()])
-            .await?;
-        Ok(())
+        let secrets = [client_token.as_secret()];
+        let resp = self.inner.session.send_with_secrets(req, &secrets).await?;
+        expect_no_error(resp, &secrets).await
     }
 
     async fn limit(&self, method: &Method, route: &str) -> Result<(), Error> {

@@ -218,6 +218,22 @@ impl ErrorParser for PlatformErrors {
     }
 }
 
+/// A success answer (2xx) whose body is nevertheless the platform's error shape: the error
+/// it reports, or `None` when the body is anything else. The kind follows the status the body
+/// states (a 4xx or 5xx), else [`ErrorKind::BadResponse`]; the error keeps the real status.
+pub(crate) fn error_in_success(status: u16, headers: &HeaderMap, body: &str) -> Option<Error> {
+    let parsed = ApiErrors::parse(body)?;
+    let kind = parsed
+        .errors
+        .iter()
+        .find_map(|e| e.status.filter(|s| *s >= 400))
+        .map(auth_core::kind_for_status)
+        .unwrap_or(ErrorKind::BadResponse);
+    let base =
+        Error::new(kind, "vendor answered a success status with an error body").with_status(status);
+    Some(PlatformErrors.parse(status, headers, body, base))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,6 +298,40 @@ mod tests {
             let e = parse(502, body);
             assert!(e.is_transient());
             assert!(e.api_errors().is_none(), "{body}");
+        }
+    }
+
+    #[test]
+    fn an_error_body_on_a_success_status_is_an_error() {
+        let h = HeaderMap::new();
+        let e = error_in_success(
+            200,
+            &h,
+            r#"{"errors":[{"id":"i","title":"Login failed.","code":"errors.login.failed","status":"401"}]}"#,
+        )
+        .unwrap();
+        assert!(e.is_unauthorized());
+        assert_eq!(e.status(), Some(200));
+        assert_eq!(e.error_case(), Some(ErrorCase::LoginFailed));
+        assert_eq!(
+            e.to_string(),
+            "vendor answered a success status with an error body (HTTP 200): Login failed"
+        );
+        let e = error_in_success(
+            204,
+            &h,
+            r#"{"errors":[{"id":"i","title":"Odd","code":"errors.other"}]}"#,
+        )
+        .unwrap();
+        assert!(e.is_bad_response());
+        for body in [
+            "",
+            "OK",
+            "{}",
+            r#"{"errors":[]}"#,
+            r#"{"client_token":"x"}"#,
+        ] {
+            assert!(error_in_success(200, &h, body).is_none(), "{body}");
         }
     }
 

@@ -514,18 +514,35 @@ pub struct ClientLogin {
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[non_exhaustive]
 pub struct ClientAccount {
-    /// The client's UUID.
-    #[serde(default)]
+    /// The client's UUID (`None` when absent or not a UUID).
+    #[serde(default, deserialize_with = "lenient_uuid")]
     pub user_id: Option<Uuid>,
     /// The client's phone number, if any.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "auth_core::lenient::string_or_number")]
     pub phone_number: Option<String>,
     /// The client's email address.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "auth_core::lenient::string_or_number")]
     pub email: Option<String>,
-    /// The client's names.
-    #[serde(default)]
+    /// The client's names (`None` when absent or not an object).
+    #[serde(default, deserialize_with = "lenient_name")]
     pub name: Option<ClientName>,
+}
+
+/// A UUID as a string; anything else (a number, a malformed id, `null`) reads as `None`, so
+/// an odd detail never costs the caller the client token of the same answer.
+fn lenient_uuid<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Uuid>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(s)) => Uuid::parse_str(s.trim()).ok(),
+        _ => None,
+    })
+}
+
+/// The names object; another shape reads as `None`.
+fn lenient_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ClientName>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(v @ Value::Object(_)) => serde_json::from_value(v).ok(),
+        _ => None,
+    })
 }
 
 #[derive(Deserialize)]
@@ -683,5 +700,34 @@ mod tests {
         .unwrap();
         assert_eq!(l.account.name, Some(ClientName::new("", "B")));
         assert_eq!(l.account.user_id, None);
+    }
+
+    #[test]
+    fn odd_account_details_never_cost_the_client_token() {
+        let l: ClientLogin = serde_json::from_str(
+            r#"{"client_token":"ct","user_id":"not-a-uuid","phone_number":27761234567,"email":["x"],"name":"Ada"}"#,
+        )
+        .unwrap();
+        assert_eq!(l.client_token.expose(), "ct");
+        assert_eq!(
+            l.account,
+            ClientAccount {
+                user_id: None,
+                phone_number: Some("27761234567".into()),
+                email: None,
+                name: None,
+            }
+        );
+        let l: ClientLogin = serde_json::from_str(
+            r#"{"client_token":"ct","user_id":" 80491f93-1eb1-42c2-b5e1-d2e94dac5ab9 "}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            l.account.user_id,
+            Some(Uuid::from_u128(0x80491f93_1eb1_42c2_b5e1_d2e94dac5ab9))
+        );
+        // The token itself is required: without it the answer is a typed error.
+        let e = auth_core::parse_json::<ClientLogin>(br#"{"client_token":null}"#).unwrap_err();
+        assert!(e.is_bad_response());
     }
 }

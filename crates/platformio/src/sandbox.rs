@@ -193,8 +193,20 @@ impl fmt::Debug for Sandbox {
     }
 }
 
-/// A client account as the sandbox stores it.
-#[derive(Debug, Clone, PartialEq)]
+/// A client account as the sandbox stores it. Debug never shows the client's password.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> platformio::Result<()> {
+/// use platformio::{ClientName, NewClient, Uuid};
+/// let sandbox = platformio::sandbox::Sandbox::start().await;
+/// let client = sandbox.client_builder().build()?;
+/// let id = Uuid::new_v4();
+/// client.sign_up(&NewClient::new(id, "a@example.com", ClientName::new("A", "B"), "pw-1")).await?;
+/// assert!(sandbox.account(id).is_some_and(|a| !format!("{a:?}").contains("pw-1")));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SandboxAccount {
     /// The client's UUID.
@@ -210,6 +222,20 @@ pub struct SandboxAccount {
     /// Whether the account was deleted (only its user id is kept).
     pub deleted: bool,
     password: String,
+}
+
+impl fmt::Debug for SandboxAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxAccount")
+            .field("user_id", &self.user_id)
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("phone_number", &self.phone_number)
+            .field("custom_data", &self.custom_data)
+            .field("deleted", &self.deleted)
+            .field("password", &"[REDACTED]")
+            .finish()
+    }
 }
 
 impl Sandbox {

@@ -500,6 +500,7 @@ async fn client_tokens_and_passwords_never_print() {
         format!("{}", login.client_token),
         jwt_lease,
         format!("{sandbox:?}"),
+        format!("{:?}", sandbox.account(uid(USER_A)).unwrap()),
     ] {
         assert!(!shown.contains(&token), "{shown}");
         assert!(!shown.contains(CLIENT_PASSWORD), "{shown}");
@@ -734,4 +735,224 @@ async fn the_sandbox_enforces_the_wire_rules() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+}
+
+/// A server answering the service login with a valid JWT and `path` with `status`,
+/// `content_type` and `body`.
+async fn answering(
+    clock: &ManualClock,
+    method: httpmock::Method,
+    path: &'static str,
+    status: u16,
+    content_type: &'static str,
+    body: &'static str,
+) -> (MockServer, Client) {
+    let server = MockServer::start_async().await;
+    let exp =
+        auth_core::sandbox::unix_seconds(auth_core::Clock::now(clock) + Duration::from_secs(3600));
+    let jwt = auth_core::sandbox::mint_jwt(&serde_json::json!({"exp": exp}));
+    server
+        .mock_async(move |when, then| {
+            when.method(POST).path("/v1/login/password");
+            then.status(200)
+                .header("content-type", "application/json")
+                .json_body(serde_json::json!({"api_token": jwt}));
+        })
+        .await;
+    server
+        .mock_async(move |when, then| {
+            when.method(method).path_includes(path);
+            then.status(status)
+                .header("content-type", content_type)
+                .header("retry-after", "soon-ish, maybe")
+                .body(body);
+        })
+        .await;
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_credentials(ServiceCredentials::new("service_user", SERVICE_SECRET))
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    (server, client)
+}
+
+const SERVICE_SECRET: &str = "service-secret-31c9";
+
+/// An error that must not show `secrets` in Display or Debug.
+fn secret_free(e: &platformio::Error, secrets: &[&str]) {
+    for shown in [format!("{e}"), format!("{e:?}")] {
+        for s in secrets {
+            assert!(!shown.contains(s), "secret {s} in {shown}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_answers_are_typed_errors() {
+    use httpmock::Method::{DELETE, PUT};
+    let clock = ManualClock::new();
+    let secrets = [SERVICE_SECRET, CLIENT_PASSWORD, "ct-held-by-caller-77"];
+    let held = ClientToken::new("ct-held-by-caller-77");
+
+    // The service login.
+    for (status, content_type, body, kind) in [
+        (200, "application/json", "{not json", "bad_response"),
+        (200, "application/json", "", "bad_response"),
+        (200, "application/json", "{}", "bad_response"),
+        (
+            200,
+            "application/json",
+            r#"{"api_token":null}"#,
+            "bad_response",
+        ),
+        (
+            200,
+            "application/json",
+            r#"{"api_token":42}"#,
+            "bad_response",
+        ),
+        (200, "text/html", "<html>maintenance</html>", "bad_response"),
+        (401, "text/plain", "Unauthorized", "unauthorized"),
+        (
+            429,
+            "application/json",
+            r#"{"errors":"slow down"}"#,
+            "rate_limited",
+        ),
+        (
+            418,
+            "application/json",
+            r#"{"errors":[{"status":{"x":1}}]}"#,
+            "rejected",
+        ),
+        (
+            200,
+            "application/json",
+            r#"{"errors":[{"id":"i","title":"Login failed.","code":"errors.login.failed","status":401}]}"#,
+            "unauthorized",
+        ),
+    ] {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path("/v1/login/password");
+                then.status(status)
+                    .header("content-type", content_type)
+                    .header("retry-after", "yesterday, maybe")
+                    .body(body);
+            })
+            .await;
+        let client = Client::builder()
+            .with_base_url(server.base_url())
+            .with_credentials(ServiceCredentials::new("service_user", SERVICE_SECRET))
+            .with_clock(clock.clone())
+            .build()
+            .unwrap();
+        let e = client.sign_in().await.unwrap_err();
+        let got = match e.kind() {
+            platformio::ErrorKind::BadResponse => "bad_response",
+            platformio::ErrorKind::Unauthorized => "unauthorized",
+            platformio::ErrorKind::RateLimited => "rate_limited",
+            platformio::ErrorKind::Rejected => "rejected",
+            _ => "other",
+        };
+        assert_eq!(got, kind, "login {status} {body:?}: {e:?}");
+        secret_free(&e, &secrets);
+    }
+
+    // Sign-up and client login answers.
+    for (path, body, case) in [
+        ("/v1/client/signup", "{}", None),
+        ("/v1/client/signup", r#"{"client_token":null}"#, None),
+        ("/v1/client/signup", "", None),
+        (
+            "/v1/client/signup",
+            r#"{"errors":[{"id":"i","title":"User ID already exists","code":"errors.conflict.id"}]}"#,
+            Some(ErrorCase::UserIdTaken),
+        ),
+        ("/v1/client/login", r#"{"user_id":"x"}"#, None),
+    ] {
+        let (server, client) = answering(&clock, POST, path, 200, "application/json", body).await;
+        let e = if path.ends_with("signup") {
+            client.sign_up(&ada(USER_A)).await.unwrap_err()
+        } else {
+            client
+                .login_client("a@client.com", CLIENT_PASSWORD)
+                .await
+                .unwrap_err()
+        };
+        assert!(e.is_bad_response(), "{path} {body:?}: {e:?}");
+        assert_eq!(e.error_case(), case, "{path} {body:?}");
+        secret_free(&e, &secrets);
+        drop(server);
+    }
+
+    // A client login whose account details are odd still hands over the client token.
+    let (_server, client) = answering(
+        &clock,
+        POST,
+        "/v1/client/login",
+        200,
+        "application/json",
+        r#"{"client_token":"ct-1","user_id":"not-a-uuid","phone_number":27761234567,"email":null,"name":null}"#,
+    )
+    .await;
+    let login = client
+        .login_client("a@client.com", CLIENT_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(login.client_token.expose(), "ct-1");
+    assert_eq!(login.account.user_id, None);
+    assert_eq!(login.account.phone_number.as_deref(), Some("27761234567"));
+
+    // Update and delete: a 200 carrying the error shape is an error, not a success.
+    for (is_delete, status) in [(false, 200), (true, 200), (true, 202)] {
+        let (_server, client) = answering(
+            &clock,
+            if is_delete { DELETE } else { PUT },
+            "/v1/client/",
+            status,
+            "application/json",
+            r#"{"errors":[{"id":"i","title":"Client could not be found","code":"errors.not-found","status":"404"}]}"#,
+        )
+        .await;
+        let e = if is_delete {
+            client
+                .delete_client(uid(USER_A), &held, "why")
+                .await
+                .unwrap_err()
+        } else {
+            client
+                .update_client(uid(USER_A), &held, &ClientUpdate::new().first_name("x"))
+                .await
+                .unwrap_err()
+        };
+        assert!(e.is_rejected(), "{e:?}");
+        assert_eq!(e.error_case(), Some(ErrorCase::NotFound));
+        assert_eq!(e.status(), Some(status));
+        secret_free(&e, &secrets);
+    }
+    // An empty or non-error 200 body on update is a success.
+    for body in ["", "OK", r#"{"ok":true}"#] {
+        let (_server, client) =
+            answering(&clock, PUT, "/v1/client/", 200, "text/plain", body).await;
+        client
+            .update_client(uid(USER_A), &held, &ClientUpdate::new().first_name("x"))
+            .await
+            .unwrap();
+    }
+
+    // A client token that cannot go in a header is refused before sending, unechoed.
+    let (server, client) = answering(&clock, PUT, "/v1/client/", 200, "text/plain", "").await;
+    let garbled = ClientToken::new("ct-line\nbreak-99");
+    let e = client
+        .update_client(uid(USER_A), &garbled, &ClientUpdate::new().first_name("x"))
+        .await
+        .unwrap_err();
+    assert!(e.is_invalid_input(), "{e:?}");
+    secret_free(&e, &["ct-line\nbreak-99", "break-99"]);
+    drop(server);
+    // What the caller holds is untouched by all of the above.
+    assert_eq!(held.expose(), "ct-held-by-caller-77");
 }
