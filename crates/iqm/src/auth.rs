@@ -260,6 +260,13 @@ pub(crate) fn parse_token_answer(
     };
     let mut tokens = TokenSet::new(AccessToken::new(access), expiry).with_refresh_token(refresh);
     if let Some(ow) = text(fields.get("owId").or_else(|| fields.get("ow_id"))) {
+        // It goes into a header on every later call: refuse it here, not on each call.
+        if HeaderValue::try_from(ow.as_str()).is_err() {
+            return Err(Error::new(
+                ErrorKind::BadResponse,
+                "token answer has a malformed owId",
+            ));
+        }
         tokens = tokens.with_attribute(OW_ID, ow);
     }
     Ok(TokenAnswer {
@@ -306,14 +313,23 @@ pub(crate) fn parse_ow_id(status: u16, body: Value) -> Result<String, Error> {
         }
         other => other,
     };
-    match inner {
-        Value::Number(n) => Ok(n.to_string()),
-        Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
-        _ => Err(Error::new(
+    let ow = match inner {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if !s.trim().is_empty() => s.trim().to_owned(),
+        _ => {
+            return Err(Error::new(
+                ErrorKind::BadResponse,
+                "workspace id answer has no owId",
+            ));
+        }
+    };
+    if HeaderValue::try_from(ow.as_str()).is_err() {
+        return Err(Error::new(
             ErrorKind::BadResponse,
-            "workspace id answer has no owId",
-        )),
+            "workspace id answer has a malformed owId",
+        ));
     }
+    Ok(ow)
 }
 
 /// The [`TokenProvider`] behind the client's session.
@@ -566,6 +582,12 @@ mod tests {
             json!({"access_token": ""}),
             json!({"access_token": "a", "expires_in": -5}),
             json!({"access_token": "a", "expires_in": "soon"}),
+            json!({"access_token": "a", "owId": "1\n2"}),
+            json!({"success": true, "data": null}),
+            json!({"success": true, "data": {"access_token": null}}),
+            json!({"access_token": ["a"]}),
+            json!(null),
+            json!(""),
         ] {
             let e = parse_token_answer(200, body.clone(), at()).unwrap_err();
             assert!(e.is_bad_response(), "{body}: {e:?}");
@@ -591,11 +613,15 @@ mod tests {
             "9"
         );
         assert_eq!(parse_ow_id(200, json!(5)).unwrap(), "5");
-        assert!(
-            parse_ow_id(200, json!({"success": true}))
-                .unwrap_err()
-                .is_bad_response()
-        );
+        for body in [
+            json!({"success": true}),
+            json!({"success": true, "data": null}),
+            json!({"success": true, "data": "1\r\n2"}),
+            json!({"success": true, "data": [1]}),
+            json!(""),
+        ] {
+            assert!(parse_ow_id(200, body).unwrap_err().is_bad_response());
+        }
     }
 
     #[test]

@@ -428,6 +428,45 @@ async fn every_openapi_error_example_parses_without_loss() {
     assert_eq!(checked, 6);
 }
 
+/// The spec's nested examples too: each `errorObjects` item example (with the `data`
+/// example beside it where the schema has one) served in the documented envelope.
+#[tokio::test]
+async fn every_nested_openapi_error_example_parses_without_loss() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/iqm-auth-openapi.json"
+    );
+    let spec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut checked = Vec::new();
+    for (route, ops) in spec["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let status: u16 = status.parse().unwrap();
+                let props = &response["content"]["application/json"]["schema"]["properties"];
+                let item = &props["errorObjects"]["items"]["example"];
+                if status < 400 || item.is_null() {
+                    continue;
+                }
+                let mut body = json!({"success": false, "errorObjects": [item]});
+                let data = &props["data"]["example"];
+                if !data.is_null() {
+                    body["data"] = data.clone();
+                }
+                check_example(route, method, status, &body).await;
+                checked.push(format!("{route} {status} data={}", !data.is_null()));
+            }
+        }
+    }
+    assert_eq!(
+        checked,
+        [
+            "/api/v3/ua/login 400 data=true",
+            "/api/v3/ua/login 403 data=false",
+            "/api/v3/ua/sign-up 403 data=false",
+        ]
+    );
+}
+
 async fn check_example(route: &str, method: &str, status: u16, example: &Value) {
     let server = MockServer::start_async().await;
     let body = example.to_string();
@@ -589,7 +628,14 @@ async fn nothing_secret_prints() {
         creds.client(),
         client.token_expiry()
     );
-    assert_redacted(&shown, &[SIGN_UP_PASSWORD]);
+    assert_redacted(
+        &shown,
+        &[
+            SIGN_UP_PASSWORD,
+            signed.tokens.access_token().expose(),
+            signed.tokens.refresh_token().unwrap().expose(),
+        ],
+    );
     assert!(shown.contains("[REDACTED]"));
     // Issued tokens: the sandbox's recorder redacts them, so none is in any rendering.
     for r in sandbox.recorder().all() {
@@ -633,4 +679,329 @@ async fn a_login_400_is_refused_only_when_it_says_so() {
             body
         );
     }
+}
+
+/// A client on a mock server whose login answers `status` / `content_type` / `body`.
+async fn login_answer(status: u16, content_type: &str, body: &str) -> iqm::Error {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/v3/ua/oauth/token");
+            then.status(status)
+                .header("content-type", content_type)
+                .body(body);
+        })
+        .await;
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_credentials(Sandbox::credentials())
+        .build()
+        .unwrap();
+    let e = client.login().await.unwrap_err();
+    assert_eq!(client.workspace_id(), None);
+    assert_redacted(&format!("{e} {e:?}"), &[]);
+    e
+}
+
+#[tokio::test]
+async fn garbled_login_answers_are_typed_errors() {
+    let json_ct = "application/json";
+    for (status, ct, body, kind) in [
+        (200, json_ct, "", ErrorKind::BadResponse),
+        (200, json_ct, "{not json", ErrorKind::BadResponse),
+        (
+            200,
+            "text/html",
+            "<html>maintenance</html>",
+            ErrorKind::BadResponse,
+        ),
+        (200, json_ct, "[]", ErrorKind::BadResponse),
+        (200, json_ct, "null", ErrorKind::BadResponse),
+        (
+            200,
+            json_ct,
+            r#"{"success":true,"data":null}"#,
+            ErrorKind::BadResponse,
+        ),
+        (
+            200,
+            json_ct,
+            r#"{"success":true,"data":{"access_token":null,"owId":5}}"#,
+            ErrorKind::BadResponse,
+        ),
+        (
+            200,
+            json_ct,
+            r#"{"access_token":"a","expires_in":"soon","owId":5}"#,
+            ErrorKind::BadResponse,
+        ),
+        (
+            200,
+            json_ct,
+            r#"{"access_token":"a","expires_in":60,"owId":"1\r\n2"}"#,
+            ErrorKind::BadResponse,
+        ),
+        // A 200 that carries IQM's error body is an error, with the body kept.
+        (
+            200,
+            json_ct,
+            r#"{"success":false,"errorObjects":[{"error":"nope"}]}"#,
+            ErrorKind::Rejected,
+        ),
+        (500, "text/html", "<html>oops</html>", ErrorKind::Transient),
+        (502, json_ct, "", ErrorKind::Transient),
+        (
+            408,
+            json_ct,
+            r#"{"success":false,"errorObjects":null}"#,
+            ErrorKind::Transient,
+        ),
+    ] {
+        let e = login_answer(status, ct, body).await;
+        assert_eq!(e.kind(), kind, "{status} {ct} {body:?}: {e:?}");
+    }
+    let e = login_answer(
+        200,
+        json_ct,
+        r#"{"success":false,"errorObjects":[{"error":"nope"}]}"#,
+    )
+    .await;
+    assert_eq!(e.vendor_message(), Some("nope"));
+    assert_eq!(e.detail::<IqmError>().unwrap().error_objects.len(), 1);
+}
+
+#[tokio::test]
+async fn garbled_workspace_answers_are_typed_errors() {
+    for body in [
+        "",
+        "{",
+        r#"{"success":true}"#,
+        r#"{"success":true,"data":null}"#,
+        r#"{"success":true,"data":"1\n2"}"#,
+        r#"{"success":false,"errorObjects":[{"error":"no workspace"}]}"#,
+    ] {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path("/api/v3/ua/oauth/token");
+                then.status(200)
+                    .header("content-type", "application/json")
+                    .body(
+                        json!({"access_token": "at-1", "expires_in": 3600, "owId": 5}).to_string(),
+                    );
+            })
+            .await;
+        server
+            .mock_async(|when, then| {
+                when.method(GET).path("/api/v3/ua/user/ow-id");
+                then.status(200)
+                    .header("content-type", "application/json")
+                    .body(body);
+            })
+            .await;
+        let client = Client::builder()
+            .with_base_url(server.base_url())
+            .with_credentials(Sandbox::credentials())
+            .build()
+            .unwrap();
+        let e = client.fetch_workspace_id().await.unwrap_err();
+        assert!(e.is_bad_response() || e.is_rejected(), "{body:?}: {e:?}");
+        // What the client holds is untouched.
+        assert_eq!(client.workspace_id().as_deref(), Some("5"), "{body:?}");
+    }
+}
+
+/// A garbled refresh answer fails that call with a typed error, keeps the session (and its
+/// owId), and the next good refresh still sends the login's workspace id.
+#[tokio::test]
+async fn a_garbled_refresh_answer_loses_nothing() {
+    let clock = ManualClock::new();
+    let server = MockServer::start_async().await;
+    let login =
+        server
+            .mock_async(|when, then| {
+                when.method(POST)
+                    .path("/api/v3/ua/oauth/token")
+                    .body_includes("grant_type=password");
+                then.status(200).header("content-type", "application/json").body(
+                json!({"success": true, "data": {"access_token": "at-1", "refresh_token": "rt-1",
+                    "expires_in": 600, "owId": 77}})
+                .to_string(),
+            );
+            })
+            .await;
+    let bad_refresh = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/v3/ua/oauth/token")
+                .body_includes("grant_type=refresh_token");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(r#"{"access_token": 42}"#);
+        })
+        .await;
+    let api = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/v3/things")
+                .header("authorization", "Bearer at-2")
+                .header("x-iaa-ow-id", "77");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(r#"{"success":true,"data":1}"#);
+        })
+        .await;
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_credentials(Sandbox::credentials())
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    assert_eq!(client.login().await.unwrap(), "77");
+    clock.advance(Duration::from_secs(601));
+    let e = client.get_data::<u64>("/api/v3/things").await.unwrap_err();
+    assert!(e.is_bad_response(), "{e:?}");
+    assert_eq!(client.workspace_id().as_deref(), Some("77"));
+    bad_refresh.assert_calls_async(1).await;
+    bad_refresh.delete_async().await;
+    let good_refresh = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/v3/ua/oauth/token")
+                .body_includes("grant_type=refresh_token")
+                .body_includes("refresh_token=rt-1");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(
+                    json!({"access_token": "at-2", "scope": "read write", "expires_in": 600})
+                        .to_string(),
+                );
+        })
+        .await;
+    assert_eq!(client.get_data::<u64>("/api/v3/things").await.unwrap(), 1);
+    login.assert_calls_async(1).await;
+    good_refresh.assert_calls_async(1).await;
+    api.assert_calls_async(1).await;
+    let s = client.session_stats();
+    // Attempts: the garbled refresh and the good one.
+    assert_eq!((s.sign_ins, s.refreshes, s.renewal_failures), (1, 2, 1));
+}
+
+/// A server that echoes what it was sent in its error body: the error shows none of it.
+#[tokio::test]
+async fn secrets_echoed_in_error_bodies_are_scrubbed() {
+    const ECHO_SECRET: &str = "echoed-client-secret-71b0";
+    const ECHO_PASSWORD: &str = "echoed-password-0c4e";
+    const ECHO_REFRESH: &str = "echoed-refresh-token-9a2f";
+    let basic = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("cid:{ECHO_SECRET}"))
+    };
+    let server = MockServer::start_async().await;
+    let body = json!({"success": false, "errorObjects": [{
+        "error": format!("bad password {ECHO_PASSWORD} for client secret {ECHO_SECRET}"),
+        "reason": format!("header was Basic {basic}"),
+    }]})
+    .to_string();
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/v3/ua/oauth/token")
+                .body_includes("grant_type=password");
+            then.status(403)
+                .header("content-type", "application/json")
+                .body(body.clone());
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/v3/ua/sign-up");
+            then.status(422)
+                .header("content-type", "application/json")
+                .body(
+                    json!({"success": false, "errorObjects": [{
+                        "error": format!("password {ECHO_PASSWORD} is too weak"),
+                        "field": "password"}]})
+                    .to_string(),
+                );
+        })
+        .await;
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_credentials(Credentials::new(
+            "cid",
+            ECHO_SECRET,
+            "e@example.com",
+            ECHO_PASSWORD,
+        ))
+        .build()
+        .unwrap();
+    let secrets = [ECHO_SECRET, ECHO_PASSWORD, basic.as_str(), ECHO_REFRESH];
+    let check = |e: &iqm::Error| {
+        let shown = format!(
+            "{e} {e:?} {:?} {:?}",
+            e.vendor_message(),
+            e.detail::<IqmError>()
+        );
+        for s in secrets {
+            assert!(!shown.contains(s), "{s:?} leaked in {shown}");
+        }
+        assert!(shown.contains("[REDACTED]"), "{shown}");
+    };
+    let e = client.login().await.unwrap_err();
+    assert!(e.is_unauthorized());
+    check(&e);
+    let e = client
+        .sign_up("n@example.com", ECHO_PASSWORD)
+        .await
+        .unwrap_err();
+    assert!(e.is_rejected());
+    check(&e);
+    // A refresh answered 500 with the refresh token echoed: surfaced, scrubbed.
+    let clock = ManualClock::new();
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/v3/ua/oauth/token")
+                .body_includes("grant_type=password");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(
+                    json!({"access_token": "at-1", "refresh_token": ECHO_REFRESH,
+                    "expires_in": 600, "owId": 5})
+                    .to_string(),
+                );
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/v3/ua/oauth/token")
+                .body_includes("grant_type=refresh_token");
+            then.status(500)
+                .header("content-type", "application/json")
+                .body(
+                    json!({"success": false, "errorObjects": [{
+                        "error": format!("cannot refresh {ECHO_REFRESH}")}]})
+                    .to_string(),
+                );
+        })
+        .await;
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_credentials(Credentials::new(
+            "cid",
+            ECHO_SECRET,
+            "e@example.com",
+            ECHO_PASSWORD,
+        ))
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    client.login().await.unwrap();
+    let e = client.refresh().await.unwrap_err();
+    assert!(e.is_transient(), "{e:?}");
+    check(&e);
+    assert_eq!(client.session_stats().sign_ins, 1);
 }
