@@ -10,7 +10,7 @@ use auth_core::{
 };
 use reqwest::header::{ACCEPT, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde_json::Value;
 
 use crate::error::ApiError;
 
@@ -112,22 +112,54 @@ impl fmt::Debug for Credentials {
     }
 }
 
-#[derive(Deserialize)]
-struct AuthAnswer {
-    #[serde(default)]
-    token: Option<String>,
-}
-
 /// The token's expiry: its JWT `exp` when it is a JWT that has one, else `lifetime` from now.
+///
+/// A token shaped like a JWT (three segments, the first starting `eyJ`, the base64url of
+/// `{"`) whose header or payload cannot be read is a typed `BadResponse`, not an opaque
+/// token: its `exp` would be silently ignored otherwise.
 pub(crate) fn token_expiry(
     token: &str,
     lifetime: Duration,
     now: SystemTime,
 ) -> Result<Expiry, Error> {
+    let jwt_shaped = token.starts_with("eyJ") && token.split('.').count() == 3;
     match auth_core::jwt_claims(token) {
         Ok(claims) if claims.contains_key("exp") => Expiry::from_jwt(token, now),
+        Err(e) if jwt_shaped => Err(Error::new(
+            ErrorKind::BadResponse,
+            "authenticate answer holds a malformed JWT",
+        )
+        .with_source(e)),
         _ => Ok(Expiry::lifetime_from(lifetime, now)),
     }
+}
+
+/// The token of a 200 authenticate answer. An answer without one is a typed error: a
+/// `{"code": 401, "error": ...}` body sent with status 200 is still bad credentials, any
+/// other vendor error body becomes the error's vendor message and detail.
+fn token_from_answer(answer: &Value) -> Result<String, Error> {
+    if let Some(token) = answer
+        .get("token")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        return Ok(token.to_owned());
+    }
+    let mut err = Error::new(ErrorKind::BadResponse, "authenticate answer has no token");
+    if let Some(parsed) = ApiError::from_value(answer) {
+        if parsed.code == Some(401) {
+            err = Error::new(
+                ErrorKind::Unauthorized,
+                "authenticate answer refused the login",
+            );
+        }
+        if let Some(text) = parsed.text() {
+            err = err.with_vendor_message(text);
+        }
+        err = err.with_detail(parsed);
+    }
+    Err(err)
 }
 
 /// The [`TokenProvider`] behind the client's session.
@@ -165,19 +197,18 @@ impl IntelePeerAuth {
             .request(reqwest::Method::POST, &self.authenticate_url)
             .header(ACCEPT, "application/json")
             .json(&body);
-        let answer: AuthAnswer = match self.http.send_json(request, &[password]).await {
+        let answer: Value = match self.http.send_json(request, &[password]).await {
             Ok(answer) => answer,
             // The authenticate call's 401 means the username or password is wrong: a
             // distinct, final error, never a reason to authenticate again.
             Err(e) if e.status() == Some(401) => return Err(bad_credentials(e)),
             Err(e) => return Err(e),
         };
-        let token = answer
-            .token
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| {
-                Error::new(ErrorKind::BadResponse, "authenticate answer has no token")
-            })?;
+        let token = match token_from_answer(&answer) {
+            Ok(token) => token,
+            Err(e) if e.is_unauthorized() => return Err(bad_credentials(e)),
+            Err(e) => return Err(e),
+        };
         let expiry = token_expiry(&token, self.lifetime, self.http.now())?;
         Ok(TokenSet::new(AccessToken::new(token), expiry))
     }
@@ -187,8 +218,10 @@ fn bad_credentials(e: Error) -> Error {
     let mut out = Error::new(
         ErrorKind::Unauthorized,
         "bad credentials: intelepeer refused the username or password",
-    )
-    .with_status(401);
+    );
+    if let Some(status) = e.status() {
+        out = out.with_status(status);
+    }
     if let Some(m) = e.vendor_message() {
         out = out.with_vendor_message(m);
     }
@@ -310,6 +343,51 @@ mod tests {
         // A JWT whose exp is present but malformed is a typed error, not a guess.
         let err = token_expiry(&jwt(r#"{"exp":"soon"}"#), DEFAULT_TOKEN_LIFETIME, now).unwrap_err();
         assert!(err.is_bad_response());
+    }
+
+    #[test]
+    fn malformed_jwt_is_a_typed_error_and_opaque_dots_are_not_jwts() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        // JWT header, payload not base64url JSON.
+        let garbled = format!("{}.%%%not-base64.sig", b64(r#"{"alg":"HS256"}"#));
+        let e = token_expiry(&garbled, DEFAULT_TOKEN_LIFETIME, now).unwrap_err();
+        assert!(e.is_bad_response());
+        assert_eq!(e.to_string(), "authenticate answer holds a malformed JWT");
+        let e = token_expiry("eyJbroken.eyJbroken.sig", DEFAULT_TOKEN_LIFETIME, now).unwrap_err();
+        assert!(e.is_bad_response());
+        // An opaque token that happens to hold dots is still opaque.
+        let e = token_expiry("fFkq.abc.def", DEFAULT_TOKEN_LIFETIME, now).unwrap();
+        assert_eq!(e.expires_at(), Some(now + DEFAULT_TOKEN_LIFETIME));
+    }
+
+    #[test]
+    fn authenticate_answers_without_a_token_are_typed() {
+        use serde_json::json;
+        assert_eq!(
+            token_from_answer(&json!({"token": " fFkq "})).unwrap(),
+            "fFkq"
+        );
+        for answer in [
+            json!({}),
+            json!({"token": null}),
+            json!({"token": ""}),
+            json!({"token": 42}),
+            json!([]),
+            json!(null),
+        ] {
+            let e = token_from_answer(&answer).unwrap_err();
+            assert!(e.is_bad_response(), "{answer}: {e:?}");
+            assert_eq!(e.to_string(), "authenticate answer has no token");
+        }
+        // A 200 carrying the vendor's 401 body is still bad credentials.
+        let e = token_from_answer(&json!({"code": 401, "error": "Unauthorized"})).unwrap_err();
+        assert!(e.is_unauthorized());
+        assert_eq!(e.vendor_message(), Some("Unauthorized"));
+        assert_eq!(e.detail::<ApiError>().unwrap().code, Some(401));
+        // Another vendor error body: a bad response carrying the vendor's words.
+        let e = token_from_answer(&json!({"code": 500, "error": "db down"})).unwrap_err();
+        assert!(e.is_bad_response());
+        assert_eq!(e.vendor_message(), Some("db down"));
     }
 
     #[test]

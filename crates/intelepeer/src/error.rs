@@ -34,7 +34,14 @@ impl ApiError {
     /// assert!(intelepeer::ApiError::from_body("Bad Gateway").is_none());
     /// ```
     pub fn from_body(body: &str) -> Option<Self> {
-        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(body) else {
+        serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| Self::from_value(&v))
+    }
+
+    /// [`from_body`](Self::from_body) for an already parsed answer.
+    pub(crate) fn from_value(body: &Value) -> Option<Self> {
+        let Value::Object(map) = body else {
             return None;
         };
         let text = |key: &str| match map.get(key) {

@@ -502,3 +502,212 @@ async fn secrets_never_print() {
         );
     }
 }
+
+/// Bad answers from a server that is not the sandbox: each is a typed error, never a panic,
+/// and the client keeps working (and keeps its token) afterwards.
+mod bad_input {
+    use super::*;
+    use httpmock::prelude::{GET, MockServer, POST};
+
+    const PASSWORD: &str = "bad-input-password-3e1f";
+    const TOKEN: &str = "fFkq-bad-input-token";
+
+    fn client_for(server: &MockServer, clock: &ManualClock) -> Client {
+        Client::builder()
+            .with_base_url(server.base_url())
+            .with_clock(clock.clone())
+            .with_credentials(Credentials::password("api-user", PASSWORD))
+            .build()
+            .unwrap()
+    }
+
+    /// Serve `body` with `content_type` and `status` on the authenticate call.
+    async fn authenticate_answer(status: u16, content_type: &str, body: &str) -> intelepeer::Error {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path("/_rest/v4/authenticate");
+                then.status(status)
+                    .header("content-type", content_type)
+                    .body(body);
+            })
+            .await;
+        let clock = ManualClock::new();
+        let client = client_for(&server, &clock);
+        let e = client.authenticate().await.unwrap_err();
+        for shown in [format!("{e}"), format!("{e:?}")] {
+            assert!(!shown.contains(PASSWORD), "leaked: {shown}");
+        }
+        assert_eq!(client.session_stats().sign_ins, 1);
+        e
+    }
+
+    #[tokio::test]
+    async fn malformed_authenticate_answers_are_typed_errors() {
+        for (status, ct, body) in [
+            (200, "application/json", "{not json"),
+            (200, "application/json", ""),
+            (200, "application/json", r#"{"token":null}"#),
+            (200, "application/json", r#"{"token":{"value":"x"}}"#),
+            (200, "application/json", "null"),
+            (200, "text/html", "<html>maintenance</html>"),
+            // A token shaped like a JWT whose payload is garbage.
+            (
+                200,
+                "application/json",
+                r#"{"token":"eyJhbGciOiJIUzI1NiJ9.@@@.sig"}"#,
+            ),
+        ] {
+            let e = authenticate_answer(status, ct, body).await;
+            assert!(e.is_bad_response(), "{body}: {e:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_200_with_an_error_body_is_not_a_token() {
+        let e = authenticate_answer(
+            200,
+            "application/json",
+            r#"{"code":401,"error":"Unauthorized"}"#,
+        )
+        .await;
+        assert!(e.is_unauthorized(), "{e:?}");
+        assert_eq!(e.vendor_message(), Some("Unauthorized"));
+        let e = authenticate_answer(
+            200,
+            "application/json",
+            r#"{"code":"503","message":"try later"}"#,
+        )
+        .await;
+        assert!(e.is_bad_response(), "{e:?}");
+        assert_eq!(e.vendor_message(), Some("try later"));
+        assert_eq!(e.detail::<intelepeer::ApiError>().unwrap().code, Some(503));
+    }
+
+    #[tokio::test]
+    async fn unexpected_statuses_on_authenticate_are_typed() {
+        let e = authenticate_answer(401, "text/plain", "").await;
+        assert!(e.is_unauthorized());
+        assert_eq!(e.status(), Some(401));
+        let e = authenticate_answer(
+            403,
+            "application/json",
+            r#"{"code":403,"error":"no API access"}"#,
+        )
+        .await;
+        assert!(e.is_rejected(), "{e:?}");
+        assert_eq!(e.status(), Some(403));
+        assert_eq!(e.vendor_message(), Some("no API access"));
+        let e = authenticate_answer(500, "text/html", "<h1>oops</h1>").await;
+        assert!(e.is_transient());
+        // A garbled Retry-After header is ignored, not a failure.
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path("/_rest/v4/authenticate");
+                then.status(429)
+                    .header("retry-after", "soon-ish, maybe")
+                    .body(r#"{"code":429,"error":"Too Many Requests"}"#);
+            })
+            .await;
+        let e = client_for(&server, &ManualClock::new())
+            .authenticate()
+            .await
+            .unwrap_err();
+        assert!(e.is_rate_limited(), "{e:?}");
+        assert_eq!(e.retry_after(), None);
+        assert_eq!(e.vendor_message(), Some("Too Many Requests"));
+    }
+
+    #[tokio::test]
+    async fn malformed_call_answers_keep_the_session() {
+        let server = MockServer::start_async().await;
+        let auth = server
+            .mock_async(|when, then| {
+                when.method(POST).path("/_rest/v4/authenticate");
+                then.status(200)
+                    .header("content-type", "application/json")
+                    .body(format!(r#"{{"token":"{TOKEN}"}}"#));
+            })
+            .await;
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path("/_rest/v4/app/sms/send");
+                then.status(200)
+                    .header("content-type", "text/html")
+                    .body("<html>ok</html>");
+            })
+            .await;
+        server
+            .mock_async(|when, then| {
+                when.method(GET).path("/_rest/v4/my/accounts");
+                then.status(200)
+                    .header("content-type", "application/json")
+                    .body(r#"{"accounts":null,"total":null}"#);
+            })
+            .await;
+        let clock = ManualClock::new();
+        let client = client_for(&server, &clock);
+        let e = client.send_sms(&sms()).await.unwrap_err();
+        assert!(e.is_bad_response(), "{e:?}");
+        assert_eq!(e.status(), Some(200));
+        let e = client.accounts_page(1, 10).await.unwrap_err();
+        assert!(e.is_bad_response(), "{e:?}");
+        let e = client
+            .get_json::<Vec<u32>>(Api::Cpaas, "/_rest/v4/my/accounts")
+            .await
+            .unwrap_err();
+        assert!(e.is_bad_response(), "{e:?}");
+        // One authentication served all three; the token is still held.
+        auth.assert_calls_async(1).await;
+        assert!(client.token_expiry().is_some());
+        let stats = client.session_stats();
+        assert_eq!(
+            (stats.sign_ins, stats.unauthorized, stats.requests),
+            (1, 0, 3)
+        );
+        for shown in [format!("{e}"), format!("{e:?}"), format!("{client:?}")] {
+            assert!(
+                !shown.contains(TOKEN) && !shown.contains(PASSWORD),
+                "leaked: {shown}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn null_and_unknown_fields_are_tolerated() {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path("/_rest/v4/authenticate");
+                then.status(200)
+                    .header("content-type", "application/json")
+                    .body(format!(r#"{{"token":"{TOKEN}","extra":null}}"#));
+            })
+            .await;
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path("/_rest/v4/app/sms/send");
+                then.status(200)
+                    .header("content-type", "application/json")
+                    .body(r#"{"messageId":null,"status":null,"segments":2}"#);
+            })
+            .await;
+        server
+            .mock_async(|when, then| {
+                when.method(GET).path("/_rest/v4/my/accounts");
+                then.status(200)
+                    .header("content-type", "application/json")
+                    .body(r#"[{"id":null,"name":null,"status":null,"new":1},{"accountId":"7"}]"#);
+            })
+            .await;
+        let client = client_for(&server, &ManualClock::new());
+        let r = client.send_sms(&sms()).await.unwrap();
+        assert_eq!((r.message_id, r.status), (None, None));
+        assert_eq!(r.extra["segments"], 2);
+        let page = client.accounts_page(1, 10).await.unwrap();
+        assert_eq!(page.items.len(), 2);
+        assert_eq!(page.items[1].id.as_deref(), Some("7"));
+        assert_eq!(page.next, None);
+    }
+}
