@@ -4,11 +4,11 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use auth_core::reqwest::Method;
 use auth_core::reqwest::header::{ACCEPT, HeaderMap};
+use auth_core::reqwest::{Method, Response};
 use auth_core::{
     ApiKey, AuthScheme, Capabilities, Error, ErrorKind, Expiry, Http, RenewalPolicy, TokenProvider,
-    TokenSet, async_trait,
+    TokenSet, async_trait, read_json,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -189,6 +189,14 @@ impl IpaasProvider {
         Ok(set)
     }
 
+    /// Decode a Login, Refresh or ChangeCompany answer into tokens; an answer that is not
+    /// a usable token set is a `BadResponse` carrying the HTTP status.
+    pub(crate) async fn accept_response(&self, resp: Response) -> Result<TokenSet, Error> {
+        let status = resp.status().as_u16();
+        let answer: AuthAnswer = read_json(resp).await?;
+        self.accept(&answer).map_err(|e| e.with_status(status))
+    }
+
     /// The API key as a token set that never expires.
     pub(crate) fn api_key_tokens(&self) -> Option<TokenSet> {
         match &self.credentials.0 {
@@ -219,8 +227,8 @@ impl TokenProvider for IpaasProvider {
             .request(Method::POST, self.sso(&["Auth", "Login"])?)
             .header(ACCEPT, "application/json")
             .json(&body);
-        let answer: AuthAnswer = self.http.send_json(req, &[&user.password]).await?;
-        self.accept(&answer)
+        let resp = self.http.send(req, &[&user.password]).await?;
+        self.accept_response(resp).await
     }
 
     async fn refresh(&self, current: &TokenSet) -> Result<TokenSet, Error> {
@@ -239,8 +247,8 @@ impl TokenProvider for IpaasProvider {
                 refresh_token: refresh.expose(),
             });
         let secrets = [refresh.as_secret(), current.access_token().as_secret()];
-        let answer: AuthAnswer = self.http.send_json(req, &secrets).await?;
-        self.accept(&answer)
+        let resp = self.http.send(req, &secrets).await?;
+        self.accept_response(resp).await
     }
 
     fn capabilities(&self) -> Capabilities {

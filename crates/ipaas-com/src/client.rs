@@ -17,7 +17,7 @@ use url::Url;
 use crate::auth::{Credentials, IpaasProvider};
 use crate::config::{Api, DEFAULT_VERSION, Environment, build_url, parse_base_url, split_endpoint};
 use crate::error::IpaasErrors;
-use crate::models::{AuthAnswer, Company, USER_ID, UserProfile};
+use crate::models::{Company, USER_ID, UserProfile};
 use crate::paging::ListRequest;
 
 /// Builds a [`Client`].
@@ -423,8 +423,7 @@ impl Client {
         )?;
         let previous = self.inner.session.current();
         let resp = self.send_raw(Method::GET, url, None).await?;
-        let answer: AuthAnswer = read_json(resp).await?;
-        let mut tokens = self.inner.provider.accept(&answer)?;
+        let mut tokens = self.inner.provider.accept_response(resp).await?;
         // A renewal already in flight would store its (old-company) token after ours.
         let _ = self.inner.session.settle().await;
         if let Some(prev) = previous {

@@ -410,7 +410,8 @@ async fn both_429_kinds_5xx_and_non_json_are_typed() {
         Some("Invalid email address or password.")
     );
     assert!(!format!("{e} {e:?} {bad:?}").contains("wrong-password-123"));
-    // Nothing above was retried by the pipeline.
+    // Nothing above was retried by the pipeline: one hit per call, one login per client.
+    assert_eq!(sandbox.hits(routes::ECHO), 1 + 4);
     assert_eq!(sandbox.token_requests(), 2);
 }
 
@@ -529,7 +530,9 @@ fn secrets_never_print() {
         .build()
         .unwrap();
     let builder = Client::builder().with_credentials(user.clone());
-    let shown = format!("{user:?} {key:?} {client:?} {builder:?}");
+    let request = client.request(Method::GET, Api::Subscriptions, "Events");
+    let list = client.list::<Value>(Api::Subscriptions, "Events");
+    let shown = format!("{user:?} {key:?} {client:?} {client:#?} {builder:?} {request:?} {list:?}");
     assert!(!shown.contains(SECRET), "{shown}");
 }
 
@@ -581,4 +584,445 @@ async fn optional_login_fields_and_bad_input() {
     let e = client.companies_of("1").await.unwrap_err();
     assert!(e.is_rejected() && e.status() == Some(404), "{e:?}");
     assert_eq!(sandbox.token_requests(), 1);
+}
+
+/// A raw request to the sandbox (no client): its status, content type and body text.
+async fn raw(
+    sandbox: &Sandbox,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, String, String) {
+    let mut req = reqwest::Client::new().request(method, format!("{}{path}", sandbox.base_url()));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(b) = body {
+        req = req.body(b.to_owned());
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, ct, resp.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_enforces_the_wire_rules() {
+    let (clock, sandbox, client) = setup().await;
+    const JSON: (&str, &str) = ("content-type", "application/json");
+    let login_body = format!(r#"{{"email_address":"{EMAIL}","password":"{PASSWORD}"}}"#);
+
+    // Login: POST only, JSON only, both fields required, right credentials.
+    let r = raw(&sandbox, Method::GET, "/sso/v2/Auth/Login", &[], None).await;
+    assert_eq!((r.0, r.1.as_str()), (405, "text/plain"));
+    let r = raw(
+        &sandbox,
+        Method::POST,
+        "/sso/v2/Auth/Login",
+        &[("content-type", "text/plain")],
+        Some(&login_body),
+    )
+    .await;
+    assert_eq!(r.0, 415, "{r:?}");
+    let r = raw(
+        &sandbox,
+        Method::POST,
+        "/sso/v2/Auth/Login",
+        &[JSON],
+        Some(&format!(r#"{{"email_address":"{EMAIL}"}}"#)),
+    )
+    .await;
+    assert_eq!(r.0, 400, "{r:?}");
+    let r = raw(
+        &sandbox,
+        Method::POST,
+        "/sso/v2/Auth/Login",
+        &[JSON],
+        Some("{"),
+    )
+    .await;
+    assert_eq!(r.0, 400, "{r:?}");
+    let r = raw(
+        &sandbox,
+        Method::POST,
+        "/sso/v2/Auth/Login",
+        &[JSON],
+        Some(&format!(
+            r#"{{"email_address":"{EMAIL}","password":"nope"}}"#
+        )),
+    )
+    .await;
+    assert_eq!(
+        r,
+        (
+            401,
+            "text/plain".into(),
+            "Invalid email address or password.".into()
+        )
+    );
+    let r = raw(
+        &sandbox,
+        Method::POST,
+        "/sso/v2/Auth/Login",
+        &[JSON],
+        Some(&login_body),
+    )
+    .await;
+    assert_eq!((r.0, r.1.as_str()), (200, "application/json"), "{r:?}");
+    let answer: Value = serde_json::from_str(&r.2).unwrap();
+    for key in [
+        "id",
+        "name",
+        "email_address",
+        "access_token",
+        "access_token_expiration",
+        "refresh_token",
+        "permissions",
+    ] {
+        assert!(
+            answer.get(key).is_some(),
+            "login answer lacks {key}: {answer}"
+        );
+    }
+    let access = answer["access_token"].as_str().unwrap().to_owned();
+    let refresh = answer["refresh_token"].as_str().unwrap().to_owned();
+
+    // Refresh: only the refresh token, never an Authorization header.
+    let only_refresh = format!(r#"{{"refresh_token":"{refresh}"}}"#);
+    let bearer = format!("Bearer {access}");
+    let r = raw(
+        &sandbox,
+        Method::POST,
+        "/sso/v2/Auth/Refresh",
+        &[JSON, ("authorization", &bearer)],
+        Some(&only_refresh),
+    )
+    .await;
+    assert_eq!(r.0, 400, "{r:?}");
+    let r = raw(
+        &sandbox,
+        Method::POST,
+        "/sso/v2/Auth/Refresh",
+        &[JSON],
+        Some(&format!(
+            r#"{{"refresh_token":"{refresh}","access_token":"{access}"}}"#
+        )),
+    )
+    .await;
+    assert_eq!(r.0, 400, "{r:?}");
+    let r = raw(
+        &sandbox,
+        Method::POST,
+        "/sso/v2/Auth/Refresh",
+        &[JSON],
+        Some(r#"{"refresh_token":"AQA-unknown"}"#),
+    )
+    .await;
+    assert_eq!(r.0, 401, "{r:?}");
+    let r = raw(
+        &sandbox,
+        Method::PUT,
+        "/sso/v2/Auth/Refresh",
+        &[JSON],
+        Some(&only_refresh),
+    )
+    .await;
+    assert_eq!(r.0, 405, "{r:?}");
+
+    // Authorized routes: a token the sandbox issued, unexpired, in the Authorization header.
+    let events = "/subscriptions/v2/Events?pageNumber=1&pageSize=10";
+    assert_eq!(raw(&sandbox, Method::GET, events, &[], None).await.0, 401);
+    let r = raw(
+        &sandbox,
+        Method::GET,
+        events,
+        &[("authorization", "Bearer forged")],
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 401);
+    let r = raw(
+        &sandbox,
+        Method::GET,
+        events,
+        &[("authorization", &bearer)],
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 200, "{r:?}");
+    let r = raw(
+        &sandbox,
+        Method::GET,
+        events,
+        &[("authorization", &access)],
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 200, "the raw token is accepted too: {r:?}");
+    let r = raw(
+        &sandbox,
+        Method::POST,
+        events,
+        &[("authorization", &bearer)],
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 405);
+    let bad_size = "/subscriptions/v2/Events?pageNumber=1&pageSize=0";
+    let r = raw(
+        &sandbox,
+        Method::GET,
+        bad_size,
+        &[("authorization", &bearer)],
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 400, "{r:?}");
+    let r = raw(
+        &sandbox,
+        Method::GET,
+        "/sso/v2/Nope",
+        &[("authorization", &bearer)],
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 404);
+    let key = format!("Bearer {API_KEY}");
+    let r = raw(
+        &sandbox,
+        Method::GET,
+        events,
+        &[("authorization", &key)],
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 200, "the api key is accepted: {r:?}");
+
+    // The token's expiry is judged by the injected clock, to the second it advertised.
+    clock.advance(HOUR - Duration::from_secs(1));
+    let r = raw(
+        &sandbox,
+        Method::GET,
+        events,
+        &[("authorization", &bearer)],
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 200, "{r:?}");
+    clock.advance(Duration::from_secs(1));
+    let r = raw(
+        &sandbox,
+        Method::GET,
+        events,
+        &[("authorization", &bearer)],
+        None,
+    )
+    .await;
+    assert_eq!((r.0, r.2.as_str()), (401, "Unauthorized: token expired"));
+
+    // The client never trips any of these rules: its own calls all succeed.
+    // Login hits: 415, two 400s, 401, 200 (the 405 never reached the route).
+    assert_eq!(sandbox.logins(), 5);
+    client.companies().await.unwrap();
+    assert_eq!(sandbox.logins(), 6);
+}
+
+/// An error-kind predicate such as `Error::is_bad_response`.
+type IsKind = fn(&Error) -> bool;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_login_answers_are_typed_and_never_cached() {
+    const SECRET: &str = "pw-for-broken-answers-3141";
+    let server = MockServer::start_async().await;
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_clock(ManualClock::new())
+        .with_credentials(Credentials::user(EMAIL, SECRET))
+        .build()
+        .unwrap();
+    let cases: [(u16, &str, &str, IsKind); 9] = [
+        (200, "application/json", "", Error::is_bad_response),
+        (200, "text/plain", "Login failed", Error::is_bad_response),
+        (
+            200,
+            "text/html",
+            "<html>maintenance</html>",
+            Error::is_bad_response,
+        ),
+        (200, "application/json", "[]", Error::is_bad_response),
+        (
+            200,
+            "application/json",
+            r#"{"access_token":null}"#,
+            Error::is_bad_response,
+        ),
+        (
+            200,
+            "application/json",
+            r#"{"access_token":42}"#,
+            Error::is_bad_response,
+        ),
+        (
+            200,
+            "application/json",
+            r#"{"access_token":"t","access_token_expiration":"tomorrow"}"#,
+            Error::is_bad_response,
+        ),
+        (
+            400,
+            "text/plain",
+            "Invalid password pw-for-broken-answers-3141",
+            Error::is_rejected,
+        ),
+        (
+            502,
+            "text/html",
+            "<html>bad gateway</html>",
+            Error::is_transient,
+        ),
+    ];
+    for (status, ct, body, kind) in cases {
+        let login = server
+            .mock_async(|when, then| {
+                when.method(httpmock::Method::POST)
+                    .path("/sso/v2/Auth/Login");
+                then.status(status).header("Content-Type", ct).body(body);
+            })
+            .await;
+        let e = client.companies().await.unwrap_err();
+        assert!(kind(&e), "{status} {body:?}: {e:?}");
+        if status == 200 {
+            assert_eq!(e.status(), Some(200), "{e:?}");
+        }
+        let shown = format!("{e} {e:?} {client:?}");
+        assert!(!shown.contains(SECRET), "{shown}");
+        // One login per attempt, nothing retried, no broken token kept.
+        assert_eq!(login.calls_async().await, 1, "{body:?}");
+        assert!(client.session().current().is_none(), "{body:?}");
+        login.delete_async().await;
+    }
+    // A good answer afterwards: the client signs in and works.
+    let login = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST)
+                .path("/sso/v2/Auth/Login");
+            then.status(200)
+                .header("Content-Type", "application/json")
+                .json_body(json!({"id": 5, "access_token": "opaque-access",
+                    "access_token_expiration": "2100-01-01T00:00:00+00:00"}));
+        })
+        .await;
+    let companies = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/sso/v2/User/5/Companies")
+                .header("authorization", "Bearer opaque-access");
+            then.status(200)
+                .header("Content-Type", "application/json")
+                .body(r#"[{"id":"c1","name":null,"unknown":[1]},{"id":"c2"}]"#);
+        })
+        .await;
+    let list = client.companies().await.unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(
+        (login.calls_async().await, companies.calls_async().await),
+        (1, 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_refresh_and_change_company_answers_lose_nothing() {
+    let (clock, sandbox, client) = setup().await;
+    echo(&client).await.unwrap();
+    let first = client.session().current().unwrap();
+    let access = first.tokens().access_token().expose().to_owned();
+    let refresh = first.tokens().refresh_token().unwrap().expose().to_owned();
+
+    // A company switch answered with garbage: typed, and the old company's token stays.
+    sandbox.inject(Fault::status(200, "not json"));
+    let e = client.change_company(OTHER_COMPANY).await.unwrap_err();
+    assert!(e.is_bad_response() && e.status() == Some(200), "{e:?}");
+    sandbox.inject(Fault::status(200, "{}"));
+    let e = client.change_company(OTHER_COMPANY).await.unwrap_err();
+    assert!(e.is_bad_response(), "{e:?}");
+    let still = client.session().current().unwrap();
+    assert_eq!(still.tokens().access_token().expose(), access);
+    assert_eq!(echo(&client).await.unwrap()["company_id"], DEFAULT_COMPANY);
+
+    // The refresh endpoint fails (echoing the refresh token) or answers garbage: typed,
+    // secret-free, and the held refresh token still works on the next call.
+    clock.advance(HOUR);
+    sandbox.inject_on_auth(Fault::status(500, format!("could not refresh {refresh}")));
+    let e = echo(&client).await.unwrap_err();
+    assert!(e.is_transient(), "{e:?}");
+    let shown = format!("{e} {e:?}");
+    assert!(
+        !shown.contains(&refresh) && !shown.contains(&access),
+        "{shown}"
+    );
+    sandbox.inject_on_auth(Fault::status(200, "<html>oops</html>"));
+    let e = echo(&client).await.unwrap_err();
+    assert!(e.is_bad_response(), "{e:?}");
+    assert_eq!((sandbox.logins(), sandbox.refreshes()), (1, 2));
+    echo(&client).await.unwrap();
+    assert_eq!((sandbox.logins(), sandbox.refreshes()), (1, 3));
+    assert_eq!(client.session_stats().renewal_failures, 2);
+
+    // A companies answer that is not a list.
+    sandbox.inject(Fault::status(200, r#"{"id":"c1"}"#));
+    let e = client.companies().await.unwrap_err();
+    assert!(e.is_bad_response(), "{e:?}");
+    assert_eq!(sandbox.hits(routes::COMPANIES), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbled_or_wrongly_typed_x_pagination_is_typed() {
+    let server = MockServer::start_async().await;
+    for (path, header) in [
+        (
+            "/subscriptions/v2/Garbled",
+            "{\"current_Page\":1,\"note\":\"caf\u{e9}\"}",
+        ),
+        ("/subscriptions/v2/Array", "[1,2]"),
+        ("/subscriptions/v2/Text", r#"{"current_Page":"first"}"#),
+        ("/subscriptions/v2/Negative", r#"{"total_Pages":-3}"#),
+        ("/subscriptions/v2/Flag", r#"{"next_Page":"Maybe"}"#),
+    ] {
+        server
+            .mock_async(|when, then| {
+                when.method(GET).path(path);
+                then.status(200)
+                    .header("Content-Type", "application/json")
+                    .header("X-Pagination", header)
+                    .body("[1]");
+            })
+            .await;
+    }
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_credentials(Credentials::api_key("static-key"))
+        .build()
+        .unwrap();
+    for endpoint in ["Garbled", "Array", "Text", "Negative", "Flag"] {
+        let e = client
+            .list::<u32>(Api::Subscriptions, endpoint)
+            .page(1)
+            .await
+            .unwrap_err();
+        assert!(
+            e.is_bad_response() && e.status() == Some(200),
+            "{endpoint}: {e:?}"
+        );
+        let mut items = client.list::<u32>(Api::Subscriptions, endpoint).items();
+        assert!(items.next().await.unwrap().unwrap_err().is_bad_response());
+        assert!(
+            items.next().await.is_none(),
+            "{endpoint}: the stream ends after an error"
+        );
+    }
 }
