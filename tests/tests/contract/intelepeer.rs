@@ -35,6 +35,9 @@ async fn password_client_meets_the_contract() {
         Sandbox::builder()
             .clock(clock.clone())
             .token_lifetime(DAY)
+            // A slow authenticate (real time; expiry follows the manual clock): the 100
+            // callers after expiry are all waiting while the one re-authentication runs.
+            .auth_delay(Duration::from_millis(100))
             .start()
             .await,
     );
