@@ -203,6 +203,23 @@ impl LoginFlow {
     }
 }
 
+/// How the refresh call encodes its body. Both go to `POST /api/v3/ua/oauth/token` with
+/// the client's Basic header.
+///
+/// ```
+/// assert_eq!(iqm::RefreshFlow::default(), iqm::RefreshFlow::Form);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RefreshFlow {
+    /// Form-encoded `grant_type=refresh_token&refresh_token=..` (IQM's current quickstart).
+    #[default]
+    Form,
+    /// JSON `{"grant_type": "refresh_token", "refresh_token": ..}`, as the API reference
+    /// page's sample shows it.
+    Json,
+}
+
 /// A token answer, whichever shape it came in.
 #[derive(Debug)]
 pub(crate) struct TokenAnswer {
@@ -336,6 +353,7 @@ pub(crate) fn parse_ow_id(status: u16, body: Value) -> Result<String, Error> {
 pub(crate) struct IqmAuth {
     pub(crate) credentials: Credentials,
     pub(crate) flow: LoginFlow,
+    pub(crate) refresh_flow: RefreshFlow,
     pub(crate) http: Http,
     pub(crate) base_url: String,
 }
@@ -345,6 +363,7 @@ impl fmt::Debug for IqmAuth {
         f.debug_struct("IqmAuth")
             .field("credentials", &self.credentials)
             .field("flow", &self.flow)
+            .field("refresh_flow", &self.refresh_flow)
             .field("base_url", &self.base_url)
             .finish()
     }
@@ -497,14 +516,21 @@ impl TokenProvider for IqmAuth {
         };
         let client = &self.credentials.client;
         let basic = client.basic();
+        let fields = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.expose()),
+        ];
         let request = self
             .http
             .request(reqwest::Method::POST, self.url(TOKEN_PATH))
-            .header(AUTHORIZATION, basic_header(client)?)
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh.expose()),
-            ]);
+            .header(AUTHORIZATION, basic_header(client)?);
+        let request = match self.refresh_flow {
+            RefreshFlow::Form => request.form(&fields),
+            RefreshFlow::Json => request.json(&serde_json::json!({
+                "grant_type": "refresh_token",
+                "refresh_token": refresh.expose(),
+            })),
+        };
         let secrets = [refresh.as_secret(), client.secret(), &basic];
         let (status, body, at) = self
             .token_call(request, &secrets)
@@ -641,6 +667,7 @@ mod tests {
         let auth = IqmAuth {
             credentials: Credentials::new("i", "s", "e", "p"),
             flow: LoginFlow::OAuthToken,
+            refresh_flow: RefreshFlow::Form,
             http: Http::with_client(reqwest::Client::new()),
             base_url: "https://api.iqm.com".into(),
         };

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::auth::{
-    Credentials, IqmAuth, LOGOUT_PATH, LoginFlow, OW_ID, OW_ID_PATH, SIGN_UP_PATH,
+    Credentials, IqmAuth, LOGOUT_PATH, LoginFlow, OW_ID, OW_ID_PATH, RefreshFlow, SIGN_UP_PATH,
     authorize_headers, basic_header, parse_ow_id, parse_token_answer,
 };
 use crate::models::{SignUp, unwrap_data};
@@ -78,6 +78,7 @@ pub struct ClientBuilder {
     base_url: Option<String>,
     credentials: Option<Credentials>,
     flow: LoginFlow,
+    refresh_flow: RefreshFlow,
     clock: Option<SharedClock>,
     http_client: Option<reqwest::Client>,
     limiter: Option<RateLimiter>,
@@ -90,6 +91,7 @@ impl fmt::Debug for ClientBuilder {
             .field("base_url", &self.base_url)
             .field("credentials", &self.credentials)
             .field("flow", &self.flow)
+            .field("refresh_flow", &self.refresh_flow)
             .field("limiter", &self.limiter.is_some())
             .finish_non_exhaustive()
     }
@@ -102,8 +104,8 @@ impl ClientBuilder {
     /// let b = iqm::Client::builder().with_environment(iqm::Environment::Production);
     /// # drop(b);
     /// ```
-    pub fn with_environment(mut self, environment: Environment) -> Self {
-        self.environment = environment;
+    pub fn with_environment(mut self, environment: impl Into<Environment>) -> Self {
+        self.environment = environment.into();
         self
     }
 
@@ -137,6 +139,17 @@ impl ClientBuilder {
     /// ```
     pub fn with_login_flow(mut self, flow: impl Into<LoginFlow>) -> Self {
         self.flow = flow.into();
+        self
+    }
+
+    /// How the refresh call encodes its body (default form-encoded).
+    ///
+    /// ```
+    /// let b = iqm::Client::builder().with_refresh_flow(iqm::RefreshFlow::Json);
+    /// # drop(b);
+    /// ```
+    pub fn with_refresh_flow(mut self, flow: impl Into<RefreshFlow>) -> Self {
+        self.refresh_flow = flow.into();
         self
     }
 
@@ -183,8 +196,8 @@ impl ClientBuilder {
     /// let b = iqm::Client::builder().with_rate_limiter(limiter);
     /// # drop(b);
     /// ```
-    pub fn with_rate_limiter(mut self, limiter: RateLimiter) -> Self {
-        self.limiter = Some(limiter);
+    pub fn with_rate_limiter(mut self, limiter: impl Into<RateLimiter>) -> Self {
+        self.limiter = Some(limiter.into());
         self
     }
 
@@ -257,6 +270,7 @@ impl ClientBuilder {
         let provider = IqmAuth {
             credentials: credentials.clone(),
             flow: self.flow,
+            refresh_flow: self.refresh_flow,
             http: http.clone(),
             base_url: base_url.clone(),
         };

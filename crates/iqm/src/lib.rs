@@ -5,6 +5,8 @@
 //! - Login is the form-encoded `POST /api/v3/ua/oauth/token` (`grant_type=password`) by
 //!   default, or the JSON `POST /api/v3/ua/login` with its `X-Iaa-Host` header
 //!   ([`LoginFlow::Json`]).
+//! - Refresh is form-encoded by default; the API reference page's JSON body is
+//!   [`RefreshFlow::Json`].
 //! - `expires_in` becomes an expiry at receipt. Shortly before it, the refresh token is
 //!   exchanged (`grant_type=refresh_token`); that answer is flat and has no `owId`, which is
 //!   kept from the login. A refused refresh token falls back to one full login; if that is
@@ -68,7 +70,8 @@ mod models;
 pub mod sandbox;
 
 pub use auth::{
-    ClientCredentials, Credentials, IAA_HOST_HEADER, LoginFlow, OW_ID, WORKSPACE_HEADER,
+    ClientCredentials, Credentials, IAA_HOST_HEADER, LoginFlow, OW_ID, RefreshFlow,
+    WORKSPACE_HEADER,
 };
 pub use auth_core::{Error, ErrorKind, Expiry, RateLimiter, Result, SessionStats, TokenSet};
 pub use client::{ApiRequest, Client, ClientBuilder, Environment, PRODUCTION_URL, RATE_LIMIT};

@@ -4,8 +4,8 @@
 //! | route | name for [`Sandbox::hits`] | rules |
 //! |---|---|---|
 //! | `POST /api/v3/ua/sign-up` | `sign_up` | Basic client header; JSON `{email, password}`; answers wrapped tokens without `owId` |
-//! | `POST /api/v3/ua/oauth/token` `grant_type=password` | `login` | Basic; form `username`, `password`; wrapped tokens with `owId` |
-//! | `POST /api/v3/ua/oauth/token` `grant_type=refresh_token` | `refresh` | Basic; form `refresh_token`; a FLAT answer without `owId` |
+//! | `POST /api/v3/ua/oauth/token` `grant_type=password` | `login` | Basic; form (or JSON) `username`, `password`; wrapped tokens with `owId` |
+//! | `POST /api/v3/ua/oauth/token` `grant_type=refresh_token` | `refresh` | Basic; form (or JSON, the reference page's sample) `refresh_token`; a FLAT answer without `owId` |
 //! | `POST /api/v3/ua/login` | `json_login` | Basic; `X-Iaa-Host`; JSON `{grantType: "password", email, password}` |
 //! | `POST /api/v3/ua/logout` | `logout` | Bearer + `X-IAA-OW-ID`; revokes the access token |
 //! | `GET /api/v3/ua/user/ow-id` | `ow_id` | Bearer; `{success: true, data: <owId>}` |
@@ -16,7 +16,8 @@
 //! expire them. Errors use IQM's `{success: false, errorObjects: [...]}` shape (an expired
 //! or unknown refresh token gets OAuth's `{"error": "invalid_grant", ...}`). Bad client
 //! credentials: 401; bad email or password: 403; a held account: the documented 400
-//! on-hold answer; a missing or wrong workspace header: 403.
+//! on-hold answer; a missing or wrong workspace header: 403; a missing field: 422 naming
+//! it; a body of the wrong content type: 415; a wrong method on a known route: 405.
 //!
 //! Start one in your own tests and point the client at it:
 //!
@@ -610,12 +611,34 @@ impl State {
         ))
     }
 
+    /// The token call's body: form-encoded (IQM's quickstart) or JSON (the reference
+    /// page's samples), as string fields.
+    fn token_body(req: &HttpMockRequest) -> Result<HashMap<String, String>, HttpMockResponse> {
+        let ct = header(req, "content-type").unwrap_or_default();
+        if !ct.starts_with("application/json") {
+            return Self::form_body(req).map_err(|_| {
+                error(
+                    415,
+                    "Content-Type must be application/x-www-form-urlencoded or application/json",
+                )
+            });
+        }
+        let map = Self::json_body(req)?;
+        Ok(map
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k, s)),
+                _ => None,
+            })
+            .collect())
+    }
+
     fn token(&self, req: &HttpMockRequest) -> Answer {
-        let form = Self::form_body(req);
+        let form = Self::token_body(req);
         let grant = form
             .as_ref()
             .ok()
-            .and_then(|f| f.get("grant_type").cloned())
+            .and_then(|f| f.get("grant_type").or_else(|| f.get("grantType")).cloned())
             .unwrap_or_default();
         let route = if grant == "refresh_token" {
             "refresh"
@@ -628,8 +651,8 @@ impl State {
         let form = form?;
         match grant.as_str() {
             "password" => {
-                let (Some(username), Some(password)) = (form.get("username"), form.get("password"))
-                else {
+                let username = form.get("username").or_else(|| form.get("email"));
+                let (Some(username), Some(password)) = (username, form.get("password")) else {
                     return Err(field_error(
                         422,
                         "username",

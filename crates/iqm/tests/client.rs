@@ -110,6 +110,27 @@ async fn wire_shapes_of_every_call() {
     assert_eq!(sandbox.hits("logout"), 1);
 }
 
+/// The reference page's reading of the refresh call: a JSON body on the same path.
+#[tokio::test]
+async fn json_refresh_flow_keeps_the_workspace() {
+    let (clock, sandbox, _) = setup(600).await;
+    let client = sandbox
+        .client_builder()
+        .with_refresh_flow(iqm::RefreshFlow::Json)
+        .build()
+        .unwrap();
+    let ow = client.login().await.unwrap();
+    clock.advance(Duration::from_secs(600));
+    let echoed: Value = client.get_data("/api/v3/campaigns/list").await.unwrap();
+    assert_eq!(echoed["owId"], ow);
+    let refresh = sandbox.recorder().last("/api/v3/ua/oauth/token").unwrap();
+    assert_redacted(&refresh, &[]);
+    insta::assert_snapshot!("refresh_json", refresh);
+    assert_eq!((sandbox.hits("login"), sandbox.hits("refresh")), (1, 1));
+    let s = client.session_stats();
+    assert_eq!((s.sign_ins, s.refreshes, s.expiries), (1, 1, 1));
+}
+
 #[tokio::test]
 async fn workspace_header_survives_refreshes() {
     let (clock, sandbox, client) = setup(600).await;
@@ -324,15 +345,45 @@ async fn sandbox_enforces_the_wire_rules() {
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["errorObjects"][0]["field"], "X-Iaa-Host");
-    // A JSON body where the form is expected.
+    // A plain-text body where the form (or JSON) is expected.
     let r = http
         .post(format!("{base}/api/v3/ua/oauth/token"))
         .header("authorization", format!("Basic {BASIC}"))
-        .json(&json!({"grant_type": "password"}))
+        .header("content-type", "text/plain")
+        .body("grant_type=password")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 415);
+    // The form without the password.
+    let r = http
+        .post(format!("{base}/api/v3/ua/oauth/token"))
+        .header("authorization", format!("Basic {BASIC}"))
+        .form(&[("grant_type", "password"), ("username", Sandbox::EMAIL)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    // A wrong method on a known route.
+    let r = http
+        .get(format!("{base}/api/v3/ua/oauth/token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    // A wrong Basic value.
+    let r = http
+        .post(format!("{base}/api/v3/ua/sign-up"))
+        .header("authorization", "Basic d3Jvbmc6d3Jvbmc=")
+        .json(&json!({"email": "x@example.com", "password": "p"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["success"], false);
+    assert_eq!(sandbox.hits("sign_up"), 1);
+    assert_eq!(sandbox.ow_id("x@example.com"), None);
     // An authorized call without the workspace header.
     client.login().await.unwrap();
     let token = {
