@@ -17,14 +17,19 @@ use ipaas_com::{Api, Client, PageToken, Result};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    let live = std::env::var("IPAAS_BASE_URL").is_ok_and(|v| !v.trim().is_empty())
-        && (std::env::var("IPAAS_API_KEY").is_ok()
-            || (std::env::var("IPAAS_EMAIL").is_ok() && std::env::var("IPAAS_PASSWORD").is_ok()));
+    let live = set("IPAAS_BASE_URL")
+        && (set("IPAAS_API_KEY") || (set("IPAAS_EMAIL") && set("IPAAS_PASSWORD")));
     if live {
         run_live().await
     } else {
         run_sandbox().await
     }
+}
+
+/// Whether an environment variable is set to something (empty counts as unset, as in
+/// `Client::from_env`).
+fn set(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.trim().is_empty())
 }
 
 struct Counts {
@@ -120,8 +125,8 @@ async fn run_live() -> Result<()> {
     let client = Client::from_env()?;
     println!("live: iPaaS.com at {}", client.base_url());
     let mut counts = Counts { calls: 0, pages: 0 };
-    let api_key = std::env::var("IPAAS_API_KEY").is_ok()
-        && !(std::env::var("IPAAS_EMAIL").is_ok() && std::env::var("IPAAS_PASSWORD").is_ok());
+    // `Client::from_env` prefers the user login when both kinds are set.
+    let api_key = !(set("IPAAS_EMAIL") && set("IPAAS_PASSWORD"));
     if !api_key {
         let me = client.login().await?;
         println!("signed in as user {:?}", me.id);

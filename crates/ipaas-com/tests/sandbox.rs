@@ -1026,3 +1026,17 @@ async fn garbled_or_wrongly_typed_x_pagination_is_typed() {
         );
     }
 }
+
+/// The README's "Testing your code" example, run as one of these tests.
+#[path = "support/readme_example.rs"]
+mod readme_example;
+
+#[test]
+fn readme_sandbox_example_is_verbatim() {
+    let readme = include_str!("../README.md");
+    let example = include_str!("support/readme_example.rs");
+    assert!(
+        readme.contains(example),
+        "README and tests/support/readme_example.rs drifted"
+    );
+}

@@ -76,8 +76,8 @@ async fn ipaas_com_api_key() {
         .build()
         .unwrap();
     // An API key has no token request: the key itself is the one credential the client
-    // obtains (at build). The harness expects one acquisition on first use, so count it,
-    // plus any token request the sandbox ever answers (there must be none).
+    // holds (from build). Counting it as one acquisition makes the harness's "at most one
+    // on first use" strict: any token request the sandbox answers would fail the contract.
     let sb = sandbox.clone();
     let token_requests: Count = Arc::new(move || 1 + sb.token_requests());
     super::harness::run(Subject {
