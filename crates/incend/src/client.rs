@@ -15,7 +15,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName};
 use crate::error::IncendErrors;
 use crate::models::{
     MessageWire, OtpCode, OtpSent, Recipient, TokenStatus, TokenStatusWire, UserToken,
-    VerifiedUser, VerifyWire, missing,
+    VerifiedUser, VerifyWire, missing_with,
 };
 
 /// The base URL the Incend IPaaS server most likely lives at (not confirmed by the vendor;
@@ -248,8 +248,12 @@ impl Client {
     /// # Ok::<(), incend::Error>(())
     /// ```
     pub fn from_env() -> Result<Client> {
-        let key = std::env::var(ENV_API_KEY)
-            .map_err(|_| Error::new(ErrorKind::Config, "INCEND_API_KEY is not set"))?;
+        let key = std::env::var(ENV_API_KEY).map_err(|_| {
+            Error::new(
+                ErrorKind::Config,
+                "environment variable INCEND_API_KEY is not set",
+            )
+        })?;
         let mut b = Client::builder().with_api_key(key);
         if let Ok(url) = std::env::var(ENV_BASE_URL) {
             b = b.with_base_url(url);
@@ -330,14 +334,32 @@ impl Client {
             .request(Method::POST, self.url("/auth/verify"))
             .json(&serde_json::Value::Object(body));
         let resp = session.send_with_secrets(req, &[code.secret()]).await?;
+        let status = resp.status().as_u16();
         let answer: VerifyWire = read_json(resp).await?;
-        let user_id = answer.user_id.ok_or_else(|| missing("userId"))?;
+        let code_text = secrecy::ExposeSecret::expose_secret(code.secret());
+        let key = session.current();
+        let key_text = key
+            .as_ref()
+            .map_or("", |l| l.tokens().access_token().expose());
+        let lacks = |field: &str| {
+            missing_with(
+                field,
+                status,
+                answer.message.as_deref(),
+                &[code_text, key_text],
+            )
+        };
+        let user_id = answer.user_id.clone().ok_or_else(|| lacks("userId"))?;
         let token = answer
             .user_jwt_token
+            .clone()
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| missing("userJwtToken"))?;
-        let expiry = answer.token_expiry.ok_or_else(|| missing("tokenExpiry"))?;
-        let expires_at = auth_core::parse_rfc3339(&expiry)?;
+            .ok_or_else(|| lacks("userJwtToken"))?;
+        let expiry = answer
+            .token_expiry
+            .as_deref()
+            .ok_or_else(|| lacks("tokenExpiry"))?;
+        let expires_at = auth_core::parse_rfc3339(expiry).map_err(|e| e.with_status(status))?;
         Ok(VerifiedUser::new(
             user_id,
             UserToken::new(token),
@@ -369,11 +391,28 @@ impl Client {
         let resp = session
             .send_with_secrets(req, &[token.secret(), &wire])
             .await?;
+        let status = resp.status().as_u16();
         let answer: TokenStatusWire = read_json(resp).await?;
-        let expiry = answer.token_expiry.ok_or_else(|| missing("tokenExpiry"))?;
+        let wire_text = secrecy::ExposeSecret::expose_secret(&wire);
+        let key = session.current();
+        let key_text = key
+            .as_ref()
+            .map_or("", |l| l.tokens().access_token().expose());
+        let lacks = |field: &str| {
+            missing_with(
+                field,
+                status,
+                answer.message.as_deref(),
+                &[token.expose(), wire_text, key_text],
+            )
+        };
+        let expiry = answer
+            .token_expiry
+            .as_deref()
+            .ok_or_else(|| lacks("tokenExpiry"))?;
         Ok(TokenStatus {
-            user_id: answer.user_id.ok_or_else(|| missing("userId"))?,
-            expires_at: auth_core::parse_rfc3339(&expiry)?,
+            user_id: answer.user_id.clone().ok_or_else(|| lacks("userId"))?,
+            expires_at: auth_core::parse_rfc3339(expiry).map_err(|e| e.with_status(status))?,
             message: answer.message.unwrap_or_default(),
         })
     }

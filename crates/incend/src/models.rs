@@ -505,6 +505,8 @@ pub(crate) struct MessageWire {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct VerifyWire {
     #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
     pub user_id: Option<UserId>,
     #[serde(default)]
     pub user_jwt_token: Option<String>,
@@ -526,6 +528,8 @@ pub(crate) struct TokenStatusWire {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ProfileWire {
+    #[serde(default)]
+    pub message: Option<String>,
     #[serde(default)]
     pub user_id: Option<UserId>,
     #[serde(default)]
@@ -551,15 +555,41 @@ pub(crate) fn missing(field: &str) -> Error {
     )
 }
 
+/// [`missing`], keeping the answer's `message` (a 200 that carries an error text, or a
+/// reserved test recipient's answer) as the vendor message, with `secrets` scrubbed from it.
+pub(crate) fn missing_with(
+    field: &str,
+    status: u16,
+    message: Option<&str>,
+    secrets: &[&str],
+) -> Error {
+    let err = missing(field).with_status(status);
+    match message.map(str::trim).filter(|m| !m.is_empty()) {
+        Some(m) => {
+            let mut m = m.to_owned();
+            for s in secrets.iter().filter(|s| !s.is_empty()) {
+                m = m.replace(s, "[REDACTED]");
+            }
+            err.with_vendor_message(m)
+        }
+        None => err,
+    }
+}
+
 impl ProfileWire {
-    pub(crate) fn into_profile(self) -> Result<Profile> {
+    /// The profile from an answer of `status`; `secrets` are scrubbed from the message kept
+    /// on an error.
+    pub(crate) fn into_profile(self, status: u16, secrets: &[&str]) -> Result<Profile> {
         let session_expires_at = self
             .token_expiry
             .as_deref()
             .map(auth_core::parse_rfc3339)
-            .transpose()?;
+            .transpose()
+            .map_err(|e| e.with_status(status))?;
         Ok(Profile {
-            user_id: self.user_id.ok_or_else(|| missing("userId"))?,
+            user_id: self
+                .user_id
+                .ok_or_else(|| missing_with("userId", status, self.message.as_deref(), secrets))?,
             name: self.name,
             email: self.email,
             mobile: self.mobile,

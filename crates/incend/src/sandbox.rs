@@ -72,12 +72,22 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// assert_eq!(sandbox.api_key(), "my-key");
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct SandboxBuilder {
     clock: SharedClock,
     lifetime: Duration,
     api_key: String,
     otp: String,
+}
+
+impl std::fmt::Debug for SandboxBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The API key and the code are credentials, even test ones: never printed.
+        f.debug_struct("SandboxBuilder")
+            .field("lifetime", &self.lifetime)
+            .field("api_key", &"[REDACTED]")
+            .field("otp", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for SandboxBuilder {
@@ -183,7 +193,6 @@ struct User {
     mobile_verified: bool,
 }
 
-#[derive(Debug)]
 struct State {
     clock: SharedClock,
     lifetime: Duration,

@@ -11,7 +11,7 @@ use auth_core::{
 };
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use reqwest::{Method, RequestBuilder};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::client::{base_url, make_http};
 use crate::models::{Profile, ProfileEdit, ProfileWire, UserToken};
@@ -220,7 +220,8 @@ impl UserClient {
     /// user.set_user_token(incend::UserToken::new("jwt"), None);
     /// # Ok::<(), incend::Error>(())
     /// ```
-    pub fn set_user_token(&self, token: UserToken, expires_at: Option<SystemTime>) {
+    pub fn set_user_token(&self, token: impl Into<UserToken>, expires_at: Option<SystemTime>) {
+        let token = token.into();
         let s = &self.inner.session;
         s.replace(token_set(&token, expires_at, s.http().now()));
     }
@@ -312,7 +313,14 @@ impl UserClient {
             .map(|l| UserToken::from(l.tokens().access_token().expose()).wire_form());
         let extra: Vec<&SecretString> = wire.iter().collect();
         let resp = session.send_with_secrets(req, &extra).await?;
-        let profile = read_json::<ProfileWire>(resp).await?.into_profile()?;
+        let mut scrub: Vec<&str> = extra.iter().map(|s| s.expose_secret()).collect();
+        if let Some(l) = &before {
+            scrub.push(l.tokens().access_token().expose());
+        }
+        let status = resp.status().as_u16();
+        let profile = read_json::<ProfileWire>(resp)
+            .await?
+            .into_profile(status, &scrub)?;
         // The server extends a session as it is used: follow its reported expiry.
         if let (Some(before), Some(reported)) = (before, profile.session_expires_at) {
             let now = session.http().now();

@@ -602,6 +602,38 @@ async fn the_sandbox_enforces_methods_and_the_base64_wire_form() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    // No `ipaas` header: the client is not authorised, whatever the body.
+    let r = http
+        .post(format!("{base}/auth/init"))
+        .json(&serde_json::json!({"authType": "mobile", "mobile": MOBILE}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"message":"Client not authorised"}"#
+    );
+    // A form body instead of JSON is no request at all.
+    let r = http
+        .post(format!("{base}/auth/init"))
+        .header("ipaas", API_KEY)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("authType=mobile&mobile={MOBILE}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.text().await.unwrap(), r#"{"message":"Invalid request"}"#);
+    // A status check without a user token.
+    let r = http
+        .get(format!("{base}/auth/token"))
+        .header("ipaas", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.text().await.unwrap(), r#"{"message":"Invalid request"}"#);
     // The raw JWT instead of its base64 form names no session.
     let r = http
         .get(format!("{base}/user"))
@@ -671,4 +703,246 @@ async fn many_concurrent_callers_never_cause_a_sign_in_or_a_loop() {
         (s.requests, s.sign_ins, s.refreshes, s.expiries),
         (50, 0, 0, 1)
     );
+}
+
+/// What each of the five calls gives when the server answers `status`, `content_type`,
+/// `body` (and `extra` headers) to every request. The user client holds [`USER_TOKEN`].
+async fn against(
+    status: u16,
+    content_type: &str,
+    body: &str,
+    extra: &[(&str, &str)],
+) -> (Vec<incend::Result<()>>, UserClient, Client) {
+    let server = httpmock::MockServer::start_async().await;
+    let (ct, b) = (content_type.to_owned(), body.to_owned());
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    server
+        .mock_async(move |when, then| {
+            when.any_request();
+            let mut then = then.status(status);
+            if !ct.is_empty() {
+                then = then.header("content-type", ct.as_str());
+            }
+            for (k, v) in &extra {
+                then = then.header(k.as_str(), v.as_str());
+            }
+            then.body(b.as_str());
+        })
+        .await;
+    let backend = Client::builder()
+        .with_base_url(server.base_url())
+        .with_api_key(API_KEY)
+        .build()
+        .unwrap();
+    let me = UserClient::builder()
+        .with_base_url(server.base_url())
+        .with_user_token(USER_TOKEN)
+        .build()
+        .unwrap();
+    let to = Recipient::sms(MOBILE).unwrap();
+    let token = UserToken::new(USER_TOKEN);
+    let results = vec![
+        backend.send_otp(&to).await.map(drop),
+        backend.verify_otp(&to, OTP).await.map(drop),
+        backend.token_status(&token).await.map(drop),
+        me.profile().await.map(drop),
+        me.edit_profile(&ProfileEdit::new("Asha").unwrap())
+            .await
+            .map(drop),
+    ];
+    // Whatever the answer, both clients keep their credentials: the next calls are sent.
+    let _ = backend.token_status(&token).await;
+    let _ = me.profile().await;
+    assert_eq!(
+        (
+            backend.session_stats().requests,
+            me.session_stats().requests
+        ),
+        (4, 3),
+        "{status} {content_type} {body}"
+    );
+    assert_eq!(
+        (
+            backend.session_stats().sign_ins,
+            me.session_stats().sign_ins
+        ),
+        (0, 0)
+    );
+    (results, me, backend)
+}
+
+fn kinds(results: &[incend::Result<()>]) -> Vec<Option<ErrorKind>> {
+    results
+        .iter()
+        .map(|r| r.as_ref().err().map(incend::Error::kind))
+        .collect()
+}
+
+#[tokio::test]
+async fn malformed_answers_are_typed_errors_and_nothing_is_lost() {
+    use ErrorKind::{BadResponse, RateLimited, Rejected, SessionExpired, Transient};
+    let json = "application/json; charset=utf-8";
+    let bad = Some(BadResponse);
+    // (status, content type, body) -> kind for send, verify, status, profile, edit.
+    let cases: Vec<(u16, &str, &str, [Option<ErrorKind>; 5])> = vec![
+        // Not JSON at all, with a 200.
+        (200, "text/html", "<html>maintenance</html>", [bad; 5]),
+        // An empty 200.
+        (200, json, "", [bad; 5]),
+        (200, "", "", [bad; 5]),
+        // Truncated JSON.
+        (200, json, r#"{"message": "OTP SMS has"#, [bad; 5]),
+        // JSON of the wrong type.
+        (200, json, "null", [bad; 5]),
+        (200, json, r#""ok""#, [bad; 5]),
+        // Every field null: a send needs nothing, the others their fields.
+        (
+            200,
+            json,
+            r#"{"message": null, "userId": null, "userJwtToken": null, "tokenExpiry": null}"#,
+            [None, bad, bad, bad, bad],
+        ),
+        // A 200 carrying an error message.
+        (
+            200,
+            json,
+            r#"{"message": "OTP verification failed, status is still pending"}"#,
+            [None, bad, bad, bad, bad],
+        ),
+        // Fields of the wrong type or form.
+        (
+            200,
+            json,
+            r#"{"userId": 42, "userJwtToken": "x", "tokenExpiry": "2030-01-01T00:00:00.000Z"}"#,
+            [None, bad, bad, bad, bad],
+        ),
+        (
+            200,
+            json,
+            r#"{"userId": "u1", "userJwtToken": "x.y.z", "tokenExpiry": "next month"}"#,
+            [None, bad, bad, bad, bad],
+        ),
+        (
+            200,
+            json,
+            r#"{"userId": "u1", "userJwtToken": "", "tokenExpiry": "2030-01-01T00:00:00.000Z"}"#,
+            [None, bad, None, None, None],
+        ),
+        // Error statuses with bodies that are not the vendor's shape.
+        (400, json, r#"{"message": "#, [Some(Rejected); 5]),
+        (
+            404,
+            "text/html",
+            "<pre>Cannot POST /auth/init</pre>",
+            [Some(Rejected); 5],
+        ),
+        (
+            502,
+            "text/html",
+            "<html>bad gateway</html>",
+            [Some(Transient); 5],
+        ),
+        (401, "", "", [Some(SessionExpired); 5]),
+        (429, json, r#"{"message": 7}"#, [Some(RateLimited); 5]),
+    ];
+    for (status, ct, body, want) in cases {
+        let (results, _, _) = against(status, ct, body, &[]).await;
+        assert_eq!(kinds(&results), want, "{status} {ct} {body}");
+        for r in &results {
+            if let Err(e) = r {
+                assert_eq!(e.status(), Some(status), "{status} {body}: {e:?}");
+            }
+        }
+    }
+
+    // A 200 error message is kept as the vendor message on the error.
+    let (results, _, _) = against(
+        200,
+        json,
+        r#"{"message": "OTP verification failed, status is still pending"}"#,
+        &[],
+    )
+    .await;
+    let e = results[1].as_ref().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "answer lacks the `userId` field (HTTP 200): OTP verification failed, status is still pending"
+    );
+    assert_eq!(
+        e.vendor_message(),
+        Some("OTP verification failed, status is still pending")
+    );
+
+    // A garbled Retry-After on a 429 is ignored, not a panic or a different kind.
+    let (results, _, _) = against(
+        429,
+        json,
+        r#"{"message": "Too many requests"}"#,
+        &[("retry-after", "soon, maybe")],
+    )
+    .await;
+    for r in &results {
+        let e = r.as_ref().unwrap_err();
+        assert!(e.is_rate_limited(), "{e:?}");
+        assert_eq!(e.retry_after(), None);
+        assert_eq!(e.vendor_message(), Some("Too many requests"));
+    }
+
+    // A valid answer under an unexpected content type is still read (express always says
+    // JSON; a proxy may not).
+    let (results, _, _) = against(
+        200,
+        "text/plain",
+        r#"{"message": "ok", "userId": "u1", "userJwtToken": "x.y.z", "tokenExpiry": "2030-01-01T00:00:00.000Z"}"#,
+        &[],
+    )
+    .await;
+    assert_eq!(kinds(&results), [None; 5]);
+}
+
+#[tokio::test]
+async fn secrets_echoed_in_answers_never_reach_errors() {
+    // An error body echoing the API key and the code.
+    let env = env().await;
+    let to = Recipient::sms(MOBILE).unwrap();
+    env.backend.send_otp(&to).await.unwrap();
+    env.sandbox.inject_on(
+        "/auth/verify",
+        Fault::status(400, format!("key {API_KEY} code {OTP}")),
+    );
+    let e = env.backend.verify_otp(&to, OTP).await.unwrap_err();
+    assert_eq!(e.vendor_message(), Some("key [REDACTED] code [REDACTED]"));
+    // A 200 without a session echoing the code and the user token.
+    let b64 = base64::engine::general_purpose::STANDARD.encode(USER_TOKEN);
+    let echo = format!("key {API_KEY} code {OTP} token {USER_TOKEN} {b64}");
+    let (results, _, _) = against(
+        200,
+        "application/json",
+        &serde_json::json!({ "message": echo }).to_string(),
+        &[],
+    )
+    .await;
+    for (i, r) in results.iter().enumerate().skip(1) {
+        let e = r.as_ref().unwrap_err();
+        let shown = format!("{e} {e:?} {:?}", e.vendor_message());
+        // Each call scrubs the secrets it sent: a verification the key and the code (it
+        // does not know the token it failed to get), a status check the key and the token,
+        // the user client (which never holds the key) the token.
+        let secrets: &[&str] = match i {
+            1 => &[OTP, API_KEY],
+            2 => &[USER_TOKEN, b64.as_str(), API_KEY],
+            _ => &[USER_TOKEN, b64.as_str()],
+        };
+        for secret in secrets {
+            assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+        }
+        assert!(e.vendor_message().unwrap().contains("[REDACTED]"), "{e:?}");
+    }
+    // The sandbox and its builder print no credential.
+    let builder = Sandbox::builder().api_key(API_KEY).otp(OTP);
+    let shown = format!("{builder:?} {:?}", env.sandbox);
+    assert!(!shown.contains(API_KEY) && !shown.contains(OTP), "{shown}");
 }
