@@ -467,10 +467,18 @@ impl Client {
         if let Some(env) = var("PLATFORMIO_ENVIRONMENT") {
             b = b.with_environment(Environment::parse(&env)?);
         }
-        let username = var("PLATFORMIO_USERNAME")
-            .ok_or_else(|| Error::new(ErrorKind::Config, "PLATFORMIO_USERNAME is not set"))?;
-        let password = var("PLATFORMIO_PASSWORD")
-            .ok_or_else(|| Error::new(ErrorKind::Config, "PLATFORMIO_PASSWORD is not set"))?;
+        let username = var("PLATFORMIO_USERNAME").ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                "environment variable PLATFORMIO_USERNAME is not set",
+            )
+        })?;
+        let password = var("PLATFORMIO_PASSWORD").ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                "environment variable PLATFORMIO_PASSWORD is not set",
+            )
+        })?;
         b.with_credentials(ServiceCredentials::new(username, password))
             .build()
     }

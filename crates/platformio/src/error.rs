@@ -186,7 +186,8 @@ pub trait ErrorExt {
         self.api_errors().map(ApiErrors::case)
     }
 
-    /// A sign-up was refused because its user id already exists (HTTP 409).
+    /// A sign-up was refused because its user id already exists: the body's code is
+    /// `errors.conflict.id`, or the answer is a 409 without the platform's error body.
     fn is_user_id_taken(&self) -> bool;
 }
 
@@ -196,7 +197,13 @@ impl ErrorExt for Error {
     }
 
     fn is_user_id_taken(&self) -> bool {
-        self.status() == Some(409) || self.error_case() == Some(ErrorCase::UserIdTaken)
+        match self.api_errors() {
+            Some(parsed) => parsed
+                .errors
+                .iter()
+                .any(|e| e.case() == ErrorCase::UserIdTaken),
+            None => self.status() == Some(409),
+        }
     }
 }
 
@@ -333,6 +340,16 @@ mod tests {
         ] {
             assert!(error_in_success(200, &h, body).is_none(), "{body}");
         }
+    }
+
+    #[test]
+    fn user_id_taken_trusts_the_code_over_the_status() {
+        let conflict =
+            |code: &str| format!(r#"{{"errors":[{{"id":"i","title":"t","code":"{code}"}}]}}"#);
+        assert!(parse(409, &conflict("errors.conflict.id")).is_user_id_taken());
+        assert!(!parse(409, &conflict("errors.conflict.email")).is_user_id_taken());
+        assert!(parse(409, "Conflict").is_user_id_taken());
+        assert!(!parse(400, "Conflict").is_user_id_taken());
     }
 
     #[test]

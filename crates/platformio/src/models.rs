@@ -575,9 +575,12 @@ fn check_email(email: &str) -> Result<(), Error> {
     }
 }
 
-fn check_name_part(_what: &'static str, value: &str) -> Result<(), Error> {
+fn check_name_part(what: &'static str, value: &str) -> Result<(), Error> {
     if value.trim().is_empty() {
-        return Err(invalid("client names cannot be empty"));
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("the client's {what} cannot be empty"),
+        ));
     }
     Ok(())
 }

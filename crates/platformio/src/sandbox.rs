@@ -369,7 +369,8 @@ impl Sandbox {
         self.state.hits.get("login")
     }
 
-    /// The recorder of every request served; passwords and issued tokens are redacted.
+    /// The recorder of every request served; passwords, bearer tokens and client tokens are
+    /// redacted, whether the sandbox accepted them or not.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -594,6 +595,7 @@ fn check_phone(p: &str) -> Result<(), HttpMockResponse> {
 
 impl State {
     fn dispatch(&self, req: &HttpMockRequest) -> HttpMockResponse {
+        self.redact_secrets(req);
         self.recorder.record(req);
         let method = req.method();
         let path = req.uri().path().to_owned();
@@ -625,6 +627,22 @@ impl State {
             }
         };
         answer.unwrap_or_else(|e| e)
+    }
+
+    /// Every secret a request carries, accepted or not (a refused password, a forged client
+    /// token), is redacted from the recorder before the request is recorded.
+    fn redact_secrets(&self, req: &HttpMockRequest) {
+        if let Some(token) = bearer(req) {
+            self.recorder.redact(token);
+        }
+        if let Some(token) = header(req, "client-token") {
+            self.recorder.redact(token);
+        }
+        if let Ok(Value::Object(body)) = serde_json::from_str::<Value>(&req.body_string())
+            && let Some(Value::String(p)) = body.get("password")
+        {
+            self.recorder.redact(p.clone());
+        }
     }
 
     fn authorized(

@@ -410,6 +410,10 @@ async fn a_taken_user_id_is_recognisable() {
         Some(ErrorCase::Other),
         "email conflict is a different code"
     );
+    assert!(
+        !e.is_user_id_taken(),
+        "a 409 whose body names another conflict is not a taken user id"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -514,6 +518,27 @@ async fn client_tokens_and_passwords_never_print() {
     assert_eq!(e.status(), Some(403));
     assert_eq!(e.error_case(), Some(ErrorCase::Forbidden));
     assert!(!format!("{e} {e:?}").contains("ct-forged-token-1234"));
+
+    // Refused secrets are redacted from the recorder too: a forged client token, a wrong
+    // client password, the password of a refused (409) sign-up.
+    let forged = shot(&sandbox, "/v1/client/8049", &["ct-forged-token-1234"]);
+    assert!(forged.contains("client-token: [REDACTED]"), "{forged}");
+    const WRONG_CLIENT_PW: &str = "wrong-client-pw-3e1d";
+    client
+        .login_client("new_client@client.com", WRONG_CLIENT_PW)
+        .await
+        .unwrap_err();
+    shot(&sandbox, "/v1/client/login", &[WRONG_CLIENT_PW]);
+    const REFUSED_PW: &str = "refused-signup-pw-8c2b";
+    let dup = NewClient::new(
+        uid(USER_A),
+        "dup@client.com",
+        ClientName::new("d", "d"),
+        REFUSED_PW,
+    );
+    assert!(client.sign_up(&dup).await.unwrap_err().is_user_id_taken());
+    let refused = shot(&sandbox, "/v1/client/signup", &[REFUSED_PW]);
+    assert!(refused.contains(r#""password": "[REDACTED]""#), "{refused}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
