@@ -8,7 +8,7 @@
 //! | `POST /_rest/v4/authenticate` | `authenticate` | JSON `{username, password}`, `Content-Type` and `Accept: application/json`; bad credentials: 401 `{"code":401,"error":"Unauthorized"}` |
 //! | `POST /_rest/v4/app/sms/authenticate/get_portal_auth_token` | `sms_authenticate` | same as above |
 //! | `POST /_rest/v4/app/sms/send` | `send_sms` | `Authorization: Bearer <token>` (a raw token is refused); JSON `{from, to, text}` |
-//! | `GET /_rest/v4/my/accounts?page=&pageSize=` | `accounts` | `Authorization: <token>` raw (`Bearer` is refused) |
+//! | `GET /_rest/v4/my/accounts?page=&pageSize=` | `accounts` | `Authorization: <token>` raw (`Bearer` is refused, and so is the static CPaaS token) |
 //!
 //! Tokens are opaque (`ipt-1`, ...) or JWTs with `exp`, as chosen, live the configured
 //! lifetime (24 hours by default) judged by the clock you inject, and expired or unknown
@@ -588,24 +588,21 @@ impl State {
             Ok(b) => b,
             Err(resp) => return resp,
         };
-        let mut fields = Vec::new();
+        let mut answer = serde_json::Map::new();
+        answer.insert(
+            "messageId".to_owned(),
+            json!(format!("sms-{:06}", self.store.next_serial())),
+        );
+        answer.insert("status".to_owned(), json!("queued"));
         for key in ["from", "to", "text"] {
             match body.get(key).and_then(Value::as_str) {
-                Some(v) if !v.trim().is_empty() => fields.push(v.to_owned()),
+                Some(v) if !v.trim().is_empty() => {
+                    answer.insert(key.to_owned(), json!(v));
+                }
                 _ => return error(400, &format!("{key} is required")),
             }
         }
-        let id = format!("sms-{:06}", self.store.next_serial());
-        json(
-            200,
-            &json!({
-                "messageId": id,
-                "status": "queued",
-                "from": fields[0],
-                "to": fields[1],
-                "text": fields[2],
-            }),
-        )
+        json(200, &Value::Object(answer))
     }
 
     fn accounts(&self, req: &HttpMockRequest, path: &str) -> HttpMockResponse {

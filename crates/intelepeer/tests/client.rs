@@ -314,6 +314,16 @@ async fn static_token_401_surfaces_without_renewal() {
     for shown in [format!("{e}"), format!("{e:?}"), format!("{client:?}")] {
         assert!(!shown.contains(&token), "token leaked: {shown}");
     }
+    // The CPaaS token is not a portal token: the portal's 401 surfaces too, unrenewed.
+    let e = client.accounts_page(1, 10).await.unwrap_err();
+    assert!(e.is_unauthorized(), "{e:?}");
+    assert_eq!(
+        e.vendor_message(),
+        Some("Unauthorized: the cpaas token is not valid on the portal")
+    );
+    assert_eq!(sandbox.hits("accounts"), 1);
+    assert_eq!(sandbox.token_requests(), 1);
+    assert_eq!(client.session_stats().sign_ins, 0);
 }
 
 #[tokio::test]
