@@ -19,7 +19,9 @@
 //! on-hold answer; a missing or wrong workspace header: 403; a missing field: 422 naming
 //! it; a body of the wrong content type: 415; a wrong method on a known route: 405.
 //!
-//! Start one in your own tests and point the client at it:
+//! Start one in your own tests and point the client at it (enable the feature for tests
+//! only: `iqm = { version = "0.1", features = ["sandbox"] }` under `[dev-dependencies]`,
+//! and auth-core's `sandbox` feature for [`Fault`]):
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]

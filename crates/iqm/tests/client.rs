@@ -1056,3 +1056,36 @@ async fn secrets_echoed_in_error_bodies_are_scrubbed() {
     check(&e);
     assert_eq!(client.session_stats().sign_ins, 1);
 }
+
+/// A 429 with a garbled `Retry-After`: still rate limiting, no retry hint invented, the
+/// IQM body kept.
+#[tokio::test]
+async fn a_garbled_retry_after_is_tolerated() {
+    let server = MockServer::start_async().await;
+    let body = json!({"success": false, "errorObjects": [{"error": "Too many requests"}]});
+    let text = body.to_string();
+    let m = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/v3/ua/oauth/token");
+            then.status(429)
+                .header("content-type", "application/json")
+                .header("retry-after", "soon-ish")
+                .body(text.clone());
+        })
+        .await;
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_credentials(Sandbox::credentials())
+        .build()
+        .unwrap();
+    let e = client.login().await.unwrap_err();
+    assert!(e.is_rate_limited() && e.is_retryable(), "{e:?}");
+    assert_eq!(e.retry_after(), None);
+    assert_eq!(e.vendor_message(), Some("Too many requests"));
+    assert_eq!(
+        serde_json::to_value(e.detail::<IqmError>().unwrap()).unwrap(),
+        body
+    );
+    m.assert_calls_async(1).await;
+    assert_eq!(client.session_stats().sign_ins, 1);
+}
