@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use auth_core::reqwest::header::{ACCEPT, HeaderMap};
+use auth_core::reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 use auth_core::reqwest::{Method, Response};
 use auth_core::{
     ApiKey, AuthScheme, Capabilities, Error, ErrorKind, Expiry, Http, RenewalPolicy, TokenProvider,
@@ -118,6 +118,22 @@ impl Credentials {
             u.tracking_guid = Some(guid.into());
         }
         self
+    }
+
+    /// Refuse credentials that can never work, before anything is sent: an empty email or
+    /// password, an empty API key, or one that cannot go in a header.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let bad = |msg: &str| Err(Error::new(ErrorKind::Config, msg));
+        match &self.0 {
+            Kind::User(u) if u.email.trim().is_empty() => bad("the email address is empty"),
+            Kind::User(u) if u.password.expose_secret().is_empty() => bad("the password is empty"),
+            Kind::User(_) => Ok(()),
+            Kind::ApiKey(k) if k.expose().trim().is_empty() => bad("the api key is empty"),
+            Kind::ApiKey(k) if HeaderValue::from_str(k.expose()).is_err() => {
+                bad("the api key holds characters not allowed in a header")
+            }
+            Kind::ApiKey(_) => Ok(()),
+        }
     }
 
     /// The secrets these credentials hold, for scrubbing error bodies.
@@ -306,6 +322,22 @@ mod tests {
         let shown = format!("{user:?} {key:?} {p:?}");
         assert!(!shown.contains(SECRET), "{shown}");
         assert!(shown.contains("a@b.c"));
+    }
+
+    #[test]
+    fn unusable_credentials_are_config_errors() {
+        for bad in [
+            Credentials::user(" ", SECRET),
+            Credentials::user("a@b.c", ""),
+            Credentials::api_key(""),
+            Credentials::api_key(format!("{SECRET}\n")),
+        ] {
+            let e = bad.validate().unwrap_err();
+            assert!(e.is_config(), "{e:?}");
+            assert!(!format!("{e} {e:?}").contains(SECRET));
+        }
+        assert!(Credentials::user("a@b.c", SECRET).validate().is_ok());
+        assert!(Credentials::api_key(SECRET).validate().is_ok());
     }
 
     #[test]

@@ -135,16 +135,23 @@ impl ClientBuilder {
         self
     }
 
-    /// Build the client. Fails on a missing credential or a bad base URL.
+    /// Build the client. Fails (kind `Config`) on missing or unusable credentials (an empty
+    /// email, password or API key; an API key that cannot go in a header) or a bad base URL.
     ///
     /// ```
     /// let err = ipaas_com::Client::builder().build().unwrap_err();
+    /// assert!(err.is_config());
+    /// let err = ipaas_com::Client::builder()
+    ///     .with_credentials(ipaas_com::Credentials::api_key("line\nbreak"))
+    ///     .build()
+    ///     .unwrap_err();
     /// assert!(err.is_config());
     /// ```
     pub fn build(self) -> Result<Client> {
         let credentials = self
             .credentials
             .ok_or_else(|| Error::new(ErrorKind::Config, "no credentials were given"))?;
+        credentials.validate()?;
         let raw = self
             .base_url
             .as_deref()
