@@ -400,7 +400,55 @@ async fn sandbox_enforces_the_wire_rules() {
             .await
             .unwrap();
         let v: Value = r.json().await.unwrap();
-        v["data"]["access_token"].as_str().unwrap().to_owned()
+        // Wrapped, with owId; the tokens are UUIDs.
+        assert_eq!(v["success"], true);
+        assert_eq!(v["data"]["owId"], Sandbox::OW_ID);
+        assert_eq!(v["data"]["expires_in"], 600);
+        let refresh = v["data"]["refresh_token"].as_str().unwrap().to_owned();
+        let access = v["data"]["access_token"].as_str().unwrap().to_owned();
+        for t in [&refresh, &access] {
+            assert_eq!(t.len(), 36, "{t}");
+            assert_eq!(t.matches('-').count(), 4, "{t}");
+        }
+        // The refresh answer is flat and has no owId.
+        let r = http
+            .post(format!("{base}/api/v3/ua/oauth/token"))
+            .header("authorization", format!("Basic {BASIC}"))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let flat: Value = r.json().await.unwrap();
+        let mut keys: Vec<&str> = flat
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "access_token",
+                "expires_in",
+                "refresh_token",
+                "scope",
+                "token_type"
+            ]
+        );
+        // An unknown refresh token: OAuth's invalid_grant.
+        let r = http
+            .post(format!("{base}/api/v3/ua/oauth/token"))
+            .header("authorization", format!("Basic {BASIC}"))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", "nope")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"], "invalid_grant");
+        access
     };
     let r = http
         .get(format!("{base}/api/v3/campaigns/list"))
