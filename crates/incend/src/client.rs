@@ -171,8 +171,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Build the client. Fails with [`ErrorKind::Config`] without an API key or with a bad
-    /// base URL.
+    /// Build the client. Fails with [`ErrorKind::Config`] without an API key, with one that
+    /// cannot be sent as a header, or with a bad base URL.
     ///
     /// ```
     /// let err = incend::Client::builder().build().unwrap_err();
@@ -185,6 +185,12 @@ impl ClientBuilder {
             .ok_or_else(|| Error::new(ErrorKind::Config, "client api key missing"))?;
         if key.expose().trim().is_empty() {
             return Err(Error::new(ErrorKind::Config, "client api key is empty"));
+        }
+        if reqwest::header::HeaderValue::from_str(key.expose()).is_err() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "client api key holds characters not allowed in a header",
+            ));
         }
         let http = make_http(self.http_client, self.clock)?;
         let session = Session::new(ClientKeyAuth, http);

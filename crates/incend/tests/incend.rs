@@ -946,3 +946,53 @@ async fn secrets_echoed_in_answers_never_reach_errors() {
     let shown = format!("{builder:?} {:?}", env.sandbox);
     assert!(!shown.contains(API_KEY) && !shown.contains(OTP), "{shown}");
 }
+
+#[tokio::test]
+async fn the_server_side_expiry_can_be_moved_by_the_test() {
+    let env = env().await;
+    let user = env.sign_in().await;
+    let jwt = user.user_token().expose().to_owned();
+    let now = auth_core::Clock::now(&env.clock);
+    assert_eq!(env.sandbox.session_expiry(&jwt), Some(now + LIFETIME));
+    // The server cuts the session to one hour; the client still believes 30 days.
+    env.sandbox
+        .set_session_expiry(&jwt, now + Duration::from_secs(3600));
+    let me = env.user_client(&user);
+    env.clock.advance(Duration::from_secs(3599));
+    let status = env.backend.token_status(user.user_token()).await.unwrap();
+    assert_eq!(status.expires_at, now + Duration::from_secs(3600));
+    env.clock.advance(Duration::from_secs(1));
+    assert_eq!(env.sandbox.session_expiry(&jwt), None);
+    let e = env
+        .backend
+        .token_status(user.user_token())
+        .await
+        .unwrap_err();
+    assert!(e.is_session_expired(), "{e:?}");
+    assert_eq!(e.status(), Some(401));
+    let e = me.profile().await.unwrap_err();
+    assert!(e.is_session_expired(), "{e:?}");
+    assert_eq!(reason(&e), ErrorReason::SessionExpired);
+    // Sent once each (the client did not know), never retried.
+    assert_eq!(
+        (env.sandbox.hits("token"), env.sandbox.hits("profile")),
+        (2, 1)
+    );
+    let s = me.session_stats();
+    assert_eq!(
+        (s.requests, s.unauthorized, s.sign_ins, s.refreshes),
+        (1, 1, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_key_that_cannot_be_a_header_is_a_config_error() {
+    const GARBLED: &str = "key\nwith-a-newline";
+    let e = Client::builder().with_api_key(GARBLED).build().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "client api key holds characters not allowed in a header"
+    );
+    assert!(!format!("{e} {e:?}").contains(GARBLED), "{e:?}");
+}
