@@ -146,6 +146,12 @@ impl<T: DeserializeOwned + Send + 'static> ListRequest<T> {
                 "page numbers start at 1",
             ));
         }
+        if self.page_size == Some(0) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "page size must be at least 1",
+            ));
+        }
         let mut url = self.client.url(&self.api, &self.version, &self.endpoint)?;
         {
             let mut q = url.query_pairs_mut();

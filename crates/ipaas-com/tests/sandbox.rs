@@ -473,6 +473,13 @@ async fn x_pagination_malformed_or_partial() {
         .await
         .unwrap_err();
     assert!(e.is_invalid_input());
+    let e = client
+        .list::<u32>("subscriptions", "Partial")
+        .with_page_size(0)
+        .page(1)
+        .await
+        .unwrap_err();
+    assert!(e.is_invalid_input(), "{e:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
