@@ -69,8 +69,12 @@ impl Expiry {
     /// assert_eq!(e.expires_at(), Some(UNIX_EPOCH + Duration::from_secs(86_400)));
     /// ```
     pub fn lifetime_from(lifetime: Duration, issued_at: SystemTime) -> Self {
+        // An absurd lifetime still expires (at the end of year 9999), rather than
+        // overflowing into "never".
+        let far = UNIX_EPOCH + Duration::from_secs(MAX_EPOCH_SECS);
+        let expires_at = issued_at.checked_add(lifetime).map_or(far, |t| t.min(far));
         Expiry {
-            expires_at: issued_at.checked_add(lifetime),
+            expires_at: Some(expires_at),
             lifetime: Some(lifetime),
         }
     }
@@ -152,6 +156,9 @@ impl Expiry {
             .map(|at| at.duration_since(now).unwrap_or(Duration::ZERO))
     }
 }
+
+/// 9999-12-31T23:59:59Z, the last instant an expiry is allowed to name.
+const MAX_EPOCH_SECS: u64 = 253_402_300_799;
 
 fn bad(context: &str) -> Error {
     Error::new(ErrorKind::BadResponse, context)
@@ -241,7 +248,7 @@ pub fn jwt_expiry(token: &str) -> Result<SystemTime, Error> {
             .ok_or_else(|| bad("JWT exp claim is not a number of seconds"))?,
         _ => return Err(bad("JWT exp claim is not numeric")),
     };
-    if !secs.is_finite() || !(0.0..=253_402_300_799.0).contains(&secs) {
+    if !secs.is_finite() || !(0.0..=MAX_EPOCH_SECS as f64).contains(&secs) {
         return Err(bad("JWT exp claim is out of range"));
     }
     Ok(UNIX_EPOCH + Duration::from_secs_f64(secs))
@@ -311,6 +318,16 @@ mod tests {
         ] {
             assert!(parse_rfc3339(bad).unwrap_err().is_bad_response(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_absurd_lifetime_still_expires() {
+        let e = Expiry::from_expires_in(u64::MAX, UNIX_EPOCH + Duration::from_secs(1000));
+        assert_eq!(
+            e.expires_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(MAX_EPOCH_SECS))
+        );
+        assert!(!e.is_expired(SystemTime::now()));
     }
 
     #[test]
