@@ -162,6 +162,12 @@ mod tests {
         let set = a.token_set(now).unwrap();
         assert!(set.refresh_token().is_none());
         assert_eq!(set.expiry().lifetime(), Some(FALLBACK_LIFETIME));
+        // A JWT-looking token that does not decode, and no expiration: the one-hour fallback.
+        let garbled: AuthAnswer =
+            serde_json::from_value(serde_json::json!({"access_token": "eyJhbGciOi.%%%.sig"}))
+                .unwrap();
+        let set = garbled.token_set(now).unwrap();
+        assert_eq!(set.expiry().lifetime(), Some(FALLBACK_LIFETIME));
         let none: AuthAnswer = serde_json::from_str("{}").unwrap();
         assert!(none.token_set(now).unwrap_err().is_bad_response());
         let bad: AuthAnswer = serde_json::from_value(serde_json::json!({
