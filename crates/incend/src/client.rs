@@ -446,9 +446,10 @@ mod tests {
 
     #[test]
     fn builder_debug_hides_the_key() {
-        let b = Client::builder().with_api_key("k-secret-1");
-        assert!(!format!("{b:?}").contains("k-secret-1"));
+        const KEY: &str = "k-secret-1";
+        let b = Client::builder().with_api_key(KEY);
+        assert!(!format!("{b:?}").contains(KEY));
         let c = b.build().unwrap();
-        assert!(!format!("{c:?}").contains("k-secret-1"));
+        assert!(!format!("{c:?}").contains(KEY));
     }
 }

@@ -722,12 +722,15 @@ impl Sandbox {
         self.state.hits.get(route)
     }
 
-    /// Every request served, for wire-shape snapshots.
+    /// Every request served, for wire-shape snapshots. Requests are recorded as sent: call
+    /// `redact` with the API key, the code and the user token (and its base64 form) before
+    /// rendering one for a snapshot.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let sandbox = incend::sandbox::Sandbox::start().await;
+    /// sandbox.recorder().redact(sandbox.api_key());
     /// assert!(sandbox.recorder().last("/auth/init").is_none());
     /// # }
     /// ```
