@@ -371,8 +371,34 @@ fn reported_error(
     bytes: &[u8],
     secrets: &[&SecretString],
 ) -> Option<Error> {
-    let text = auth_core::scrub(&String::from_utf8_lossy(bytes), secrets);
+    let text = scrub_jwts(&auth_core::scrub(&String::from_utf8_lossy(bytes), secrets));
     error_in_success(status, headers, &text)
+}
+
+/// Replace every JWT-shaped word with `[REDACTED]`. On a success answer the session's own
+/// scrubbing of the API token does not run, and the API token is always a JWT.
+fn scrub_jwts(text: &str) -> String {
+    let is_token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=');
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.matches('.').count() == 2 && auth_core::looks_like_jwt(word) {
+            out.push_str("[REDACTED]");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if is_token_char(c) {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 /// Decode a success answer as `T`; a body in the platform's error shape is that error.
@@ -724,6 +750,17 @@ mod tests {
                 .unwrap_err()
                 .is_config()
         );
+    }
+
+    #[test]
+    fn jwt_shaped_words_are_scrubbed() {
+        let jwt = "eyJhbGciOiJub25lIn0.eyJleHAiOjEwMH0.sig";
+        assert_eq!(
+            scrub_jwts(&format!(r#"{{"title":"bad token {jwt}, see a.b.c"}}"#)),
+            r#"{"title":"bad token [REDACTED], see a.b.c"}"#
+        );
+        assert_eq!(scrub_jwts(jwt), "[REDACTED]");
+        assert_eq!(scrub_jwts("plain text é"), "plain text é");
     }
 
     #[test]

@@ -498,7 +498,23 @@ async fn client_tokens_and_passwords_never_print() {
         .unwrap();
     let token = login.client_token.expose().to_owned();
     assert!(token.starts_with("ct-"));
-    let jwt_lease = format!("{client:?}");
+    // The API token (JWT) the client holds, as it went on the wire.
+    let jwt = sandbox
+        .recorder()
+        .all()
+        .iter()
+        .rev()
+        .find_map(|r| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k == "authorization")
+                .and_then(|(_, v)| v.strip_prefix("Bearer ").map(str::to_owned))
+        })
+        .unwrap();
+    assert!(auth_core::looks_like_jwt(&jwt));
+    let jwt_lease = format!("{client:?} {:?}", client.session_stats());
+    assert!(!jwt_lease.contains(&jwt), "{jwt_lease}");
+    assert!(!shot(&sandbox, "/v1/client/login", &[&jwt]).is_empty());
     for shown in [
         format!("{login:?}"),
         format!("{}", login.client_token),
@@ -980,4 +996,77 @@ async fn malformed_answers_are_typed_errors() {
     drop(server);
     // What the caller holds is untouched by all of the above.
     assert_eq!(held.expose(), "ct-held-by-caller-77");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_echoed_by_the_platform_are_scrubbed_from_errors() {
+    let clock = ManualClock::new();
+    let server = MockServer::start_async().await;
+    let exp =
+        auth_core::sandbox::unix_seconds(auth_core::Clock::now(&clock) + Duration::from_secs(3600));
+    let jwt = auth_core::sandbox::mint_jwt(&serde_json::json!({"exp": exp}));
+    let token = jwt.clone();
+    server
+        .mock_async(move |when, then| {
+            when.method(POST).path("/v1/login/password");
+            then.status(200)
+                .json_body(serde_json::json!({"api_token": token}));
+        })
+        .await;
+    let echo = format!("{jwt} {CLIENT_PASSWORD}");
+    for (path, status) in [("/v1/client/signup", 400), ("/v1/client/login", 200)] {
+        let title = echo.clone();
+        server
+            .mock_async(move |when, then| {
+                when.method(POST).path(path);
+                then.status(status).json_body(serde_json::json!(
+                    {"errors": [{"id": "i", "title": title, "code": "errors.validation.field.value", "status": 400}]}
+                ));
+            })
+            .await;
+    }
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_credentials(ServiceCredentials::new("service_user", SERVICE_SECRET))
+        .with_clock(clock)
+        .build()
+        .unwrap();
+    let signup = client.sign_up(&ada(USER_A)).await.unwrap_err();
+    let login = client
+        .login_client("a@client.com", CLIENT_PASSWORD)
+        .await
+        .unwrap_err();
+    for e in [&signup, &login] {
+        assert!(e.is_rejected(), "{e:?}");
+        assert_eq!(e.error_case(), Some(ErrorCase::InvalidFieldValue));
+        secret_free(e, &[&jwt, CLIENT_PASSWORD, SERVICE_SECRET]);
+        let parsed = format!("{:?}", e.api_errors().unwrap());
+        assert!(
+            !parsed.contains(&jwt) && !parsed.contains(CLIENT_PASSWORD),
+            "{parsed}"
+        );
+    }
+
+    // The service login echoing the service password, as an error and inside a 200.
+    for status in [401, 200] {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(move |when, then| {
+                when.method(POST).path("/v1/login/password");
+                then.status(status).json_body(serde_json::json!(
+                    {"errors": [{"id": "i", "title": format!("no user with password {SERVICE_SECRET}"), "code": "errors.login.failed", "status": 401}]}
+                ));
+            })
+            .await;
+        let client = Client::builder()
+            .with_base_url(server.base_url())
+            .with_credentials(ServiceCredentials::new("service_user", SERVICE_SECRET))
+            .build()
+            .unwrap();
+        let e = client.sign_in().await.unwrap_err();
+        assert!(e.is_unauthorized(), "{status}: {e:?}");
+        assert_eq!(e.error_case(), Some(ErrorCase::LoginFailed));
+        secret_free(&e, &[SERVICE_SECRET]);
+        assert!(!format!("{:?}", e.api_errors()).contains(SERVICE_SECRET));
+    }
 }
