@@ -233,8 +233,17 @@ async fn jwt_reused_while_valid_renewed_once_in_margin_and_after_expiry() {
         );
     }
 
+    // 61 s left, just outside the 60 s margin: still reused.
+    clock.advance(Duration::from_secs(539));
+    client
+        .login_client("nobody@client.com", "x")
+        .await
+        .unwrap_err();
+    client.settle().await;
+    assert_eq!(sandbox.token_requests(), 1, "renewed outside the margin");
+
     // Inside the margin: the valid token keeps being served while one renewal runs.
-    clock.advance(Duration::from_secs(570));
+    clock.advance(Duration::from_secs(31));
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let c = client.clone();
