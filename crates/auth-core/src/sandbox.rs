@@ -490,10 +490,27 @@ impl Hits {
 /// let rec = auth_core::sandbox::Recorder::default();
 /// assert!(rec.all().is_empty());
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Recorder {
     seen: Arc<Mutex<Vec<RecordedRequest>>>,
-    secrets: Arc<Mutex<Vec<String>>>,
+    /// Secret value and the label it renders as.
+    secrets: Arc<Mutex<Vec<(String, String)>>>,
+    /// Headers whose value is always redacted (after its scheme word), secret or not.
+    sensitive: Arc<Mutex<Vec<String>>>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            seen: Arc::default(),
+            secrets: Arc::default(),
+            sensitive: Arc::new(Mutex::new(
+                ["authorization", "proxy-authorization", "cookie"]
+                    .map(String::from)
+                    .to_vec(),
+            )),
+        }
+    }
 }
 
 /// One request as a sandbox saw it.
@@ -529,6 +546,24 @@ impl RecordedRequest {
             headers,
             body: body.into(),
         }
+    }
+}
+
+/// `Bearer abc` -> `Bearer [REDACTED]`, `abc` -> `[REDACTED]`; an already labelled value
+/// (`[REDACTED ...]`) is kept.
+fn redact_credential(value: &str) -> String {
+    let (scheme, rest) = match value.split_once(' ') {
+        Some((scheme, rest))
+            if !scheme.starts_with('[') && scheme.chars().all(|c| c.is_ascii_alphabetic()) =>
+        {
+            (format!("{scheme} "), rest)
+        }
+        _ => (String::new(), value),
+    };
+    if rest.starts_with("[REDACTED") {
+        format!("{scheme}{rest}")
+    } else {
+        format!("{scheme}[REDACTED]")
     }
 }
 
@@ -579,10 +614,32 @@ impl Recorder {
     /// auth_core::sandbox::Recorder::default().redact("hunter2");
     /// ```
     pub fn redact(&self, secret: impl Into<String>) {
+        self.redact_as(secret, "[REDACTED]");
+    }
+
+    /// Render `secret` as `label` (which should start with `[REDACTED`), for example to show
+    /// that a token went on the wire base64-wrapped.
+    ///
+    /// ```
+    /// auth_core::sandbox::Recorder::default().redact_as("dG9r", "[REDACTED base64(token)]");
+    /// ```
+    pub fn redact_as(&self, secret: impl Into<String>, label: impl Into<String>) {
         let s = secret.into();
         if !s.is_empty() {
-            lock(&self.secrets).push(s);
+            lock(&self.secrets).push((s, label.into()));
         }
+    }
+
+    /// Always redact the value of header `name` (after a scheme word such as `Bearer`), even
+    /// when it holds a secret nobody registered: a refused or forged credential must not
+    /// reach a snapshot either. `authorization`, `proxy-authorization` and `cookie` are
+    /// redacted by default.
+    ///
+    /// ```
+    /// auth_core::sandbox::Recorder::default().redact_header("client-token");
+    /// ```
+    pub fn redact_header(&self, name: &str) {
+        lock(&self.sensitive).push(name.to_ascii_lowercase());
     }
 
     /// Every request recorded so far.
@@ -633,8 +690,23 @@ impl Recorder {
     /// assert!(rec.render(&r).contains("[REDACTED]"));
     /// ```
     pub fn render(&self, r: &RecordedRequest) -> String {
-        let mut out = format!("{} {}\n", r.method, r.path_and_query);
+        let mut secrets = lock(&self.secrets).clone();
+        // Longest first, so a secret that contains another is replaced whole.
+        secrets.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
+        let sensitive = lock(&self.sensitive).clone();
+        let apply = |text: &str| {
+            let mut t = text.to_owned();
+            for (secret, label) in &secrets {
+                t = t.replace(secret.as_str(), label);
+            }
+            t
+        };
+        let mut out = format!("{} {}\n", r.method, apply(&r.path_and_query));
         for (k, v) in &r.headers {
+            let mut v = apply(v);
+            if sensitive.iter().any(|s| s == k) {
+                v = redact_credential(&v);
+            }
             out.push_str(&format!("{k}: {v}\n"));
         }
         let content_type = r
@@ -655,15 +727,45 @@ impl Recorder {
             } else {
                 r.body.clone()
             };
-            out.push_str(&body);
+            out.push_str(&apply(&body));
             out.push('\n');
         }
-        let mut secrets = lock(&self.secrets).clone();
-        // Longest first, so a secret that contains another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        for s in secrets {
-            out = out.replace(&s, "[REDACTED]");
-        }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "never-registered-credential";
+
+    #[test]
+    fn credentials_nobody_registered_are_redacted_at_the_door() {
+        let rec = Recorder::default();
+        rec.redact_header("client-token");
+        rec.redact_as("registered", "[REDACTED labelled]");
+        let r = RecordedRequest::new(
+            "POST",
+            "/x",
+            vec![
+                ("authorization".into(), format!("Bearer {SECRET}")),
+                ("client-token".into(), SECRET.into()),
+                ("cookie".into(), format!("s={SECRET}")),
+                ("proxy-authorization".into(), "Basic registered".into()),
+                ("x-trace".into(), "visible".into()),
+            ],
+            "",
+        );
+        let shown = rec.render(&r);
+        assert!(!shown.contains(SECRET), "{shown}");
+        insta::assert_snapshot!(shown, @r"
+        POST /x
+        authorization: Bearer [REDACTED]
+        client-token: [REDACTED]
+        cookie: [REDACTED]
+        proxy-authorization: Basic [REDACTED labelled]
+        x-trace: visible
+        ");
     }
 }

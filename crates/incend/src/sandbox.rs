@@ -168,7 +168,12 @@ impl SandboxBuilder {
             invalid: Mutex::default(),
             faults: Faults::default(),
             hits: Hits::default(),
-            recorder: Recorder::default(),
+            recorder: {
+                // The vendor's own credential header is never rendered, refused or not.
+                let recorder = Recorder::default();
+                recorder.redact_header("ipaas");
+                recorder
+            },
         });
         let server = MockServer::start_async().await;
         let s = state.clone();

@@ -146,7 +146,12 @@ impl SandboxBuilder {
             faults: Faults::default(),
             login_faults: Faults::default(),
             hits: Hits::default(),
-            recorder: Recorder::default(),
+            recorder: {
+                // The vendor's own credential header is never rendered, refused or not.
+                let recorder = Recorder::default();
+                recorder.redact_header("client-token");
+                recorder
+            },
             serial: Mutex::new(0),
         });
         state.recorder.redact(self.password);
