@@ -426,7 +426,7 @@ fn transport_error(e: reqwest::Error) -> Error {
 /// assert!(auth_core::ensure_secure(&Url::parse("https://api.example.com").unwrap()).is_ok());
 /// assert!(auth_core::ensure_secure(&Url::parse("http://127.0.0.1:8080").unwrap()).is_ok());
 /// assert!(auth_core::ensure_secure(&Url::parse("http://localhost:1").unwrap()).is_ok());
-/// assert!(auth_core::ensure_secure(&Url::parse("http://api.example.com").unwrap()).unwrap_err().is_insecure_transport());
+/// assert!(auth_core::ensure_secure(&Url::parse("http://api.example.invalid").unwrap()).unwrap_err().is_insecure_transport());
 /// ```
 pub fn ensure_secure(url: &url::Url) -> Result<(), Error> {
     match url.scheme() {

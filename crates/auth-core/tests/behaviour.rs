@@ -599,7 +599,7 @@ async fn credentials_are_refused_over_plain_http_before_any_token_is_fetched() {
     let fake = Fake::start().await;
     let session = fake.default_session();
     let e = session
-        .send(fake.http.request(Method::GET, "http://api.example.com/x"))
+        .send(fake.http.request(Method::GET, "http://api.example.invalid/x"))
         .await
         .unwrap_err();
     assert!(e.is_insecure_transport());

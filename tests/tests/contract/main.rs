@@ -11,3 +11,4 @@ mod ipaas_com;
 mod iqm;
 mod platformio;
 mod readme;
+mod transport;
