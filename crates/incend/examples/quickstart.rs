@@ -128,8 +128,10 @@ async fn main() -> incend::Result<()> {
         .build()?;
     let profile = me.profile().await?;
     println!(
-        "profile: name {:?}, email verified {}, mobile verified {}",
-        profile.name, profile.is_email_verified, profile.is_mobile_verified
+        "profile: name {}, email verified {}, mobile verified {}",
+        profile.name.as_deref().unwrap_or("(none)"),
+        profile.is_email_verified,
+        profile.is_mobile_verified
     );
     let name = profile
         .name
@@ -138,7 +140,10 @@ async fn main() -> incend::Result<()> {
     let edited = me
         .edit_profile(&ProfileEdit::new(name)?.with_data("quickstart", true))
         .await?;
-    println!("edited profile: name {:?}", edited.name);
+    println!(
+        "edited profile: name {}",
+        edited.name.as_deref().unwrap_or("(none)")
+    );
 
     if let Some(sb) = &sandbox {
         // A 401 from the server: the session cannot be renewed, so it surfaces, once.

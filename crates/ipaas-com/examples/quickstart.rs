@@ -68,21 +68,22 @@ async fn run_sandbox() -> Result<()> {
 
     let me = client.login().await?;
     println!(
-        "signed in as user {:?} ({:?}); token valid for one hour",
-        me.id, me.email_address
+        "signed in as user {} ({}); token valid for one hour",
+        shown(me.id),
+        shown(me.email_address.as_deref())
     );
 
     let companies = client.companies().await?;
     counts.calls += 1;
     for c in &companies {
-        println!("company {} {:?}", c.id, c.name);
+        println!("company {} {}", c.id, shown(c.name.as_deref()));
     }
     if let Some(other) = companies.get(1) {
         client.change_company(&other.id).await?;
         counts.calls += 1;
         println!(
-            "switched to {:?}: new access token, refresh token and expiry, no refresh call",
-            other.name
+            "switched to {}: new access token, refresh token and expiry, no refresh call",
+            shown(other.name.as_deref())
         );
     }
 
@@ -129,14 +130,14 @@ async fn run_live() -> Result<()> {
     let api_key = !(set("IPAAS_EMAIL") && set("IPAAS_PASSWORD"));
     if !api_key {
         let me = client.login().await?;
-        println!("signed in as user {:?}", me.id);
+        println!("signed in as user {}", shown(me.id));
         let companies = client.companies().await?;
         counts.calls += 1;
         println!("{} compan(ies)", companies.len());
         if let Some(first) = companies.first() {
             client.change_company(&first.id).await?;
             counts.calls += 1;
-            println!("switched to {:?}", first.name);
+            println!("switched to {}", shown(first.name.as_deref()));
         }
     }
     let api = std::env::var("IPAAS_LIST_API").unwrap_or_else(|_| "subscriptions".into());
@@ -154,4 +155,9 @@ async fn run_live() -> Result<()> {
     }
     summary(&client, "live", &counts);
     Ok(())
+}
+
+/// An optional field for people: its value, or "(none)".
+fn shown<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "(none)".to_owned(), |v| v.to_string())
 }
