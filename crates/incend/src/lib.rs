@@ -58,3 +58,8 @@ pub use models::{
     Channel, OtpSent, Profile, ProfileEdit, Recipient, TokenStatus, UserId, UserToken, VerifiedUser,
 };
 pub use user::{UserClient, UserClientBuilder};
+
+// The README's examples are compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

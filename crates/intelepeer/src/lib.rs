@@ -61,3 +61,8 @@ pub use client::{
 };
 pub use error::ApiError;
 pub use models::{Account, SendSms, SmsReceipt};
+
+// The README's examples are compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -63,3 +63,8 @@ pub use config::{Api, Environment};
 pub use error::RateLimitKind;
 pub use models::{Company, UserProfile};
 pub use paging::ListRequest;
+
+// The README's examples are compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

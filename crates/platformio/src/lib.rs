@@ -48,3 +48,8 @@ pub use models::{
 };
 /// Client user ids are UUIDs (re-exported so callers name the same version).
 pub use uuid::Uuid;
+
+// The README's examples are compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
