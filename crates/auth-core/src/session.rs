@@ -279,6 +279,9 @@ impl Session {
     /// ```
     pub fn replace(&self, tokens: TokenSet) -> Arc<Lease> {
         let lease = self.inner.lease(tokens);
+        // Under the flight lock: a renewal finishing now either sees this token or is
+        // already installed, never overwrites it after checking.
+        let _slot = lock(&self.inner.flight);
         self.inner.current.store(Some(lease.clone()));
         lease
     }
@@ -289,6 +292,7 @@ impl Session {
     /// # fn f(s: auth_core::Session) { s.clear(); }
     /// ```
     pub fn clear(&self) {
+        let _slot = lock(&self.inner.flight);
         self.inner.current.store(None);
     }
 
@@ -324,7 +328,8 @@ impl Session {
                 State::Fresh => return Ok(cur),
                 State::RenewSoon => {
                     // Keep serving the valid token; renew in the background, once.
-                    drop(self.inner.clone().flight());
+                    // Without a runtime the renewal waits until the token is unusable.
+                    let _ = self.inner.clone().flight();
                     return Ok(cur);
                 }
                 State::Unusable => {
@@ -337,7 +342,7 @@ impl Session {
                 }
             }
         }
-        match self.inner.clone().flight() {
+        match self.inner.clone().flight()? {
             Some(flight) => flight.await,
             // Someone renewed between our load and the flight check.
             None => self
@@ -355,13 +360,7 @@ impl Session {
     /// # async fn f(s: auth_core::Session) { let _ = s.settle().await; }
     /// ```
     pub async fn settle(&self) -> Option<Result<Arc<Lease>, Error>> {
-        let flight = self
-            .inner
-            .flight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-            .map(|(_, f)| f.clone());
+        let flight = lock(&self.inner.flight).as_ref().map(|(_, f)| f.clone());
         match flight {
             Some(f) => Some(f.await),
             None => None,
@@ -524,46 +523,39 @@ impl Inner {
 
     /// The renewal in flight, started if none is and the cached token still needs one.
     /// Returns `None` when the cached token turned out fresh.
-    fn flight(self: Arc<Self>) -> Option<Flight> {
-        let mut slot = self
-            .flight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn flight(self: Arc<Self>) -> Result<Option<Flight>, Error> {
+        // Checked before anything is started: outside a runtime `tokio::spawn` would panic.
+        let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                "renewing a token needs a tokio runtime, and none is running",
+            )
+            .with_source(e)
+        })?;
+        let mut slot = lock(&self.flight);
         if let Some((_, f)) = slot.as_ref() {
-            return Some(f.clone());
+            return Ok(Some(f.clone()));
         }
         let current = self.current.load_full();
         if let Some(cur) = &current
             && cur.state(self.http.now()) == State::Fresh
         {
-            return None;
+            return Ok(None);
         }
         let id = self.next_flight.fetch_add(1, Ordering::Relaxed);
         let me = self.clone();
         // The renewal runs on its own task: dropping any caller (even the one that started
         // it) cannot cancel it half-way and leave the others waiting.
-        let task = tokio::spawn(async move {
-            let base = current.as_ref().map(|c| c.generation);
-            let mut result = me.renew(current).await;
-            let slot = me.flight.lock();
-            let mut slot = slot.unwrap_or_else(std::sync::PoisonError::into_inner);
-            match &result {
-                Ok(lease) => match me.current.load_full() {
-                    // Someone installed a newer token while we renewed (a company switch, a
-                    // handed-over token): it wins, and the waiters get it.
-                    Some(newer)
-                        if Some(newer.generation) != base
-                            && newer.state(me.http.now()) != State::Unusable =>
-                    {
-                        result = Ok(newer);
-                    }
-                    _ => me.current.store(Some(lease.clone())),
-                },
-                Err(_) => bump(&me.counters.renewal_failures),
-            }
-            if slot.as_ref().is_some_and(|(fid, _)| *fid == id) {
-                *slot = None;
-            }
+        let task = runtime.spawn(async move {
+            // If the provider panics or the runtime shuts down mid-renewal, this empties the
+            // slot: otherwise that dead flight's error would be every later caller's answer.
+            let mut guard = FlightGuard {
+                inner: me.clone(),
+                id,
+                armed: true,
+            };
+            let result = me.drive(id, current).await;
+            guard.armed = false;
             result
         });
         let flight: Flight = async move {
@@ -574,7 +566,58 @@ impl Inner {
         .boxed()
         .shared();
         *slot = Some((id, flight.clone()));
-        Some(flight)
+        Ok(Some(flight))
+    }
+
+    /// Renew from `base`, then install the result and empty the flight slot (one critical
+    /// section, so a caller never finds neither a flight nor the new token).
+    async fn drive(&self, id: u64, mut base: Option<Arc<Lease>>) -> RenewalResult {
+        let mut round = 0;
+        loop {
+            round += 1;
+            let result = self.renew(base.clone()).await;
+            if result.is_err() {
+                bump(&self.counters.renewal_failures);
+            }
+            let next = {
+                let mut slot = lock(&self.flight);
+                let latest = self.current.load_full();
+                let replaced = match (&latest, &base) {
+                    (Some(l), Some(b)) => l.generation != b.generation,
+                    (Some(_), None) => true,
+                    // Cleared (signed out) meanwhile: the waiters still need a token.
+                    (None, _) => false,
+                };
+                let next = match latest {
+                    // Someone installed a newer token while we renewed (a company switch, a
+                    // handed-over token): it wins over our answer, even over our failure.
+                    Some(newer) if replaced && newer.state(self.http.now()) != State::Unusable => {
+                        Next::Done(Ok(newer))
+                    }
+                    // ... and was rejected already: renew *that* identity, never install the
+                    // replaced one's token over it.
+                    Some(newer) if replaced && round < MAX_ROUNDS => Next::Again(newer),
+                    Some(_) if replaced => Next::Done(Err(Error::new(
+                        ErrorKind::Transient,
+                        "the token was replaced and rejected while it was being renewed",
+                    ))),
+                    _ => {
+                        if let Ok(lease) = &result {
+                            self.current.store(Some(lease.clone()));
+                        }
+                        Next::Done(result)
+                    }
+                };
+                if matches!(next, Next::Done(_)) && slot.as_ref().is_some_and(|(f, _)| *f == id) {
+                    *slot = None;
+                }
+                next
+            };
+            match next {
+                Next::Done(result) => return result,
+                Next::Again(newer) => base = Some(newer),
+            }
+        }
     }
 
     async fn renew(&self, previous: Option<Arc<Lease>>) -> RenewalResult {
@@ -603,6 +646,41 @@ impl Inner {
         let tokens = self.provider.sign_in().await?;
         Ok(self.renewed(tokens))
     }
+}
+
+/// Renewal rounds one flight runs when tokens keep being replaced and rejected under it.
+const MAX_ROUNDS: u32 = 3;
+
+enum Next {
+    Done(RenewalResult),
+    Again(Arc<Lease>),
+}
+
+/// Empties the flight slot (if it still holds flight `id`) when the renewal task ends
+/// without finishing: a panic in the provider, or the runtime shutting down.
+struct FlightGuard {
+    inner: Arc<Inner>,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        bump(&self.inner.counters.renewal_failures);
+        let mut slot = lock(&self.inner.flight);
+        if slot.as_ref().is_some_and(|(f, _)| *f == self.id) {
+            *slot = None;
+        }
+    }
+}
+
+/// The flight slot is never held across an await or user code, so a poisoned lock only
+/// means a panic elsewhere: its data is still consistent.
+fn lock(m: &Mutex<Option<(u64, Flight)>>) -> std::sync::MutexGuard<'_, Option<(u64, Flight)>> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn refresh_rejected(e: &Error) -> bool {

@@ -599,7 +599,10 @@ async fn credentials_are_refused_over_plain_http_before_any_token_is_fetched() {
     let fake = Fake::start().await;
     let session = fake.default_session();
     let e = session
-        .send(fake.http.request(Method::GET, "http://api.example.invalid/x"))
+        .send(
+            fake.http
+                .request(Method::GET, "http://api.example.invalid/x"),
+        )
         .await
         .unwrap_err();
     assert!(e.is_insecure_transport());
@@ -1152,4 +1155,197 @@ async fn an_authorized_request_scrubs_its_own_secrets_and_never_prints_them() {
         "{shown}"
     );
     insta::assert_snapshot!(e.to_string(), @"vendor rejected the request (HTTP 400): password [REDACTED] is wrong for [REDACTED]");
+}
+
+// ---- session edge cases found in review -------------------------------------------------
+
+/// A provider whose first sign-in panics (a vendor-crate bug); later sign-ins succeed.
+#[derive(Debug, Default)]
+struct PanicsOnce {
+    calls: AtomicU64,
+}
+
+#[async_trait]
+impl TokenProvider for PanicsOnce {
+    async fn sign_in(&self) -> Result<TokenSet, Error> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("provider bug on the first sign-in");
+        }
+        Ok(TokenSet::new(
+            AccessToken::new("after-panic"),
+            Expiry::never(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_renewal_that_panics_is_an_error_once_and_not_cached() {
+    let session = Session::new(PanicsOnce::default(), Http::new().unwrap());
+    let e = session.token().await.unwrap_err();
+    assert!(e.is_transient(), "{e:?}");
+    // The next call tries again instead of getting the dead flight's error forever.
+    let lease = session.token().await.unwrap();
+    assert_eq!(lease.tokens().access_token().expose(), "after-panic");
+    assert_eq!(session.stats().sign_ins, 2);
+    assert_eq!(session.stats().renewal_failures, 1);
+}
+
+#[tokio::test]
+async fn a_background_renewal_that_panics_does_not_wedge_the_session() {
+    #[derive(Debug)]
+    struct Skewed {
+        calls: AtomicU64,
+        clock: ManualClock,
+    }
+    #[async_trait]
+    impl TokenProvider for Skewed {
+        async fn sign_in(&self) -> Result<TokenSet, Error> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst);
+            if n == 1 {
+                panic!("provider bug on the second sign-in");
+            }
+            Ok(TokenSet::new(
+                AccessToken::new(format!("t{n}")),
+                Expiry::lifetime_from(
+                    Duration::from_secs(3600),
+                    auth_core::Clock::now(&self.clock),
+                ),
+            ))
+        }
+    }
+    let clock = ManualClock::new();
+    let session = Session::new(
+        Skewed {
+            calls: AtomicU64::new(0),
+            clock: clock.clone(),
+        },
+        Http::new().unwrap().with_clock(clock.clone()),
+    );
+    session.token().await.unwrap();
+    // Inside the margin: the valid token is served and a background renewal panics.
+    clock.advance(Duration::from_secs(3600 - 60));
+    assert_eq!(
+        session
+            .token()
+            .await
+            .unwrap()
+            .tokens()
+            .access_token()
+            .expose(),
+        "t0"
+    );
+    assert!(session.settle().await.unwrap().unwrap_err().is_transient());
+    // Expired now: the next call must renew, not be handed the panicked flight's error.
+    clock.advance(Duration::from_secs(61));
+    let lease = session.token().await.unwrap();
+    assert_eq!(lease.tokens().access_token().expose(), "t2");
+}
+
+#[tokio::test]
+async fn a_token_installed_during_a_failing_renewal_is_served_to_its_waiters() {
+    let fake = Fake::start().await;
+    let refresh = fake
+        .server
+        .mock_async(|when, then| {
+            when.method(POST).path("/refresh");
+            then.status(503)
+                .delay(Duration::from_millis(300))
+                .body("maintenance");
+        })
+        .await;
+    let session = fake.default_session();
+    session.token().await.unwrap();
+    fake.clock.advance(Duration::from_secs(3601));
+    let waiter = tokio::spawn({
+        let s = session.clone();
+        async move {
+            s.token()
+                .await
+                .map(|l| l.tokens().access_token().expose().to_owned())
+        }
+    });
+    while refresh.calls_async().await == 0 {
+        tokio::task::yield_now().await;
+    }
+    session.replace(TokenSet::new(
+        AccessToken::new("switched-company"),
+        Expiry::from_expires_in(3600, fake.clock_now()),
+    ));
+    // The refresh of the old token failed, but a valid token was installed meanwhile.
+    assert_eq!(waiter.await.unwrap().unwrap(), "switched-company");
+    assert_eq!(refresh.calls_async().await, 1);
+    assert_eq!(fake.sign_ins(), 1);
+}
+
+#[tokio::test]
+async fn a_renewal_never_installs_the_replaced_identitys_token() {
+    // A company switch installs a token set with its own refresh token while a refresh of
+    // the old one is in flight; the new token is then rejected (401) before the old refresh
+    // returns. The session must renew the *new* identity, not install the old one's token.
+    let fake = Fake::start().await;
+    let refresh = fake
+        .server
+        .mock_async(|when, then| {
+            when.method(POST).path("/refresh");
+            then.respond_with(|req: &HttpMockRequest| {
+                let body: serde_json::Value =
+                    serde_json::from_slice(req.body().as_ref()).unwrap_or_default();
+                let rt = body["refresh_token"].as_str().unwrap_or("").to_owned();
+                if rt == "refresh-login-1" {
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                token_answer(&format!("from-{rt}"), &format!("next-{rt}"))
+            });
+        })
+        .await;
+    let session = fake.default_session();
+    session.token().await.unwrap();
+    fake.clock.advance(Duration::from_secs(3601));
+    let waiter = tokio::spawn({
+        let s = session.clone();
+        async move {
+            s.token()
+                .await
+                .map(|l| l.tokens().access_token().expose().to_owned())
+        }
+    });
+    while refresh.calls_async().await == 0 {
+        tokio::task::yield_now().await;
+    }
+    let switched = session.replace(
+        TokenSet::new(
+            AccessToken::new("switched-company"),
+            Expiry::from_expires_in(3600, fake.clock_now()),
+        )
+        .with_refresh_token(Some(RefreshToken::new("switched-refresh"))),
+    );
+    session.invalidate(switched.generation());
+    assert_eq!(
+        waiter.await.unwrap().unwrap(),
+        "from-switched-refresh",
+        "the old identity's refresh answer must not be installed over the switch"
+    );
+    assert_eq!(
+        session
+            .token()
+            .await
+            .unwrap()
+            .tokens()
+            .access_token()
+            .expose(),
+        "from-switched-refresh"
+    );
+    assert_eq!(refresh.calls_async().await, 2);
+    assert_eq!(session.stats().refreshes, 2);
+    assert_eq!(fake.sign_ins(), 1);
+}
+
+#[test]
+fn a_session_outside_a_tokio_runtime_errors_instead_of_panicking() {
+    let session = Session::new(PanicsOnce::default(), Http::new().unwrap());
+    let e = futures::FutureExt::now_or_never(session.token())
+        .expect("no runtime: answered at once")
+        .unwrap_err();
+    assert!(e.is_config(), "{e:?}");
+    assert_eq!(session.stats().sign_ins, 0);
 }
