@@ -451,7 +451,8 @@ pub fn ensure_secure(url: &url::Url) -> Result<(), Error> {
     }
 }
 
-/// Remove every secret in `secrets` from `text` (replaced by `[REDACTED]`).
+/// Remove every secret in `secrets` from `text` (replaced by `[REDACTED]`), also where it is
+/// echoed JSON-escaped, form-encoded or percent-encoded.
 ///
 /// ```
 /// use secrecy::SecretString;
@@ -463,11 +464,56 @@ pub fn scrub(text: &str, secrets: &[&SecretString]) -> String {
     for s in secrets {
         let s = s.expose_secret();
         // A one- or two-character "secret" would garble every message and protects nothing.
-        if s.len() >= 3 && out.contains(s) {
-            out = out.replace(s, "[REDACTED]");
+        if s.len() < 3 {
+            continue;
+        }
+        // Vendors echo what they were sent: inside a JSON string, or as the form or query
+        // encoding of the request. Longest first, so no variant leaves a piece of another.
+        let mut forms = echoed_forms(s);
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        for form in forms {
+            if out.contains(&form) {
+                out = out.replace(&form, "[REDACTED]");
+            }
         }
     }
     out
+}
+
+/// The ways a secret shows up when a vendor echoes a request: as is, JSON-escaped (with and
+/// without escaped slashes), form-encoded, and percent-encoded (upper and lower hex).
+fn echoed_forms(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_owned()];
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let json = json
+        .strip_prefix('"')
+        .and_then(|j| j.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_owned();
+    forms.push(json.replace('/', "\\/"));
+    forms.push(json);
+    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    forms.push(form.replace('+', "%20"));
+    forms.push(form);
+    for lower in [false, true] {
+        let percent: String = secret
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                    char::from(b).to_string()
+                } else if lower {
+                    format!("%{b:02x}")
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        forms.push(percent);
+    }
+    forms.retain(|f| f.len() >= 3);
+    forms.sort();
+    forms.dedup();
+    forms
 }
 
 /// Parse a Retry-After header: delta seconds or an HTTP date relative to `now`.
@@ -559,6 +605,34 @@ mod tests {
     use httpmock::prelude::{MockServer, POST};
 
     const SECRET: &str = "pa55-w0rd-echoed";
+
+    #[test]
+    fn scrub_removes_secrets_echoed_json_escaped_or_form_encoded() {
+        const PASSWORD: &str = r#"p@ss "quoted" \ back/slash&x=1"#;
+        let pw = SecretString::from(PASSWORD);
+        let json_echo =
+            serde_json::json!({ "message": format!("bad password {PASSWORD}") }).to_string();
+        let form_echo = format!(
+            "rejected body: password={}",
+            url::form_urlencoded::byte_serialize(PASSWORD.as_bytes()).collect::<String>()
+        );
+        let percent_echo = format!(
+            "rejected url: /login?password={}",
+            PASSWORD
+                .bytes()
+                .map(|b| if b.is_ascii_alphanumeric() {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                })
+                .collect::<String>()
+        );
+        for echo in [&json_echo, &form_echo, &percent_echo] {
+            let out = scrub(echo, &[&pw]);
+            assert!(out.contains("[REDACTED]"), "{out}");
+            assert!(!out.contains("quoted"), "{out}");
+        }
+    }
 
     #[tokio::test]
     async fn error_body_is_bounded_scrubbed_and_parsed() {
