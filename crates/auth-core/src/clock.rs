@@ -52,6 +52,13 @@ pub struct ManualClock {
 
 impl ManualClock {
     /// Seconds since the Unix epoch at which a new manual clock starts (2027-01-15).
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use auth_core::{Clock as _, ManualClock};
+    /// let start = UNIX_EPOCH + Duration::from_secs(ManualClock::DEFAULT_START_SECS);
+    /// assert_eq!(ManualClock::new().now(), start);
+    /// ```
     pub const DEFAULT_START_SECS: u64 = 1_800_000_000;
 
     /// A manual clock at a fixed, arbitrary start time.

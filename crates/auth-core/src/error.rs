@@ -6,6 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Shorthand for results whose error is [`Error`].
+///
+/// ```
+/// fn parse(raw: &str) -> auth_core::Result<std::time::SystemTime> {
+///     auth_core::parse_rfc3339(raw)
+/// }
+/// assert!(parse("not a time").unwrap_err().is_bad_response());
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, coarse enough to decide what to do next.
@@ -59,6 +66,14 @@ impl ErrorKind {
 ///
 /// Implemented for every `Debug + Send + Sync + 'static` type; read it back with
 /// [`Error::detail`].
+///
+/// ```
+/// #[derive(Debug)]
+/// struct VendorBody { code: String }
+/// let e = auth_core::Error::new(auth_core::ErrorKind::Rejected, "vendor rejected the request")
+///     .with_detail(VendorBody { code: "E42".into() });
+/// assert_eq!(e.detail::<VendorBody>().map(|b| b.code.as_str()), Some("E42"));
+/// ```
 pub trait ErrorDetail: Any + fmt::Debug + Send + Sync {
     /// Upcast for downcasting.
     fn as_any(&self) -> &dyn Any;

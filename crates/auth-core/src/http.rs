@@ -15,8 +15,20 @@ use crate::error::{Error, ErrorKind, kind_for_status};
 use crate::limiter::RateLimiter;
 
 /// The bound on how much of an error body is read and kept.
+///
+/// ```
+/// // Raise it for a vendor whose error bodies are long and useful.
+/// let http = auth_core::Http::new()?.with_max_error_body(4 * auth_core::DEFAULT_MAX_ERROR_BODY);
+/// # drop(http); Ok::<(), auth_core::Error>(())
+/// ```
 pub const DEFAULT_MAX_ERROR_BODY: usize = 8 * 1024;
 /// The bound on a success body decoded as JSON.
+///
+/// ```no_run
+/// # async fn run(resp: reqwest::Response) -> Result<(), auth_core::Error> {
+/// let bytes = auth_core::read_bounded(resp, auth_core::DEFAULT_MAX_BODY).await?;
+/// # drop(bytes); Ok(()) }
+/// ```
 pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// Turns a vendor's error answer into the crate error.

@@ -167,6 +167,15 @@ impl Faults {
 }
 
 /// What the sandbox knows of a token it issued.
+///
+/// ```
+/// use auth_core::{ManualClock, sandbox::{TokenCheck, TokenStore}};
+/// let store = TokenStore::new(ManualClock::new());
+/// let t = store.issue("at", "user-1", None);
+/// let TokenCheck::Valid(issued) = store.check(&t) else { panic!("just issued") };
+/// assert_eq!(issued.subject, "user-1");
+/// assert_eq!(issued.expires_at, None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IssuedToken {
@@ -179,6 +188,14 @@ pub struct IssuedToken {
 }
 
 /// The answer of [`TokenStore::check`].
+///
+/// ```
+/// use auth_core::{ManualClock, sandbox::{TokenCheck, TokenStore}};
+/// let store = TokenStore::new(ManualClock::new());
+/// let t = store.issue("at", "user-1", None);
+/// store.revoke(&t);
+/// assert_eq!(store.check(&t), TokenCheck::Expired);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TokenCheck {
@@ -514,6 +531,12 @@ impl Default for Recorder {
 }
 
 /// One request as a sandbox saw it.
+///
+/// ```
+/// use auth_core::sandbox::{RecordedRequest, Recorder};
+/// let r = RecordedRequest::new("POST", "/token", vec![], r#"{"grant_type":"password"}"#);
+/// println!("{}", Recorder::default().render(&r));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecordedRequest {
