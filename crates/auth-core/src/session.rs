@@ -150,6 +150,9 @@ struct Inner {
     flight: Mutex<Option<(u64, Flight)>>,
     next_generation: AtomicU64,
     next_flight: AtomicU64,
+    /// Bumped by every [`Session::clear`]: a renewal that started before a sign-out must
+    /// not install its token after it.
+    sign_outs: AtomicU64,
     counters: Counters,
 }
 
@@ -219,6 +222,7 @@ impl Session {
                 flight: Mutex::new(None),
                 next_generation: AtomicU64::new(1),
                 next_flight: AtomicU64::new(1),
+                sign_outs: AtomicU64::new(0),
                 counters: Counters::default(),
             }),
         }
@@ -286,14 +290,19 @@ impl Session {
         lease
     }
 
-    /// Forget the cached token (after a sign-out); the next call signs in again.
+    /// Forget the cached token (after a sign-out); the next call signs in again. A renewal
+    /// already in flight still answers the callers waiting on it, but its token is not
+    /// installed.
     ///
     /// ```no_run
     /// # fn f(s: auth_core::Session) { s.clear(); }
     /// ```
     pub fn clear(&self) {
-        let _slot = lock(&self.inner.flight);
+        let mut slot = lock(&self.inner.flight);
+        self.inner.sign_outs.fetch_add(1, Ordering::AcqRel);
         self.inner.current.store(None);
+        // Callers from now on start a renewal of their own rather than join the old one.
+        *slot = None;
     }
 
     /// Mark the token of `generation` as rejected. A token someone already renewed (a newer
@@ -543,6 +552,7 @@ impl Inner {
             return Ok(None);
         }
         let id = self.next_flight.fetch_add(1, Ordering::Relaxed);
+        let sign_outs = self.sign_outs.load(Ordering::Acquire);
         let me = self.clone();
         // The renewal runs on its own task: dropping any caller (even the one that started
         // it) cannot cancel it half-way and leave the others waiting.
@@ -554,7 +564,7 @@ impl Inner {
                 id,
                 armed: true,
             };
-            let result = me.drive(id, current).await;
+            let result = me.drive(id, sign_outs, current).await;
             guard.armed = false;
             result
         });
@@ -571,7 +581,7 @@ impl Inner {
 
     /// Renew from `base`, then install the result and empty the flight slot (one critical
     /// section, so a caller never finds neither a flight nor the new token).
-    async fn drive(&self, id: u64, mut base: Option<Arc<Lease>>) -> RenewalResult {
+    async fn drive(&self, id: u64, sign_outs: u64, mut base: Option<Arc<Lease>>) -> RenewalResult {
         let mut round = 0;
         loop {
             round += 1;
@@ -585,7 +595,7 @@ impl Inner {
                 let replaced = match (&latest, &base) {
                     (Some(l), Some(b)) => l.generation != b.generation,
                     (Some(_), None) => true,
-                    // Cleared (signed out) meanwhile: the waiters still need a token.
+                    // Cleared meanwhile: not a replacement (a sign-out is handled below).
                     (None, _) => false,
                 };
                 let next = match latest {
@@ -602,7 +612,10 @@ impl Inner {
                         "the token was replaced and rejected while it was being renewed",
                     ))),
                     _ => {
-                        if let Ok(lease) = &result {
+                        let signed_out = self.sign_outs.load(Ordering::Acquire) != sign_outs;
+                        if let Ok(lease) = &result
+                            && !signed_out
+                        {
                             self.current.store(Some(lease.clone()));
                         }
                         Next::Done(result)

@@ -1349,3 +1349,34 @@ fn a_session_outside_a_tokio_runtime_errors_instead_of_panicking() {
     assert!(e.is_config(), "{e:?}");
     assert_eq!(session.stats().sign_ins, 0);
 }
+
+#[tokio::test]
+async fn a_renewal_in_flight_at_sign_out_does_not_sign_the_session_back_in() {
+    let started = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let calls = Arc::new(AtomicU64::new(0));
+    let session = Session::new(
+        Gated {
+            started: started.clone(),
+            release: release.clone(),
+            calls: calls.clone(),
+        },
+        Http::new().unwrap(),
+    );
+    let before = tokio::spawn({
+        let s = session.clone();
+        async move { s.token().await.map(|_| ()) }
+    });
+    started.notified().await;
+    session.clear();
+    release.add_permits(1);
+    // Whoever was waiting before the sign-out gets its answer ...
+    before.await.unwrap().unwrap();
+    // ... but the signed-out session stays signed out.
+    assert!(session.current().is_none(), "{:?}", session.current());
+    // The next call signs in afresh.
+    release.add_permits(1);
+    session.token().await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(session.stats().sign_ins, 2);
+}
