@@ -568,8 +568,17 @@ impl Inner {
             guard.armed = false;
             result
         });
+        let owner = Arc::downgrade(&self);
         let flight: Flight = async move {
             task.await.unwrap_or_else(|e| {
+                // A task cancelled before it ever ran (runtime shutting down) had no chance
+                // to empty the slot itself.
+                if let Some(inner) = owner.upgrade() {
+                    let mut slot = lock(&inner.flight);
+                    if slot.as_ref().is_some_and(|(f, _)| *f == id) {
+                        *slot = None;
+                    }
+                }
                 Err(Error::new(ErrorKind::Transient, "token renewal task failed").with_source(e))
             })
         }

@@ -1380,3 +1380,53 @@ async fn a_renewal_in_flight_at_sign_out_does_not_sign_the_session_back_in() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     assert_eq!(session.stats().sign_ins, 2);
 }
+
+#[derive(Debug, Default)]
+struct Counting {
+    calls: AtomicU64,
+}
+
+#[async_trait]
+impl TokenProvider for Counting {
+    async fn sign_in(&self) -> Result<TokenSet, Error> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(TokenSet::new(
+            AccessToken::new(format!("t{n}")),
+            Expiry::never(),
+        ))
+    }
+}
+
+#[test]
+fn a_renewal_whose_runtime_shut_down_before_it_ran_is_not_cached() {
+    let session = Session::new(Counting::default(), Http::new().unwrap());
+    // A renewal is started on a runtime that shuts down before the task ever runs (a
+    // session kept across two `#[tokio::test]` runtimes, or one built at shutdown).
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    first.block_on(async {
+        assert!(futures::FutureExt::now_or_never(session.token()).is_none());
+    });
+    drop(first);
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    second.block_on(async {
+        // At most the caller that meets the dead renewal sees its error; then it is gone.
+        let lease = match session.token().await {
+            Ok(lease) => lease,
+            Err(e) => {
+                assert!(e.is_transient(), "{e:?}");
+                session.token().await.unwrap()
+            }
+        };
+        assert_eq!(lease.tokens().access_token().expose(), "t1");
+        assert_eq!(
+            session.token().await.unwrap().generation(),
+            lease.generation()
+        );
+    });
+}
