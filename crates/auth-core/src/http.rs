@@ -108,10 +108,42 @@ pub fn default_client() -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
+        .redirect(redirect_policy())
         .build()
         .map_err(|e| {
             Error::new(ErrorKind::Config, "could not build the HTTP client").with_source(e)
         })
+}
+
+/// The redirect policy of [`default_client`]: follow a redirect only within the same origin
+/// (scheme, host and port), at most 10 times. Any other redirect is not followed and its 3xx
+/// answer becomes the error. reqwest alone drops `Authorization` when leaving the origin, but
+/// not a vendor's own key header, and it re-sends the body (a password) on 307/308; a
+/// redirect to plain `http://` would also bypass [`ensure_secure`]. Use it when you bring
+/// your own client.
+///
+/// ```
+/// let client = reqwest::Client::builder()
+///     .redirect(auth_core::redirect_policy())
+///     .build()
+///     .map_err(|e| auth_core::Error::new(auth_core::ErrorKind::Config, "bad client").with_source(e))?;
+/// let http = auth_core::Http::with_client(client);
+/// # drop(http); Ok::<(), auth_core::Error>(())
+/// ```
+pub fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt.previous().last().is_some_and(|prev| {
+            let next = attempt.url();
+            prev.scheme() == next.scheme()
+                && prev.host_str() == next.host_str()
+                && prev.port_or_known_default() == next.port_or_known_default()
+        });
+        if attempt.previous().len() > 10 || !same_origin || ensure_secure(attempt.url()).is_err() {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 impl Http {
@@ -124,7 +156,8 @@ impl Http {
         Ok(Self::with_client(default_client()?))
     }
 
-    /// A transport over a client you configured (proxies, timeouts).
+    /// A transport over a client you configured (proxies, timeouts). Give it
+    /// [`redirect_policy`] unless you know where your vendor redirects to.
     ///
     /// ```
     /// let _ = auth_core::Http::with_client(reqwest::Client::new());
@@ -617,6 +650,66 @@ mod tests {
     use httpmock::prelude::{MockServer, POST};
 
     const SECRET: &str = "pa55-w0rd-echoed";
+
+    #[tokio::test]
+    async fn credentials_never_follow_a_redirect_to_another_origin() {
+        let elsewhere = MockServer::start_async().await;
+        let caught = elsewhere
+            .mock_async(|when, then| {
+                when.any_request();
+                then.status(200).body("{}");
+            })
+            .await;
+        let api = MockServer::start_async().await;
+        let target = elsewhere.url("/steal");
+        api.mock_async(|when, then| {
+            when.path("/login");
+            then.status(307).header("location", target.as_str());
+        })
+        .await;
+        api.mock_async(|when, then| {
+            when.path("/insecure");
+            then.status(302)
+                .header("location", "http://api.example.invalid/x");
+        })
+        .await;
+        let moved = api
+            .mock_async(|when, then| {
+                when.path("/moved");
+                then.status(200).body("{}");
+            })
+            .await;
+        api.mock_async(|when, then| {
+            when.path("/old");
+            then.status(301).header("location", "/moved");
+        })
+        .await;
+        let http = Http::new().unwrap();
+        let login = http
+            .request(reqwest::Method::POST, api.url("/login"))
+            .header("x-api-key", SECRET)
+            .body(format!("{{\"password\":\"{SECRET}\"}}"));
+        let err = http.send(login, &[]).await.unwrap_err();
+        assert_eq!(err.status(), Some(307), "{err:?}");
+        assert_eq!(
+            caught.calls_async().await,
+            0,
+            "the key and body went elsewhere"
+        );
+        let err = http
+            .send(
+                http.request(reqwest::Method::GET, api.url("/insecure")),
+                &[],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(302), "{err:?}");
+        // A redirect within the same origin is still followed.
+        http.send(http.request(reqwest::Method::GET, api.url("/old")), &[])
+            .await
+            .unwrap();
+        assert_eq!(moved.calls_async().await, 1);
+    }
 
     #[test]
     fn scrub_removes_secrets_echoed_json_escaped_or_form_encoded() {

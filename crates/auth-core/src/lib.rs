@@ -52,8 +52,8 @@ pub use error::{Error, ErrorDetail, ErrorKind, Result, kind_for_status};
 pub use expiry::{Expiry, jwt_claims, jwt_expiry, looks_like_jwt, parse_rfc3339};
 pub use http::{
     DEFAULT_MAX_BODY, DEFAULT_MAX_ERROR_BODY, ErrorParser, Http, PlainTextErrors, build,
-    default_client, ensure_secure, parse_error, parse_json, read_bounded, read_json, retry_after,
-    scrub,
+    default_client, ensure_secure, parse_error, parse_json, read_bounded, read_json,
+    redirect_policy, retry_after, scrub,
 };
 pub use limiter::RateLimiter;
 pub use paginate::{Page, PageInfo, PageToken, Paginator};
