@@ -377,13 +377,21 @@ impl Http {
         };
         let mut body = scrub(&body, secrets);
         truncate_at_char(&mut body, self.inner.max_error_body);
-        parse_error(
+        let err = parse_error(
             &*self.inner.parser,
             status.as_u16(),
             &headers,
             &body,
             self.now(),
-        )
+        );
+        // The parser decodes the body (JSON `\u0026` escapes and the like): a secret the raw
+        // scrub could not recognise may appear only now.
+        match err.vendor_message().map(|m| scrub(m, secrets)) {
+            Some(clean) if err.vendor_message() != Some(clean.as_str()) => {
+                err.with_vendor_message(clean)
+            }
+            _ => err,
+        }
     }
 }
 
@@ -767,6 +775,32 @@ mod tests {
         assert!(!shown.contains(SECRET), "{shown}");
         assert_eq!(err.vendor_message().unwrap().len(), 100);
         insta::assert_snapshot!(err.vendor_message().unwrap_or_default(), @r#"{"message":"wrong password [REDACTED]"}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"#);
+    }
+
+    #[tokio::test]
+    async fn a_secret_the_vendor_unicode_escapes_in_its_json_message_is_scrubbed() {
+        // Go's encoding/json writes & < > as \u0026 \u003c \u003e.
+        const PASSWORD: &str = "p&ss<word>";
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.path("/login");
+                then.status(401)
+                    .body(r#"{"message":"bad password p\u0026ss\u003cword\u003e"}"#);
+            })
+            .await;
+        let http = Http::new().unwrap();
+        let pw = SecretString::from(PASSWORD);
+        let err = http
+            .send(
+                http.request(reqwest::Method::POST, server.url("/login")),
+                &[&pw],
+            )
+            .await
+            .unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains(PASSWORD), "{shown}");
+        assert_eq!(err.vendor_message(), Some("bad password [REDACTED]"));
     }
 
     #[tokio::test]
