@@ -148,6 +148,9 @@ struct Inner {
     capabilities: Capabilities,
     current: ArcSwapOption<Lease>,
     flight: Mutex<Option<(u64, Flight)>>,
+    /// Whether `flight` holds a renewal; written only under its lock. Lets a caller inside
+    /// the margin skip the lock while a background renewal already runs.
+    flying: AtomicBool,
     next_generation: AtomicU64,
     next_flight: AtomicU64,
     /// Bumped by every [`Session::clear`]: a renewal that started before a sign-out must
@@ -220,6 +223,7 @@ impl Session {
                 capabilities,
                 current: ArcSwapOption::empty(),
                 flight: Mutex::new(None),
+                flying: AtomicBool::new(false),
                 next_generation: AtomicU64::new(1),
                 next_flight: AtomicU64::new(1),
                 sign_outs: AtomicU64::new(0),
@@ -302,7 +306,7 @@ impl Session {
         self.inner.sign_outs.fetch_add(1, Ordering::AcqRel);
         self.inner.current.store(None);
         // Callers from now on start a renewal of their own rather than join the old one.
-        *slot = None;
+        self.inner.land(&mut slot, None);
     }
 
     /// Mark the token of `generation` as rejected. A token someone already renewed (a newer
@@ -338,7 +342,9 @@ impl Session {
                 State::RenewSoon => {
                     // Keep serving the valid token; renew in the background, once.
                     // Without a runtime the renewal waits until the token is unusable.
-                    let _ = self.inner.clone().flight();
+                    if !self.inner.flying.load(Ordering::Acquire) {
+                        let _ = self.inner.clone().flight();
+                    }
                     return Ok(cur);
                 }
                 State::Unusable => {
@@ -499,6 +505,14 @@ fn lease_secrets<'a>(lease: &'a Lease, extra: &[&'a SecretString]) -> Vec<&'a Se
 }
 
 impl Inner {
+    /// Empty the flight slot: whatever it holds (`None`), or only flight `id`.
+    fn land(&self, slot: &mut Option<(u64, Flight)>, id: Option<u64>) {
+        if id.is_none_or(|id| slot.as_ref().is_some_and(|(f, _)| *f == id)) {
+            *slot = None;
+            self.flying.store(false, Ordering::Release);
+        }
+    }
+
     /// A lease for tokens installed from outside: their expiry is taken as it is.
     fn lease(&self, tokens: TokenSet) -> Arc<Lease> {
         self.lease_with_floor(tokens, None)
@@ -575,9 +589,7 @@ impl Inner {
                 // to empty the slot itself.
                 if let Some(inner) = owner.upgrade() {
                     let mut slot = lock(&inner.flight);
-                    if slot.as_ref().is_some_and(|(f, _)| *f == id) {
-                        *slot = None;
-                    }
+                    inner.land(&mut slot, Some(id));
                 }
                 Err(Error::new(ErrorKind::Transient, "token renewal task failed").with_source(e))
             })
@@ -585,6 +597,7 @@ impl Inner {
         .boxed()
         .shared();
         *slot = Some((id, flight.clone()));
+        self.flying.store(true, Ordering::Release);
         Ok(Some(flight))
     }
 
@@ -630,8 +643,8 @@ impl Inner {
                         Next::Done(result)
                     }
                 };
-                if matches!(next, Next::Done(_)) && slot.as_ref().is_some_and(|(f, _)| *f == id) {
-                    *slot = None;
+                if matches!(next, Next::Done(_)) {
+                    self.land(&mut slot, Some(id));
                 }
                 next
             };
@@ -693,9 +706,7 @@ impl Drop for FlightGuard {
         }
         bump(&self.inner.counters.renewal_failures);
         let mut slot = lock(&self.inner.flight);
-        if slot.as_ref().is_some_and(|(f, _)| *f == self.id) {
-            *slot = None;
-        }
+        self.inner.land(&mut slot, Some(self.id));
     }
 }
 
