@@ -220,11 +220,20 @@ pub enum TokenCheck {
 /// assert_eq!(store.check(&t), TokenCheck::Expired);
 /// assert_eq!(store.check("nope"), TokenCheck::Unknown);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TokenStore {
     clock: SharedClock,
     tokens: Arc<Mutex<HashMap<String, (IssuedToken, bool)>>>,
     serial: Arc<Mutex<u64>>,
+}
+
+// The issued token values are the keys: Debug shows how many, never which.
+impl std::fmt::Debug for TokenStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenStore")
+            .field("tokens", &lock(&self.tokens).len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl TokenStore {
@@ -507,7 +516,7 @@ impl Hits {
 /// let rec = auth_core::sandbox::Recorder::default();
 /// assert!(rec.all().is_empty());
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Recorder {
     seen: Arc<Mutex<Vec<RecordedRequest>>>,
     /// Secret value and the label it renders as.
@@ -597,6 +606,18 @@ const NOISE: &[&str] = &[
     "user-agent",
     "connection",
 ];
+
+// Recorded requests hold raw credentials and bodies, and `secrets` is the list of what to
+// hide: Debug shows counts only.
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("recorded", &lock(&self.seen).len())
+            .field("redacted_secrets", &lock(&self.secrets).len())
+            .field("sensitive_headers", &*lock(&self.sensitive))
+            .finish()
+    }
+}
 
 impl Recorder {
     /// Record `req`.
@@ -762,6 +783,17 @@ mod tests {
     use super::*;
 
     const SECRET: &str = "never-registered-credential";
+
+    #[test]
+    fn recorder_and_token_store_debug_show_no_secret() {
+        let rec = Recorder::default();
+        rec.redact(SECRET);
+        let store = TokenStore::new(crate::ManualClock::new());
+        store.insert(SECRET, "user-1", None, HashMap::new());
+        for shown in [format!("{rec:?}"), format!("{store:?}")] {
+            assert!(!shown.contains(SECRET), "{shown}");
+        }
+    }
 
     #[test]
     fn credentials_nobody_registered_are_redacted_at_the_door() {
