@@ -103,7 +103,15 @@ impl RenewalPolicy {
                 floor,
             } => {
                 let Some(lifetime) = lifetime else { return max };
-                let share = lifetime.mul_f64(fraction.clamp(0.0, 1.0));
+                // `mul_f64` panics on NaN and on a product past `Duration::MAX`.
+                let fraction = if fraction.is_nan() {
+                    0.0
+                } else {
+                    fraction.clamp(0.0, 1.0)
+                };
+                let share =
+                    std::time::Duration::try_from_secs_f64(lifetime.as_secs_f64() * fraction)
+                        .unwrap_or(lifetime);
                 share.min(max).max(floor).min(lifetime / 2)
             }
         }
@@ -247,5 +255,29 @@ pub trait TokenProvider: Send + Sync + fmt::Debug + 'static {
             ErrorKind::SessionExpired,
             "token expired and no credentials are held to sign in again",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_margin_from_any_fraction_never_panics() {
+        let hour = Some(Duration::from_secs(3600));
+        for fraction in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, 2.0, 0.1] {
+            let policy = RenewalPolicy::Ahead {
+                max: Duration::from_secs(300),
+                fraction,
+                floor: Duration::from_secs(10),
+            };
+            let m = policy.margin(hour);
+            assert!(
+                m >= Duration::from_secs(10) && m <= Duration::from_secs(300),
+                "{m:?}"
+            );
+            assert!(policy.margin(Some(Duration::MAX)) <= Duration::from_secs(300));
+        }
     }
 }
