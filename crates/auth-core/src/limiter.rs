@@ -101,7 +101,10 @@ impl RateLimiter {
                     return Ok(());
                 }
                 match window.front() {
-                    Some(oldest) => (*oldest + self.per).saturating_duration_since(now),
+                    // `Instant + Duration` panics past the platform's range.
+                    Some(oldest) => oldest
+                        .checked_add(self.per)
+                        .map_or(self.per, |free| free.saturating_duration_since(now)),
                     None => Duration::ZERO,
                 }
             };
@@ -142,6 +145,14 @@ mod tests {
         l.acquire(&Method::GET, "/b").await.unwrap();
         l.acquire(&Method::POST, "/a").await.unwrap();
         assert_eq!(Instant::now(), start);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_absurd_window_is_an_error_not_a_panic() {
+        let l = RateLimiter::new(1, Duration::MAX).with_max_wait(Duration::from_secs(1));
+        l.acquire(&Method::GET, "/a").await.unwrap();
+        let e = l.acquire(&Method::GET, "/a").await.unwrap_err();
+        assert!(e.is_rate_limited());
     }
 
     #[tokio::test(start_paused = true)]
