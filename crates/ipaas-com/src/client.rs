@@ -431,8 +431,8 @@ impl Client {
         let previous = self.inner.session.current();
         let resp = self.send_raw(Method::GET, url, None).await?;
         let mut tokens = self.inner.provider.accept_response(resp).await?;
-        // A renewal already in flight would store its (old-company) token after ours.
-        let _ = self.inner.session.settle().await;
+        // No need to wait for a renewal in flight: the session never installs a renewal's
+        // (old-company) token over one installed with `replace` meanwhile.
         if let Some(prev) = previous {
             // Only what the answer lacks (the user id, a missing refresh token) carries over.
             tokens = tokens.inherit_from(prev.tokens());
