@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::SecretString;
+
 /// Shorthand for results whose error is [`Error`].
 ///
 /// ```
@@ -64,24 +66,53 @@ impl ErrorKind {
 
 /// Vendor-specific detail attached to an error (for example a parsed error body).
 ///
-/// Implemented for every `Debug + Send + Sync + 'static` type; read it back with
-/// [`Error::detail`].
+/// Implemented for every `Debug + Serialize + DeserializeOwned + Send + Sync + 'static`
+/// type, and only for those: a detail is data the pipeline can scrub. Whatever a vendor's
+/// parser stores, [`Http::error_from`](crate::Http::error_from) turns it into JSON, removes
+/// every secret of the call from every string (after decoding, in every encoding), and
+/// decodes it back, so a secret the vendor echoed cannot reach [`Error::detail`] or Debug.
+/// Read it back with [`Error::detail`].
 ///
 /// ```
-/// #[derive(Debug)]
-/// struct VendorBody { code: String }
+/// #[derive(Debug, serde::Serialize, serde::Deserialize)]
+/// struct VendorBody { code: String, message: String }
+/// let pw = secrecy::SecretString::from("p&ss<1>");
 /// let e = auth_core::Error::new(auth_core::ErrorKind::Rejected, "vendor rejected the request")
-///     .with_detail(VendorBody { code: "E42".into() });
-/// assert_eq!(e.detail::<VendorBody>().map(|b| b.code.as_str()), Some("E42"));
+///     .with_detail(VendorBody { code: "E42".into(), message: "bad password p&ss<1>".into() })
+///     .scrubbed(&[&pw]);
+/// let body = e.detail::<VendorBody>().unwrap();
+/// assert_eq!((body.code.as_str(), body.message.as_str()), ("E42", "bad password [REDACTED]"));
 /// ```
-pub trait ErrorDetail: Any + fmt::Debug + Send + Sync {
+pub trait ErrorDetail: Any + fmt::Debug + Send + Sync + sealed::Sealed {
     /// Upcast for downcasting.
     fn as_any(&self) -> &dyn Any;
+    /// The detail after a round trip through JSON with every secret removed, or `None` when
+    /// it cannot be rebuilt (then it is dropped rather than kept unscrubbed).
+    #[doc(hidden)]
+    fn scrubbed(&self, secrets: &[&SecretString]) -> Option<Arc<dyn ErrorDetail>>;
 }
 
-impl<T: Any + fmt::Debug + Send + Sync> ErrorDetail for T {
+mod sealed {
+    /// Only the blanket implementation below: a detail must be serde data.
+    pub trait Sealed {}
+    impl<T: serde::Serialize + serde::de::DeserializeOwned> Sealed for T {}
+}
+
+impl<T> ErrorDetail for T
+where
+    T: Any + fmt::Debug + Send + Sync + serde::Serialize + serde::de::DeserializeOwned,
+{
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn scrubbed(&self, secrets: &[&SecretString]) -> Option<Arc<dyn ErrorDetail>> {
+        // Always the round trip, even when nothing matched: what the detail holds is then
+        // exactly the data the scrubber saw (a field serde skips cannot keep a secret).
+        let mut value = serde_json::to_value(self).ok()?;
+        crate::scrub::scrub_value(&mut value, secrets);
+        let clean: T = serde_json::from_value(value).ok()?;
+        Some(Arc::new(clean))
     }
 }
 
@@ -191,7 +222,7 @@ impl Error {
     /// Attach vendor-specific detail, read back with [`Error::detail`].
     ///
     /// ```
-    /// #[derive(Debug)]
+    /// #[derive(Debug, serde::Serialize, serde::Deserialize)]
     /// struct Body { code: u32 }
     /// let e = auth_core::Error::new(auth_core::ErrorKind::Rejected, "x").with_detail(Body { code: 7 });
     /// assert_eq!(e.detail::<Body>().map(|b| b.code), Some(7));
@@ -236,6 +267,55 @@ impl Error {
     /// ```
     pub fn with_kind(self, kind: ErrorKind) -> Self {
         self.edit(|i| i.kind = kind)
+    }
+
+    /// This error with every echo of `secrets` removed from its context, vendor message and
+    /// detail (as data: see [`ErrorDetail`]), and from any of this crate's errors in its
+    /// source chain. [`Http::error_from`](crate::Http::error_from) and the session apply it
+    /// to every error they return; a vendor crate that builds an error from a body it read
+    /// itself (a `200` that says `success: false`) applies it too.
+    ///
+    /// ```
+    /// use auth_core::{Error, ErrorKind};
+    /// let pw = secrecy::SecretString::from("hunter2");
+    /// let inner = Error::new(ErrorKind::Rejected, "x").with_vendor_message("bad hunter%32");
+    /// let e = Error::new(ErrorKind::Unauthorized, "bad credentials")
+    ///     .with_vendor_message("password hunter2 refused")
+    ///     .with_source(inner)
+    ///     .scrubbed(&[&pw]);
+    /// assert_eq!(e.vendor_message(), Some("password [REDACTED] refused"));
+    /// assert!(!format!("{e:?}").contains("hunter"));
+    /// ```
+    pub fn scrubbed(self, secrets: &[&SecretString]) -> Self {
+        if secrets.is_empty() {
+            return self;
+        }
+        let i = &self.inner;
+        let text = |t: &str| crate::scrub::contains_secret(t, secrets);
+        let source_error = i
+            .source
+            .as_deref()
+            .and_then(|s| (s as &(dyn std::error::Error + 'static)).downcast_ref::<Error>());
+        let dirty = text(&i.context)
+            || i.vendor_message.as_deref().is_some_and(text)
+            || i.detail.is_some()
+            || source_error.is_some();
+        if !dirty {
+            return self;
+        }
+        let source = source_error.map(|e| e.clone().scrubbed(secrets));
+        self.edit(|i| {
+            i.context = crate::scrub::scrub_text(&i.context, secrets);
+            if let Some(m) = &i.vendor_message {
+                i.vendor_message = Some(crate::scrub::scrub_text(m, secrets));
+            }
+            if let Some(d) = &i.detail {
+                i.detail = d.scrubbed(secrets);
+            }
+            if let Some(s) = source {
+                i.source = Some(Arc::new(s));
+            }
+        })
     }
 
     /// The kind of failure.
@@ -485,7 +565,7 @@ mod tests {
 
     #[test]
     fn clone_shares_detail_and_source() {
-        #[derive(Debug, PartialEq)]
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
         struct D(u8);
         let e = Error::new(ErrorKind::Transient, "x")
             .with_detail(D(3))

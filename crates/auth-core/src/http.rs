@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, Request, RequestBuilder, Response, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 
 use crate::clock::SharedClock;
@@ -363,15 +363,14 @@ impl Http {
     pub async fn error_from(&self, resp: Response, secrets: &[&SecretString]) -> Error {
         let status = resp.status();
         let headers = resp.headers().clone();
-        // Read past the bound by the longest secret, scrub, then cut: a secret straddling the
-        // bound must not survive as a prefix.
-        let longest = secrets
-            .iter()
-            .map(|s| s.expose_secret().len())
-            .max()
-            .unwrap_or(0);
-        let body = match read_bounded(resp, self.inner.max_error_body.saturating_add(longest)).await
-        {
+        // Read past the bound by the longest form an echoed secret can take (up to 10
+        // bytes per byte of it), scrub, then cut: a secret that begins before the bound is
+        // read whole and removed, and nothing after the bound is kept.
+        let window = self
+            .inner
+            .max_error_body
+            .saturating_add(crate::scrub::longest_echo(secrets));
+        let body = match read_bounded(resp, window).await {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(_) => String::new(),
         };
@@ -384,14 +383,9 @@ impl Http {
             &body,
             self.now(),
         );
-        // The parser decodes the body (JSON `\u0026` escapes and the like): a secret the raw
-        // scrub could not recognise may appear only now.
-        match err.vendor_message().map(|m| scrub(m, secrets)) {
-            Some(clean) if err.vendor_message() != Some(clean.as_str()) => {
-                err.with_vendor_message(clean)
-            }
-            _ => err,
-        }
+        // The parser decodes the body (JSON `\u0026` escapes and the like) into its message
+        // and typed detail: both are scrubbed again as data, whatever the parser stored.
+        err.scrubbed(secrets)
     }
 }
 
@@ -504,69 +498,20 @@ pub fn ensure_secure(url: &url::Url) -> Result<(), Error> {
     }
 }
 
-/// Remove every secret in `secrets` from `text` (replaced by `[REDACTED]`), also where it is
-/// echoed JSON-escaped, form-encoded or percent-encoded.
+/// Remove every secret in `secrets` from `text` (replaced by `[REDACTED]`), however the
+/// vendor echoed it: raw, JSON-escaped (`\"`, `\/`, `\u0026`), form- or percent-encoded,
+/// as HTML character references, or any mix of these within one echo.
 ///
 /// ```
 /// use secrecy::SecretString;
-/// let pw = SecretString::from("hunter2");
-/// assert_eq!(auth_core::scrub("bad password hunter2", &[&pw]), "bad password [REDACTED]");
+/// let pw = SecretString::from("p&ss<1>");
+/// assert_eq!(auth_core::scrub("bad password p&ss<1>", &[&pw]), "bad password [REDACTED]");
+/// // Go's encoding/json writes `&` and `<` as \u0026 and \u003c; a query string as %26.
+/// assert_eq!(auth_core::scrub(r"bad password p\u0026ss\u003c1>", &[&pw]), "bad password [REDACTED]");
+/// assert_eq!(auth_core::scrub("/login?pw=p%26ss%3C1%3E", &[&pw]), "/login?pw=[REDACTED]");
 /// ```
 pub fn scrub(text: &str, secrets: &[&SecretString]) -> String {
-    let mut out = text.to_owned();
-    for s in secrets {
-        let s = s.expose_secret();
-        // A one- or two-character "secret" would garble every message and protects nothing.
-        if s.len() < 3 {
-            continue;
-        }
-        // Vendors echo what they were sent: inside a JSON string, or as the form or query
-        // encoding of the request. Longest first, so no variant leaves a piece of another.
-        let mut forms = echoed_forms(s);
-        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-        for form in forms {
-            if out.contains(&form) {
-                out = out.replace(&form, "[REDACTED]");
-            }
-        }
-    }
-    out
-}
-
-/// The ways a secret shows up when a vendor echoes a request: as is, JSON-escaped (with and
-/// without escaped slashes), form-encoded, and percent-encoded (upper and lower hex).
-fn echoed_forms(secret: &str) -> Vec<String> {
-    let mut forms = vec![secret.to_owned()];
-    let json = serde_json::to_string(secret).unwrap_or_default();
-    let json = json
-        .strip_prefix('"')
-        .and_then(|j| j.strip_suffix('"'))
-        .unwrap_or_default()
-        .to_owned();
-    forms.push(json.replace('/', "\\/"));
-    forms.push(json);
-    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    forms.push(form.replace('+', "%20"));
-    forms.push(form);
-    for lower in [false, true] {
-        let percent: String = secret
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                    char::from(b).to_string()
-                } else if lower {
-                    format!("%{b:02x}")
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
-        forms.push(percent);
-    }
-    forms.retain(|f| f.len() >= 3);
-    forms.sort();
-    forms.dedup();
-    forms
+    crate::scrub::scrub_text(text, secrets)
 }
 
 /// Parse a Retry-After header: delta seconds or an HTTP date relative to `now`.

@@ -44,6 +44,7 @@ mod provider;
 mod request;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+mod scrub;
 mod session;
 mod token;
 

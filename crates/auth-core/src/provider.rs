@@ -4,6 +4,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use reqwest::header::{AUTHORIZATION, HeaderMap};
+use secrecy::SecretString;
 
 use crate::error::{Error, ErrorKind};
 use crate::token::{TokenSet, sensitive_header};
@@ -246,6 +247,14 @@ pub trait TokenProvider: Send + Sync + fmt::Debug + 'static {
     fn rejects_token(&self, error: &Error) -> bool {
         let _ = error;
         true
+    }
+
+    /// The credentials this provider holds (passwords, client secrets, API keys, OTP codes).
+    /// The session removes every echo of them (and of the current tokens) from every error
+    /// it returns, sign-in errors included, whether or not the vendor code that read the
+    /// answer remembered to. The default is none.
+    fn secrets(&self) -> Vec<&SecretString> {
+        Vec::new()
     }
 
     /// The error a caller sees when the session needs renewing but the provider cannot

@@ -18,7 +18,7 @@ use reqwest::header::HeaderMap;
 /// }
 /// # }
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum ErrorReason {
     /// "Client not authorised": the `ipaas` API key is unknown (status 400).
@@ -56,7 +56,7 @@ pub enum ErrorReason {
 /// }
 /// # }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ApiError {
     /// The server's `message` (scrubbed of the secrets sent with the request).

@@ -16,7 +16,8 @@ use serde_json::Value;
 /// assert_eq!(e.code, Some(401));
 /// assert_eq!(e.error.as_deref(), Some("Unauthorized"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct ApiError {
     /// The numeric `code` (usually the HTTP status repeated).

@@ -12,7 +12,7 @@ use auth_core::{Error, ErrorParser, PlainTextErrors};
 /// assert_eq!(kind, RateLimitKind::Monthly);
 /// assert!(!kind.is_retryable());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum RateLimitKind {
     /// The billing plan's monthly call allowance is used up: retrying will not help.

@@ -3,7 +3,7 @@
 
 use auth_core::{Error, ErrorKind, ErrorParser};
 use reqwest::header::HeaderMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// One entry of an IQM error answer's `errorObjects`.
@@ -16,7 +16,8 @@ use serde_json::{Map, Value};
 /// ).unwrap();
 /// assert_eq!(e.error_objects[0].field.as_deref(), Some("email"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct ErrorObject {
     /// What went wrong.
@@ -89,7 +90,8 @@ impl ErrorObject {
 /// assert_eq!(serde_json::to_value(&e)?, serde_json::from_str::<serde_json::Value>(body)?);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct IqmError {
     /// The `success` flag (always `false` on an error answer).

@@ -5,7 +5,7 @@ use std::fmt;
 
 use auth_core::{Error, ErrorKind, ErrorParser};
 use reqwest::header::HeaderMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The parsed error body of a failed call, attached to the [`Error`] it caused.
 ///
@@ -18,7 +18,7 @@ use serde::Deserialize;
 /// assert_eq!(parsed.errors()[0].status, Some(401));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct ApiErrors {
     /// The reported errors, in the vendor's order.
@@ -35,7 +35,7 @@ pub struct ApiErrors {
 /// assert_eq!(parsed.errors()[0].code, "errors.forbidden");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct ApiError {
     /// A unique identifier of the reported error.
