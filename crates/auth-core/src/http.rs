@@ -748,6 +748,56 @@ mod tests {
         assert_eq!(err.vendor_message(), Some("bad password [REDACTED]"));
     }
 
+    /// Whatever a vendor parser decodes, however the raw body hid it, is scrubbed as data.
+    #[tokio::test]
+    async fn what_a_parser_decodes_is_scrubbed_in_its_detail_and_message() {
+        #[derive(Debug, serde::Serialize, serde::Deserialize)]
+        struct Decoded {
+            text: String,
+            nested: Vec<std::collections::BTreeMap<String, String>>,
+        }
+        /// A vendor whose bodies are reversed: no text scrub of the raw body can see it.
+        #[derive(Debug)]
+        struct Reversing;
+        impl ErrorParser for Reversing {
+            fn parse(&self, _: u16, _: &HeaderMap, body: &str, base: Error) -> Error {
+                let text: String = body.chars().rev().collect();
+                let nested = vec![[(text.clone(), text.clone())].into_iter().collect()];
+                base.with_vendor_message(text.clone())
+                    .with_context(format!("vendor said {text}"))
+                    .with_detail(Decoded { text, nested })
+            }
+        }
+        let server = MockServer::start_async().await;
+        let reversed: String = format!("bad password {SECRET}").chars().rev().collect();
+        server
+            .mock_async(|when, then| {
+                when.path("/login");
+                then.status(400).body(reversed.clone());
+            })
+            .await;
+        let http = Http::new().unwrap().with_error_parser(Reversing);
+        let pw = SecretString::from(SECRET);
+        let err = http
+            .send(
+                http.request(reqwest::Method::POST, server.url("/login")),
+                &[&pw],
+            )
+            .await
+            .unwrap_err();
+        let detail = err
+            .detail::<Decoded>()
+            .expect("the detail survives its scrub");
+        assert_eq!(detail.text, "bad password [REDACTED]");
+        assert_eq!(
+            detail.nested[0]["bad password [REDACTED]"],
+            "bad password [REDACTED]"
+        );
+        assert_eq!(err.vendor_message(), Some("bad password [REDACTED]"));
+        let shown = format!("{err} {err:?} {err:#?}");
+        assert!(!shown.contains(SECRET), "{shown}");
+    }
+
     #[tokio::test]
     async fn a_secret_straddling_the_bound_is_not_kept_in_part() {
         let server = MockServer::start_async().await;

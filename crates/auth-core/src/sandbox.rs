@@ -824,3 +824,123 @@ mod tests {
         ");
     }
 }
+
+/// Every way a hostile vendor echoes `secret` in an error body, by name: raw, JSON-escaped
+/// in the `\"` style and in the `\u0022` style (every character escaped, as some .NET
+/// serializers do; Go's `\u0026` for `&`, `<`, `>`), form- and percent-encoded, as HTML
+/// character references, and placed so that it straddles an error-body bound of
+/// [`DEFAULT_MAX_ERROR_BODY`](crate::DEFAULT_MAX_ERROR_BODY) bytes. Each text is a whole
+/// body fragment: put it in the vendor's error shape (it is valid inside a JSON string).
+///
+/// Redaction tests use it with [`assert_secret_free`], with the same secret constant for
+/// setup and assertion.
+///
+/// ```
+/// let echoes = auth_core::sandbox::echoes("p&ss<1>");
+/// assert!(echoes.iter().any(|(name, text)| *name == "go" && text == r"p\u0026ss\u003c1\u003e"));
+/// ```
+pub fn echoes(secret: &str) -> Vec<(&'static str, String)> {
+    let quoted = serde_json::to_string(secret).unwrap_or_default();
+    let json = quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_owned();
+    let unicode: String = secret
+        .encode_utf16()
+        .map(|u| format!("\\u{u:04x}"))
+        .collect();
+    let go = json
+        .replace('&', "\\u0026")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e");
+    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let percent: String = secret.bytes().map(|b| format!("%{b:02X}")).collect();
+    let html: String = secret
+        .chars()
+        .map(|c| format!("&#{};", u32::from(c)))
+        .collect();
+    // The bound falls inside the percent-encoded echo (3 bytes a byte: the case a window of
+    // "bound + raw length" missed), and inside the \u-escaped one (6 bytes a byte).
+    let bound = crate::DEFAULT_MAX_ERROR_BODY;
+    let straddle = |echo: &str| {
+        let before = bound.saturating_sub(echo.len() / 2);
+        format!("{}{echo}", "x".repeat(before))
+    };
+    vec![
+        ("raw", secret.to_owned()),
+        ("json", json.clone()),
+        ("json slashes", json.replace('/', "\\/")),
+        ("json unicode", unicode.clone()),
+        ("go", go),
+        ("form", form),
+        ("percent", percent.clone()),
+        ("percent lower", percent.to_ascii_lowercase()),
+        ("html", html),
+        ("straddling percent", straddle(&percent)),
+        ("straddling unicode", straddle(&unicode)),
+    ]
+}
+
+/// Panic (naming `case`) if any echo of any of `secrets`, or the start of one cut off at
+/// the end, appears in `err`'s Display, Debug, `{:#?}`, vendor message, or its detail of
+/// type `T` serialized back to JSON. See [`echoes`].
+///
+/// ```
+/// use auth_core::{Error, ErrorKind};
+/// let pw = secrecy::SecretString::from("hunter2");
+/// let err = Error::new(ErrorKind::Unauthorized, "bad credentials")
+///     .with_vendor_message(r"password hunter2 refused")
+///     .scrubbed(&[&pw]);
+/// auth_core::sandbox::assert_secret_free::<serde_json::Value>(&err, &["hunter2"], "raw");
+/// ```
+pub fn assert_secret_free<T: serde::Serialize + 'static>(
+    err: &crate::Error,
+    secrets: &[&str],
+    case: &str,
+) {
+    let detail = err
+        .detail::<T>()
+        .map(|d| serde_json::to_string(d).unwrap_or_default())
+        .unwrap_or_default();
+    let shown = [
+        ("Display", err.to_string()),
+        ("Debug", format!("{err:?}")),
+        ("pretty Debug", format!("{err:#?}")),
+        (
+            "vendor_message",
+            err.vendor_message().unwrap_or_default().to_owned(),
+        ),
+        ("detail", detail),
+    ];
+    let held: Vec<secrecy::SecretString> = secrets
+        .iter()
+        .map(|s| secrecy::SecretString::from(*s))
+        .collect();
+    let refs: Vec<&secrecy::SecretString> = held.iter().collect();
+    for (place, text) in &shown {
+        assert!(
+            !crate::scrub::contains_secret(text, &refs),
+            "{case}: a secret is echoed in the error's {place}: {text}"
+        );
+        // Cut off at the bound: no start (4 bytes or more) of any echo may end a text.
+        for secret in secrets {
+            for (name, echo) in echoes(secret) {
+                if name.starts_with("straddling") {
+                    continue;
+                }
+                let tail = text.trim_end_matches(['"', '}', ']', ')', ' ', '\n']);
+                for cut in 4..echo.len() {
+                    if echo.is_char_boundary(cut) {
+                        assert!(
+                            !tail.ends_with(&echo[..cut]),
+                            "{case}: the start of a {name} echo of a secret ends the error's \
+                             {place}: {}",
+                            &echo[..cut]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -38,6 +38,8 @@ pub(crate) fn base_url(raw: Option<String>) -> Result<String> {
             "base url must be http or https",
         ));
     }
+    // Refused here, at build(), rather than at the first call.
+    auth_core::ensure_secure(&parsed)?;
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 

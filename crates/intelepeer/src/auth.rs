@@ -280,6 +280,13 @@ impl TokenProvider for IntelePeerAuth {
         Ok(())
     }
 
+    fn secrets(&self) -> Vec<&SecretString> {
+        match &self.credentials {
+            Credentials::Password { password, .. } => vec![password],
+            Credentials::StaticToken(key) => vec![key.as_secret()],
+        }
+    }
+
     fn renewal_impossible(&self) -> Error {
         Error::new(
             ErrorKind::SessionExpired,

@@ -282,6 +282,10 @@ impl TokenProvider for IpaasProvider {
         self.scheme.apply(tokens, headers)
     }
 
+    fn secrets(&self) -> Vec<&SecretString> {
+        vec![self.credentials.secret()]
+    }
+
     fn renewal_impossible(&self) -> Error {
         match self.credentials.0 {
             Kind::ApiKey(_) => Error::new(

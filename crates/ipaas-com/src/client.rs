@@ -550,7 +550,6 @@ impl Client {
 /// assert!(resp.status().is_success());
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 #[must_use = "a request does nothing until sent"]
 pub struct ApiRequest {
     client: Client,
@@ -561,6 +560,21 @@ pub struct ApiRequest {
     query: Vec<(String, String)>,
     body: Option<Vec<u8>>,
     error: Option<Error>,
+}
+
+/// Like auth-core's `AuthorizedRequest`: the query and body may hold secrets or personal
+/// data, so Debug shows only their shape.
+impl fmt::Debug for ApiRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiRequest")
+            .field("method", &self.method)
+            .field("api", &self.api)
+            .field("version", &self.version)
+            .field("query_params", &self.query.len())
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .field("ready", &self.error.is_none())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ApiRequest {

@@ -159,6 +159,8 @@ pub(crate) fn parse_base_url(raw: &str) -> Result<Url, Error> {
             "base url must not carry a query or fragment",
         ));
     }
+    // Refused here, at build(), rather than at the first call.
+    auth_core::ensure_secure(&url)?;
     Ok(url)
 }
 

@@ -42,14 +42,15 @@ pub struct ListRequest<T> {
 
 impl<T> fmt::Debug for ListRequest<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Like auth-core's `AuthorizedRequest`: the endpoint and query may hold secrets or
+        // personal data, so only their shape is shown.
         f.debug_struct("ListRequest")
             .field("api", &self.api)
-            .field("endpoint", &self.endpoint)
             .field("version", &self.version)
-            .field("query", &self.query)
+            .field("query_params", &self.query.len())
             .field("page_size", &self.page_size)
             .field("max_items", &self.max_items)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -56,6 +56,8 @@ const FALLBACK_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 pub struct ClientCredentials {
     client_id: String,
     client_secret: SecretString,
+    /// `base64(client_id:client_secret)`: built once, and scrubbed from error bodies too.
+    basic: SecretString,
 }
 
 impl ClientCredentials {
@@ -66,9 +68,15 @@ impl ClientCredentials {
     /// assert_eq!(c.client_id(), "id");
     /// ```
     pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
+        let client_id = client_id.into();
+        let client_secret = SecretString::from(client_secret.into());
+        let basic = SecretString::from(
+            STANDARD.encode(format!("{client_id}:{}", client_secret.expose_secret())),
+        );
         ClientCredentials {
-            client_id: client_id.into(),
-            client_secret: SecretString::from(client_secret.into()),
+            client_id,
+            client_secret,
+            basic,
         }
     }
 
@@ -82,12 +90,8 @@ impl ClientCredentials {
     }
 
     /// `base64(client_id:client_secret)`, the secret part of the Basic header.
-    pub(crate) fn basic(&self) -> SecretString {
-        SecretString::from(STANDARD.encode(format!(
-            "{}:{}",
-            self.client_id,
-            self.client_secret.expose_secret()
-        )))
+    pub(crate) fn basic(&self) -> &SecretString {
+        &self.basic
     }
 
     pub(crate) fn secret(&self) -> &SecretString {
@@ -371,7 +375,7 @@ impl fmt::Debug for IqmAuth {
 
 /// `Authorization: Basic ...`, marked sensitive.
 pub(crate) fn basic_header(client: &ClientCredentials) -> Result<HeaderValue, Error> {
-    sensitive_header("Basic ", &client.basic()).map_err(|_| {
+    sensitive_header("Basic ", client.basic()).map_err(|_| {
         Error::new(
             ErrorKind::Config,
             "client id or secret holds characters not allowed in a header",
@@ -424,7 +428,7 @@ impl IqmAuth {
                     }))
             }
         };
-        let secrets = [&c.password, c.client.secret(), &basic];
+        let secrets = [&c.password, c.client.secret(), basic];
         let (status, body, at) = match self.token_call(request, &secrets).await {
             Ok(answer) => answer,
             Err(e) => return Err(login_refused(e)),
@@ -531,7 +535,7 @@ impl TokenProvider for IqmAuth {
                 "refresh_token": refresh.expose(),
             })),
         };
-        let secrets = [refresh.as_secret(), client.secret(), &basic];
+        let secrets = [refresh.as_secret(), client.secret(), basic];
         let (status, body, at) = self
             .token_call(request, &secrets)
             .await
@@ -544,6 +548,11 @@ impl TokenProvider for IqmAuth {
 
     fn authorize(&self, tokens: &TokenSet, headers: &mut HeaderMap) -> Result<(), Error> {
         authorize_headers(tokens, headers)
+    }
+
+    fn secrets(&self) -> Vec<&SecretString> {
+        let c = &self.credentials;
+        vec![&c.password, c.client.secret(), c.client.basic()]
     }
 }
 

@@ -527,7 +527,7 @@ impl Client {
         let resp = self
             .inner
             .http
-            .send(request, &[&password, client.secret(), &basic])
+            .send(request, &[&password, client.secret(), basic])
             .await?;
         let status = resp.status().as_u16();
         let received_at = self.inner.http.now();

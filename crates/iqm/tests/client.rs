@@ -1137,3 +1137,81 @@ async fn a_garbled_retry_after_is_tolerated() {
     m.assert_calls_async(1).await;
     assert_eq!(client.session_stats().sign_ins, 1);
 }
+
+/// A hostile IQM echoes every secret of the call, in every encoding and straddling the
+/// error-body bound: none of it reaches the error (Display, Debug, `{:#?}`, the vendor
+/// message, or the `IqmError` detail serialized back to JSON).
+#[tokio::test]
+async fn no_secret_of_a_call_survives_a_hostile_echo() {
+    use auth_core::sandbox::{assert_secret_free, echoes};
+    const SECRET: &str = r#"cl&ent/secret"<x>é"#;
+    const PASS: &str = r#"p&ss<1> "q"\/+%"#;
+    const ACCESS: &str = "at-hostile-&<1f2e>";
+    const REFRESH: &str = "rt-hostile-/9a8b+";
+    let basic = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("hostile-id:{SECRET}"))
+    };
+    let login_secrets = [SECRET, PASS, basic.as_str()];
+    let server = MockServer::start_async().await;
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_credentials(Credentials::new(
+            "hostile-id",
+            SECRET,
+            "me@example.com",
+            PASS,
+        ))
+        .build()
+        .unwrap();
+    let error_body = |echo: &str| {
+        format!(
+            r#"{{"success":false,"errorObjects":[{{"error":"bad password {echo}","field":"{echo}"}}]}}"#
+        )
+    };
+    // The login echoes the password, the client secret and the Basic header value.
+    for secret in login_secrets {
+        for (name, echo) in echoes(secret) {
+            let body = error_body(&echo);
+            let mock = server
+                .mock_async(|when, then| {
+                    when.method(POST).path("/api/v3/ua/oauth/token");
+                    then.status(400).body(body.clone());
+                })
+                .await;
+            let err = client.login().await.unwrap_err();
+            assert_eq!(err.status(), Some(400), "{name}");
+            assert_secret_free::<IqmError>(&err, &login_secrets, &format!("login, {name}"));
+            mock.delete_async().await;
+        }
+    }
+    // An authorized call echoes the access and refresh tokens.
+    let token = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/v3/ua/oauth/token");
+            then.status(200).header("content-type", "application/json").body(
+                json!({"access_token": ACCESS, "refresh_token": REFRESH, "expires_in": 3600, "owId": 5})
+                    .to_string(),
+            );
+        })
+        .await;
+    for secret in [ACCESS, REFRESH] {
+        for (name, echo) in echoes(secret) {
+            let body = error_body(&echo);
+            let mock = server
+                .mock_async(|when, then| {
+                    when.method(GET).path("/api/v3/things");
+                    then.status(422).body(body.clone());
+                })
+                .await;
+            let err = client
+                .get_json::<Value>("/api/v3/things")
+                .await
+                .unwrap_err();
+            assert_eq!(err.status(), Some(422), "{name}");
+            assert_secret_free::<IqmError>(&err, &[ACCESS, REFRESH], &format!("call, {name}"));
+            mock.delete_async().await;
+        }
+    }
+    assert_eq!(token.calls_async().await, 1);
+}

@@ -185,6 +185,10 @@ impl TokenProvider for ServiceLogin {
         Capabilities::sign_in_only()
     }
 
+    fn secrets(&self) -> Vec<&SecretString> {
+        vec![&self.credentials.password]
+    }
+
     /// The platform answers a client's wrong email or password on `/v1/client/login` with
     /// 401 `errors.login.failed`, the same status as a refused API token. That one is not the
     /// API token's fault: it surfaces at once, with no service login and no retry.
