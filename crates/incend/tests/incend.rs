@@ -998,3 +998,61 @@ async fn a_key_that_cannot_be_a_header_is_a_config_error() {
     );
     assert!(!format!("{e} {e:?}").contains(GARBLED), "{e:?}");
 }
+
+/// A hostile Incend echoes every secret of the call (the client API key, the OTP code, a
+/// user token), in every encoding and straddling the error-body bound, to the backend and
+/// the user client: none of it reaches the error (Display, Debug, `{:#?}`, the vendor
+/// message, or the `ApiError` detail serialized back to JSON).
+#[tokio::test]
+async fn no_secret_of_a_call_survives_a_hostile_echo() {
+    use auth_core::sandbox::{assert_secret_free, echoes};
+    const KEY: &str = r#"key-&<hostile>/"1f2e"+"#;
+    const CODE: &str = "40&71";
+    const TOKEN: &str = "user-token-&<9a8b>/";
+    let server = httpmock::MockServer::start_async().await;
+    let backend = Client::builder()
+        .with_base_url(server.base_url())
+        .with_api_key(KEY)
+        .build()
+        .unwrap();
+    let me = UserClient::builder()
+        .with_base_url(server.base_url())
+        .with_user_token(TOKEN)
+        .build()
+        .unwrap();
+    let to = Recipient::sms(MOBILE).unwrap();
+    // Each call echoes the secrets it sent: the key on every backend call, the code with
+    // verify, the user token with a status check and on the user's own calls.
+    let calls: [(&str, &[&str]); 4] = [
+        ("send", &[KEY]),
+        ("verify", &[KEY, CODE]),
+        ("status", &[KEY, TOKEN]),
+        ("profile", &[TOKEN]),
+    ];
+    for (call, secrets) in calls {
+        for secret in secrets {
+            for (name, echo) in echoes(secret) {
+                let body =
+                    format!(r#"{{"message":"OTP verification failed, status is still {echo}"}}"#);
+                let mock = server
+                    .mock_async(|when, then| {
+                        when.any_request();
+                        then.status(400)
+                            .header("content-type", "application/json")
+                            .body(body.clone());
+                    })
+                    .await;
+                let err = match call {
+                    "send" => backend.send_otp(&to).await.map(drop),
+                    "verify" => backend.verify_otp(&to, CODE).await.map(drop),
+                    "status" => backend.token_status(&UserToken::new(TOKEN)).await.map(drop),
+                    _ => me.profile().await.map(drop),
+                }
+                .unwrap_err();
+                assert_eq!(err.status(), Some(400), "{call} {name}");
+                assert_secret_free::<incend::ApiError>(&err, secrets, &format!("{call}, {name}"));
+                mock.delete_async().await;
+            }
+        }
+    }
+}

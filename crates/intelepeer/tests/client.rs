@@ -721,3 +721,78 @@ mod bad_input {
         assert_eq!(page.next, None);
     }
 }
+
+/// A hostile IntelePeer echoes every secret of the call (password, token, static token), in
+/// every encoding and straddling the error-body bound, in an error answer and in a `200`
+/// authenticate answer without a token: none of it reaches the error (Display, Debug,
+/// `{:#?}`, the vendor message, or the `ApiError` detail serialized back to JSON).
+#[tokio::test]
+async fn no_secret_of_a_call_survives_a_hostile_echo() {
+    use auth_core::sandbox::{assert_secret_free, echoes};
+    use httpmock::prelude::{GET, MockServer, POST};
+    use intelepeer::{Api, ApiError};
+    const PASS: &str = r#"p&ss<1> "q"\/+%"#;
+    const TOKEN: &str = "tok-hostile-&<1f2e>+";
+    const STATIC: &str = "static-&<cpaas>/9a8b";
+    let all = [PASS, TOKEN, STATIC];
+    let server = MockServer::start_async().await;
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_clock(ManualClock::new())
+        .with_credentials(Credentials::password("api-user", PASS))
+        .build()
+        .unwrap();
+    let body =
+        |echo: &str| format!(r#"{{"code":401,"error":"bad password {echo}","message":"{echo}"}}"#);
+    for status in [401, 200] {
+        for (name, echo) in echoes(PASS) {
+            let b = body(&echo);
+            let mock = server
+                .mock_async(|when, then| {
+                    when.method(POST).path("/_rest/v4/authenticate");
+                    then.status(status)
+                        .header("content-type", "application/json")
+                        .body(b.clone());
+                })
+                .await;
+            let err = client.authenticate().await.unwrap_err();
+            assert!(
+                err.is_unauthorized() || err.is_bad_response(),
+                "{status} {name}: {err}"
+            );
+            assert_secret_free::<ApiError>(&err, &all, &format!("authenticate {status}, {name}"));
+            mock.delete_async().await;
+        }
+    }
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/_rest/v4/authenticate");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(format!(r#"{{"token":"{TOKEN}"}}"#));
+        })
+        .await;
+    let keyed = Client::builder()
+        .with_base_url(server.base_url())
+        .with_credentials(Credentials::static_token(STATIC))
+        .build()
+        .unwrap();
+    for (who, secret) in [(&client, TOKEN), (&keyed, STATIC)] {
+        for (name, echo) in echoes(secret) {
+            let b = body(&echo);
+            let mock = server
+                .mock_async(|when, then| {
+                    when.method(GET).path("/_rest/v4/my/accounts");
+                    then.status(403).body(b.clone());
+                })
+                .await;
+            let err = who
+                .get_json::<serde_json::Value>(Api::Portal, "/_rest/v4/my/accounts")
+                .await
+                .unwrap_err();
+            assert_eq!(err.status(), Some(403), "{name}");
+            assert_secret_free::<ApiError>(&err, &all, &format!("call, {name}"));
+            mock.delete_async().await;
+        }
+    }
+}

@@ -1047,3 +1047,104 @@ fn readme_sandbox_example_is_verbatim() {
         "README and tests/support/readme_example.rs drifted"
     );
 }
+
+/// A hostile iPaaS.com echoes every secret of the call (password, API key, access and
+/// refresh token), in every encoding and straddling the error-body bound: none of it reaches
+/// the error (Display, Debug, `{:#?}`, the vendor message, the detail serialized back).
+#[tokio::test]
+async fn no_secret_of_a_call_survives_a_hostile_echo() {
+    use auth_core::sandbox::{assert_secret_free, echoes};
+    const PASS: &str = r#"p&ss<1> "q"\/+%"#;
+    const KEY: &str = "key-&<hostile>/1f2e";
+    const ACCESS: &str = "at-hostile-&<1f2e>";
+    const REFRESH: &str = "rt-hostile-/9a8b+";
+    let server = MockServer::start_async().await;
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_clock(ManualClock::new())
+        .with_credentials(Credentials::user(EMAIL, PASS))
+        .build()
+        .unwrap();
+    let keyed = Client::builder()
+        .with_base_url(server.base_url())
+        .with_credentials(Credentials::api_key(KEY))
+        .build()
+        .unwrap();
+    let all = [PASS, KEY, ACCESS, REFRESH];
+    let bodies = |secret: &str| {
+        echoes(secret)
+            .into_iter()
+            .map(|(name, echo)| (name, format!("Login failed for {EMAIL} with {echo}")))
+            .collect::<Vec<_>>()
+    };
+    for (name, body) in bodies(PASS) {
+        let mock = server
+            .mock_async(|when, then| {
+                when.path("/sso/v2/Auth/Login");
+                then.status(401).body(body.clone());
+            })
+            .await;
+        let err = client.login().await.unwrap_err();
+        assert_eq!(err.status(), Some(401), "{name}");
+        assert_secret_free::<RateLimitKind>(&err, &all, &format!("login, {name}"));
+        mock.delete_async().await;
+    }
+    for (name, body) in bodies(KEY) {
+        let mock = server
+            .mock_async(|when, then| {
+                when.path("/subscriptions/v2/Events");
+                then.status(429).body(body.clone());
+            })
+            .await;
+        let err = keyed
+            .get_json::<Value>(Api::Subscriptions, "Events")
+            .await
+            .unwrap_err();
+        assert!(err.is_rate_limited(), "{name}");
+        assert_secret_free::<RateLimitKind>(&err, &all, &format!("api key call, {name}"));
+        mock.delete_async().await;
+    }
+    let login = server
+        .mock_async(|when, then| {
+            when.path("/sso/v2/Auth/Login");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(
+                    json!({"access_token": ACCESS, "refresh_token": REFRESH,
+                    "access_token_expiration": "2099-01-01T00:00:00Z"})
+                    .to_string(),
+                );
+        })
+        .await;
+    client.login().await.unwrap();
+    for secret in [ACCESS, REFRESH] {
+        for (name, body) in bodies(secret) {
+            let call = server
+                .mock_async(|when, then| {
+                    when.path("/subscriptions/v2/Events");
+                    then.status(400).body(body.clone());
+                })
+                .await;
+            let err = client
+                .get_json::<Value>(Api::Subscriptions, "Events")
+                .await
+                .unwrap_err();
+            assert_eq!(err.status(), Some(400), "{name}");
+            assert_secret_free::<RateLimitKind>(&err, &all, &format!("call, {name}"));
+            call.delete_async().await;
+            // A transient refresh failure surfaces (a rejected one would fall back to login).
+            let refresh = server
+                .mock_async(|when, then| {
+                    when.path("/sso/v2/Auth/Refresh");
+                    then.status(503).body(body.clone());
+                })
+                .await;
+            let err = client.refresh().await.unwrap_err();
+            assert!(err.is_transient(), "{name}");
+            assert_secret_free::<RateLimitKind>(&err, &all, &format!("refresh, {name}"));
+            refresh.delete_async().await;
+            client.login().await.unwrap();
+        }
+    }
+    assert!(login.calls_async().await >= 1);
+}

@@ -1079,3 +1079,100 @@ async fn secrets_echoed_by_the_platform_are_scrubbed_from_errors() {
         assert!(!format!("{:?}", e.api_errors()).contains(SERVICE_SECRET));
     }
 }
+
+/// A hostile platform echoes every secret of the call (the service password, the API token,
+/// a client's password and client token), in every encoding and straddling the error-body
+/// bound: none of it reaches the error (Display, Debug, `{:#?}`, the vendor message, or the
+/// `ApiErrors` detail serialized back to JSON).
+#[tokio::test]
+async fn no_secret_of_a_call_survives_a_hostile_echo() {
+    use auth_core::sandbox::{assert_secret_free, echoes};
+    const PASS: &str = r#"p&ss<1> "q"\/+%"#;
+    const CLIENT_PASS: &str = "client-&<pw>/\"77\"";
+    const CLIENT_TOKEN: &str = "ct-hostile-&<1f2e>+";
+    let clock = ManualClock::new();
+    let exp =
+        auth_core::sandbox::unix_seconds(auth_core::Clock::now(&clock) + Duration::from_secs(3600));
+    // The API token is a JWT: its base64 alphabet has no character to escape, so add one.
+    let api_token = format!(
+        "{}&",
+        auth_core::sandbox::mint_jwt(&serde_json::json!({"exp": exp}))
+    );
+    let server = MockServer::start_async().await;
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_credentials(ServiceCredentials::new("service_user", PASS))
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    let all = [PASS, CLIENT_PASS, CLIENT_TOKEN, api_token.as_str()];
+    let body = |echo: &str| {
+        format!(
+            r#"{{"errors":[{{"id":"1","title":"Login failed for {echo}","code":"errors.login.failed","detail":"{echo}","status":"401"}}]}}"#
+        )
+    };
+    for (name, echo) in echoes(PASS) {
+        let b = body(&echo);
+        let mock = server
+            .mock_async(|when, then| {
+                when.method(POST).path("/v1/login/password");
+                then.status(401).body(b.clone());
+            })
+            .await;
+        let err = client.sign_in().await.unwrap_err();
+        assert_eq!(err.status(), Some(401), "{name}");
+        assert_secret_free::<platformio::ApiErrors>(&err, &all, &format!("service login, {name}"));
+        mock.delete_async().await;
+    }
+    let token = api_token.clone();
+    server
+        .mock_async(move |when, then| {
+            when.method(POST).path("/v1/login/password");
+            then.status(200)
+                .header("content-type", "application/json")
+                .json_body(serde_json::json!({"api_token": token}));
+        })
+        .await;
+    for secret in [CLIENT_PASS, api_token.as_str()] {
+        for (name, echo) in echoes(secret) {
+            let b = body(&echo);
+            let mock = server
+                .mock_async(|when, then| {
+                    when.method(POST).path("/v1/client/login");
+                    then.status(401).body(b.clone());
+                })
+                .await;
+            let err = client
+                .login_client("a@example.com", CLIENT_PASS)
+                .await
+                .unwrap_err();
+            // A body cut at the bound is no longer the platform's shape: only its status says.
+            if !name.starts_with("straddling") {
+                assert_eq!(err.error_case(), Some(ErrorCase::LoginFailed), "{name}");
+            }
+            assert_eq!(err.status(), Some(401), "{name}");
+            assert_secret_free::<platformio::ApiErrors>(
+                &err,
+                &all,
+                &format!("client login, {name}"),
+            );
+            mock.delete_async().await;
+        }
+    }
+    for (name, echo) in echoes(CLIENT_TOKEN) {
+        let b = body(&echo);
+        let mock = server
+            .mock_async(|when, then| {
+                when.path(format!("/v1/client/{USER_A}"));
+                then.status(403).body(b.clone());
+            })
+            .await;
+        let err = client
+            .delete_client(uid(USER_A), &ClientToken::new(CLIENT_TOKEN), "hostile")
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(403), "{name}");
+        assert_secret_free::<platformio::ApiErrors>(&err, &all, &format!("client call, {name}"));
+        mock.delete_async().await;
+    }
+}
