@@ -76,7 +76,8 @@ impl RetryPolicy {
     /// `base_delay` before the first retry, doubling each time up to `max_delay`.
     ///
     /// More attempts or longer waits ride out a longer outage of the token endpoint but hold
-    /// every waiting caller longer.
+    /// every waiting caller longer; bound the callers' wait with
+    /// [`Session::with_max_wait`](crate::Session::with_max_wait) if that matters more.
     ///
     /// ```
     /// use std::time::Duration;

@@ -174,6 +174,7 @@ struct Inner {
 struct Settings {
     retries: RetryPolicy,
     token_timeout: Duration,
+    max_wait: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -181,6 +182,7 @@ impl Default for Settings {
         Settings {
             retries: RetryPolicy::default(),
             token_timeout: Session::DEFAULT_TOKEN_TIMEOUT,
+            max_wait: None,
         }
     }
 }
@@ -197,7 +199,9 @@ impl Default for Settings {
 ///   token remains is retried inside the one renewal, with a short jittered backoff
 ///   ([`with_renewal_retries`](Self::with_renewal_retries)); a vendor's rejection is not.
 /// - Each token request has its own timeout
-///   ([`with_token_timeout`](Self::with_token_timeout)).
+///   ([`with_token_timeout`](Self::with_token_timeout)), and a caller can bound its own
+///   wait for a renewal ([`with_max_wait`](Self::with_max_wait),
+///   [`token_within`](Self::token_within)) without cancelling it for the others.
 ///
 /// Cheap to clone; clones share the cache.
 ///
@@ -292,10 +296,22 @@ impl Session {
     /// stalled token endpoint holds every waiting caller for the client's request timeout.
     /// Lengthen it for a vendor whose token endpoint is slow when healthy; shorten it when
     /// callers would rather fail fast. With the default retries, an endpoint that stalls on
-    /// every attempt holds the waiting callers for three timeouts plus the backoff. Measured
-    /// on tokio's timer, not the injected clock. Shared with this session's clones.
+    /// every attempt holds the waiting callers for three timeouts plus the backoff: bound
+    /// them with [`with_max_wait`](Self::with_max_wait) where that is too long. Measured on
+    /// tokio's timer, not the injected clock. Shared with this session's clones.
     pub fn with_token_timeout(self, timeout: Duration) -> Self {
         self.configure(|s| s.token_timeout = timeout)
+    }
+
+    /// The longest any caller of [`token`](Self::token) or the `send*` methods waits for a
+    /// renewal; past it that caller gets a transient error ("waiting for the token renewal
+    /// timed out after ...") while the renewal goes on for the others and installs its
+    /// token. By default a caller waits for the renewal to end (which the token timeout and
+    /// the retry policy bound). Set it when a caller would rather fail fast than queue
+    /// behind a slow token endpoint; [`token_within`](Self::token_within) bounds one call.
+    /// Measured on tokio's timer. Shared with this session's clones.
+    pub fn with_max_wait(self, max_wait: Duration) -> Self {
+        self.configure(|s| s.max_wait = Some(max_wait))
     }
 
     /// Seed the jitter of the retry backoff, so a test sees the same waits on every run.
@@ -418,6 +434,46 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn token(&self) -> Result<Arc<Lease>, Error> {
+        self.token_waiting(None).await
+    }
+
+    /// [`token`](Self::token), waiting at most `max_wait` for a renewal (instead of the
+    /// session's [`with_max_wait`](Self::with_max_wait) bound, if any). Past it this call
+    /// gets a transient error; the renewal goes on for the other callers and installs its
+    /// token, so a later call may find it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use auth_core::{AccessToken, Error, Expiry, Http, Session, TokenSet};
+    ///
+    /// /// A token endpoint that takes half a second to answer.
+    /// #[derive(Debug)]
+    /// struct Slow;
+    ///
+    /// #[auth_core::async_trait]
+    /// impl auth_core::TokenProvider for Slow {
+    ///     async fn sign_in(&self) -> Result<TokenSet, Error> {
+    ///         tokio::time::sleep(Duration::from_millis(500)).await;
+    ///         Ok(TokenSet::new(AccessToken::new("t"), Expiry::never()))
+    ///     }
+    /// }
+    ///
+    /// let session = Session::new(Slow, Http::new().unwrap());
+    /// let hurried = session.token_within(Duration::from_millis(50)).await.unwrap_err();
+    /// assert!(hurried.is_transient());
+    /// assert!(hurried.to_string().contains("timed out"));
+    /// // The renewal went on without the caller that gave up: one sign-in serves the next.
+    /// assert!(session.token().await.is_ok());
+    /// assert_eq!(session.stats().sign_ins, 1);
+    /// # }
+    /// ```
+    pub async fn token_within(&self, max_wait: Duration) -> Result<Arc<Lease>, Error> {
+        self.token_waiting(Some(max_wait)).await
+    }
+
+    async fn token_waiting(&self, max_wait: Option<Duration>) -> Result<Arc<Lease>, Error> {
         let now = self.inner.http.now();
         if let Some(cur) = self.inner.current.load_full() {
             match cur.state(now) {
@@ -441,7 +497,22 @@ impl Session {
             }
         }
         match self.inner.clone().flight()? {
-            Some(flight) => flight.await,
+            Some(flight) => match max_wait.or(self.inner.settings.load().max_wait) {
+                None => flight.await,
+                // Dropping our clone of the shared flight on timeout leaves the renewal task
+                // running for everyone else.
+                Some(bound) => {
+                    tokio::time::timeout(bound, flight)
+                        .await
+                        .unwrap_or_else(|elapsed| {
+                            Err(Error::new(
+                                ErrorKind::Transient,
+                                format!("waiting for the token renewal timed out after {bound:?}"),
+                            )
+                            .with_source(elapsed))
+                        })
+                }
+            },
             // Someone renewed between our load and the flight check.
             None => self
                 .inner

@@ -1,7 +1,7 @@
 //! Faults of the token endpoint over real HTTP (httpmock): transient failures retried inside
 //! the one renewal with a jittered backoff on the manual clock, vendor rejections answered at
-//! once, and the token request's own timeout. Every test counts the exact token requests
-//! the server saw.
+//! once, the token request's own timeout, and callers bounding their own wait. Every test
+//! counts the exact token requests the server saw.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -310,6 +310,46 @@ async fn a_stalled_token_endpoint_times_out_after_the_token_timeout() {
     assert_eq!(e.to_string(), "token request timed out after 200ms");
     assert_eq!(endpoint.calls_async().await, 1 + 3);
     assert_eq!(retried.stats().renewal_retries, 2);
+}
+
+#[tokio::test]
+async fn a_caller_that_bounds_its_wait_gives_up_without_cancelling_the_renewal() {
+    let vendor = Vendor::start().await;
+    let endpoint = vendor
+        .script("/token", |n| {
+            std::thread::sleep(Duration::from_millis(400));
+            token(n)
+        })
+        .await;
+
+    // One call bounded: the hurried caller starts the renewal and gives up; the patient one
+    // gets the token from that same renewal.
+    let session = vendor.session();
+    let (hurried, patient) = tokio::join!(
+        session.token_within(Duration::from_millis(50)),
+        access(&session)
+    );
+    let e = hurried.unwrap_err();
+    assert!(e.is_transient(), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "waiting for the token renewal timed out after 50ms"
+    );
+    assert_eq!(patient.unwrap(), "access-1");
+    assert_eq!(endpoint.calls_async().await, 1);
+
+    // Every caller bounded: all give up, the renewal still installs its token.
+    let bounded = vendor.session().with_max_wait(Duration::from_millis(50));
+    let answers = join_all((0..5).map(|_| access(&bounded))).await;
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.as_ref().is_err_and(Error::is_transient))
+    );
+    assert_eq!(bounded.settle().await.map(|r| r.is_ok()), Some(true));
+    assert_eq!(access(&bounded).await.unwrap(), "access-2");
+    assert_eq!(endpoint.calls_async().await, 2, "one renewal per session");
+    assert_eq!(bounded.stats().sign_ins, 1);
 }
 
 #[tokio::test]
