@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A source of the current wall-clock time.
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
+
+/// A source of the current wall-clock time, and of waiting.
 ///
 /// ```
 /// use auth_core::{Clock, SystemClock};
@@ -15,6 +18,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time.
     fn now(&self) -> SystemTime;
+
+    /// Wait for `duration`. The session sleeps here between attempts at a failing token
+    /// request, so a test clock can make the backoff take no real time. The default sleeps
+    /// on tokio's timer (it needs a tokio runtime with time enabled).
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        tokio::time::sleep(duration).boxed()
+    }
 }
 
 /// The operating system's clock.
@@ -37,13 +47,22 @@ impl Clock for SystemClock {
 ///
 /// Reading it is one atomic load: it adds no lock to the hot path it is measured on.
 ///
+/// Sleeping on it takes no real time: [`Clock::sleep`] moves the clock forward by the
+/// duration at once (and yields to the runtime), so a test sees a backoff on the clock
+/// without waiting for it.
+///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
 /// use std::time::Duration;
 /// use auth_core::{Clock, ManualClock};
 /// let clock = ManualClock::new();
 /// let t0 = clock.now();
 /// clock.advance(Duration::from_secs(90));
 /// assert_eq!(clock.now().duration_since(t0).unwrap(), Duration::from_secs(90));
+/// clock.sleep(Duration::from_secs(30)).await;
+/// assert_eq!(clock.now().duration_since(t0).unwrap(), Duration::from_secs(120));
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct ManualClock {
@@ -134,6 +153,16 @@ impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_nanos(self.nanos.load(Ordering::Acquire))
     }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        let clock = self.clone();
+        async move {
+            clock.advance(duration);
+            // A sleep is a suspension point: let the other tasks run, as a real one would.
+            tokio::task::yield_now().await;
+        }
+        .boxed()
+    }
 }
 
 /// A shared handle to any clock; the default is the system clock.
@@ -165,6 +194,23 @@ impl SharedClock {
     /// ```
     pub fn now(&self) -> SystemTime {
         self.0.now()
+    }
+
+    /// Sleep on the shared clock (see [`Clock::sleep`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// let manual = auth_core::ManualClock::new();
+    /// let shared = auth_core::SharedClock::new(manual.clone());
+    /// let before = shared.now();
+    /// shared.sleep(Duration::from_millis(250)).await;
+    /// assert_eq!(shared.now().duration_since(before).unwrap(), Duration::from_millis(250));
+    /// # }
+    /// ```
+    pub fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        self.0.sleep(duration)
     }
 }
 

@@ -37,11 +37,13 @@ mod clock;
 mod error;
 mod expiry;
 mod http;
+mod jitter;
 pub mod lenient;
 mod limiter;
 mod paginate;
 mod provider;
 mod request;
+mod retry;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 mod scrub;
@@ -60,6 +62,7 @@ pub use limiter::RateLimiter;
 pub use paginate::{Page, PageInfo, PageToken, Paginator};
 pub use provider::{AuthScheme, Capabilities, RenewalPolicy, TokenProvider};
 pub use request::AuthorizedRequest;
+pub use retry::RetryPolicy;
 pub use session::{Lease, Session, SessionStats};
 pub use token::{AccessToken, ApiKey, RefreshToken, TokenSet, sensitive_header};
 

@@ -4,9 +4,9 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use futures::FutureExt as _;
 use futures::future::{BoxFuture, Shared};
 use reqwest::{RequestBuilder, Response, StatusCode};
@@ -15,7 +15,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, build, read_json};
+use crate::jitter::Jitter;
 use crate::provider::{Capabilities, RenewalPolicy, TokenProvider};
+use crate::retry::RetryPolicy;
 use crate::token::TokenSet;
 
 /// A token set as the session hands it out: the tokens plus the generation that identifies
@@ -103,10 +105,14 @@ enum State {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionStats {
-    /// Full sign-ins attempted.
+    /// Full sign-ins attempted (a sign-in retried after a transient failure counts once;
+    /// its further attempts are [`renewal_retries`](Self::renewal_retries)).
     pub sign_ins: u64,
-    /// Refresh-token grants attempted.
+    /// Refresh-token grants attempted (counted like `sign_ins`).
     pub refreshes: u64,
+    /// Token requests repeated after a transient failure (see [`RetryPolicy`]). Token
+    /// requests sent = `sign_ins + refreshes + renewal_retries`.
+    pub renewal_retries: u64,
     /// Refresh tokens the vendor rejected (each followed by a sign-in when possible).
     pub refresh_rejections: u64,
     /// Renewals (sign-in or refresh) that failed.
@@ -126,6 +132,7 @@ pub struct SessionStats {
 struct Counters {
     sign_ins: AtomicU64,
     refreshes: AtomicU64,
+    renewal_retries: AtomicU64,
     refresh_rejections: AtomicU64,
     renewal_failures: AtomicU64,
     expiries: AtomicU64,
@@ -156,7 +163,28 @@ struct Inner {
     /// Bumped by every [`Session::clear`]: a renewal that started before a sign-out must
     /// not install its token after it.
     sign_outs: AtomicU64,
+    settings: ArcSwap<Settings>,
+    jitter: Jitter,
     counters: Counters,
+}
+
+/// What a session's `with_*` setters change. Read once per renewal or wait, never on the
+/// hot path.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    retries: RetryPolicy,
+    token_timeout: Duration,
+    max_wait: Option<Duration>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            retries: RetryPolicy::default(),
+            token_timeout: Session::DEFAULT_TOKEN_TIMEOUT,
+            max_wait: None,
+        }
+    }
 }
 
 /// Holds the current token set of one identity and decides when to renew it.
@@ -167,6 +195,13 @@ struct Inner {
 /// - A token inside the renewal margin keeps being served while the renewal runs; if the
 ///   renewal fails the still-valid token is kept and the next call tries again.
 /// - A rejected refresh token falls back to a full sign-in when the provider can sign in.
+/// - A token request that fails transiently (5xx, connect error, timeout) while no valid
+///   token remains is retried inside the one renewal, with a short jittered backoff
+///   ([`with_renewal_retries`](Self::with_renewal_retries)); a vendor's rejection is not.
+/// - Each token request has its own timeout
+///   ([`with_token_timeout`](Self::with_token_timeout)), and a caller can bound its own
+///   wait for a renewal ([`with_max_wait`](Self::with_max_wait),
+///   [`token_within`](Self::token_within)) without cancelling it for the others.
 ///
 /// Cheap to clone; clones share the cache.
 ///
@@ -189,6 +224,7 @@ impl fmt::Debug for Session {
             .field("provider", &self.inner.provider)
             .field("policy", &self.inner.policy)
             .field("current", &self.inner.current.load())
+            .field("settings", &**self.inner.settings.load())
             .finish_non_exhaustive()
     }
 }
@@ -227,9 +263,71 @@ impl Session {
                 next_generation: AtomicU64::new(1),
                 next_flight: AtomicU64::new(1),
                 sign_outs: AtomicU64::new(0),
+                settings: ArcSwap::from_pointee(Settings::default()),
+                jitter: Jitter::from_entropy(),
                 counters: Counters::default(),
             }),
         }
+    }
+
+    /// How long one token request may take by default (see
+    /// [`with_token_timeout`](Self::with_token_timeout)): a token endpoint answers in well
+    /// under a second when it is healthy, and every caller waiting on a renewal waits this
+    /// long when it is not, so it is a third of the default client's 30 s request timeout.
+    pub const DEFAULT_TOKEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// How one renewal retries a token request (sign-in or refresh) that fails transiently
+    /// while no valid token remains; the default ([`RetryPolicy::default`]) rides out a blip
+    /// of the token endpoint with 3 attempts within about 0.6 s. Use [`RetryPolicy::none`]
+    /// if your code retries on its own, or a longer policy for a token endpoint known to
+    /// have longer outages. Like the cache, the setting is shared with this session's
+    /// clones.
+    ///
+    /// A refresh is retried with the same refresh token: a vendor that rotated it on an
+    /// attempt whose answer was lost rejects the retry, and the session falls back to a
+    /// sign-in as for any rejected refresh token.
+    pub fn with_renewal_retries(self, policy: RetryPolicy) -> Self {
+        self.configure(|s| s.retries = policy)
+    }
+
+    /// How long one token request (one sign-in or refresh attempt) may take before it is
+    /// given up as a transient failure ("token request timed out after ...") and retried as
+    /// one; default [`DEFAULT_TOKEN_TIMEOUT`](Self::DEFAULT_TOKEN_TIMEOUT). Without it a
+    /// stalled token endpoint holds every waiting caller for the client's request timeout.
+    /// Lengthen it for a vendor whose token endpoint is slow when healthy; shorten it when
+    /// callers would rather fail fast. With the default retries, an endpoint that stalls on
+    /// every attempt holds the waiting callers for three timeouts plus the backoff: bound
+    /// them with [`with_max_wait`](Self::with_max_wait) where that is too long. Measured on
+    /// tokio's timer, not the injected clock. Shared with this session's clones.
+    pub fn with_token_timeout(self, timeout: Duration) -> Self {
+        self.configure(|s| s.token_timeout = timeout)
+    }
+
+    /// The longest any caller of [`token`](Self::token) or the `send*` methods waits for a
+    /// renewal; past it that caller gets a transient error ("waiting for the token renewal
+    /// timed out after ...") while the renewal goes on for the others and installs its
+    /// token. By default a caller waits for the renewal to end (which the token timeout and
+    /// the retry policy bound). Set it when a caller would rather fail fast than queue
+    /// behind a slow token endpoint; [`token_within`](Self::token_within) bounds one call.
+    /// Measured on tokio's timer. Shared with this session's clones.
+    pub fn with_max_wait(self, max_wait: Duration) -> Self {
+        self.configure(|s| s.max_wait = Some(max_wait))
+    }
+
+    /// Seed the jitter of the retry backoff, so a test sees the same waits on every run.
+    /// Sessions are otherwise seeded apart, so many clients do not retry in step.
+    pub fn with_jitter_seed(self, seed: u64) -> Self {
+        self.inner.jitter.reseed(seed);
+        self
+    }
+
+    fn configure(self, f: impl Fn(&mut Settings)) -> Self {
+        self.inner.settings.rcu(|s| {
+            let mut s = **s;
+            f(&mut s);
+            s
+        });
+        self
     }
 
     /// The transport this session sends through.
@@ -261,6 +359,7 @@ impl Session {
         SessionStats {
             sign_ins: l(&c.sign_ins),
             refreshes: l(&c.refreshes),
+            renewal_retries: l(&c.renewal_retries),
             refresh_rejections: l(&c.refresh_rejections),
             renewal_failures: l(&c.renewal_failures),
             expiries: l(&c.expiries),
@@ -335,6 +434,46 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn token(&self) -> Result<Arc<Lease>, Error> {
+        self.token_waiting(None).await
+    }
+
+    /// [`token`](Self::token), waiting at most `max_wait` for a renewal (instead of the
+    /// session's [`with_max_wait`](Self::with_max_wait) bound, if any). Past it this call
+    /// gets a transient error; the renewal goes on for the other callers and installs its
+    /// token, so a later call may find it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use auth_core::{AccessToken, Error, Expiry, Http, Session, TokenSet};
+    ///
+    /// /// A token endpoint that takes half a second to answer.
+    /// #[derive(Debug)]
+    /// struct Slow;
+    ///
+    /// #[auth_core::async_trait]
+    /// impl auth_core::TokenProvider for Slow {
+    ///     async fn sign_in(&self) -> Result<TokenSet, Error> {
+    ///         tokio::time::sleep(Duration::from_millis(500)).await;
+    ///         Ok(TokenSet::new(AccessToken::new("t"), Expiry::never()))
+    ///     }
+    /// }
+    ///
+    /// let session = Session::new(Slow, Http::new().unwrap());
+    /// let hurried = session.token_within(Duration::from_millis(50)).await.unwrap_err();
+    /// assert!(hurried.is_transient());
+    /// assert!(hurried.to_string().contains("timed out"));
+    /// // The renewal went on without the caller that gave up: one sign-in serves the next.
+    /// assert!(session.token().await.is_ok());
+    /// assert_eq!(session.stats().sign_ins, 1);
+    /// # }
+    /// ```
+    pub async fn token_within(&self, max_wait: Duration) -> Result<Arc<Lease>, Error> {
+        self.token_waiting(Some(max_wait)).await
+    }
+
+    async fn token_waiting(&self, max_wait: Option<Duration>) -> Result<Arc<Lease>, Error> {
         let now = self.inner.http.now();
         if let Some(cur) = self.inner.current.load_full() {
             match cur.state(now) {
@@ -358,7 +497,22 @@ impl Session {
             }
         }
         match self.inner.clone().flight()? {
-            Some(flight) => flight.await,
+            Some(flight) => match max_wait.or(self.inner.settings.load().max_wait) {
+                None => flight.await,
+                // Dropping our clone of the shared flight on timeout leaves the renewal task
+                // running for everyone else.
+                Some(bound) => {
+                    tokio::time::timeout(bound, flight)
+                        .await
+                        .unwrap_or_else(|elapsed| {
+                            Err(Error::new(
+                                ErrorKind::Transient,
+                                format!("waiting for the token renewal timed out after {bound:?}"),
+                            )
+                            .with_source(elapsed))
+                        })
+                }
+            },
             // Someone renewed between our load and the flight check.
             None => self
                 .inner
@@ -607,7 +761,7 @@ impl Inner {
         let mut round = 0;
         loop {
             round += 1;
-            let result = self.renew(base.clone()).await;
+            let result = self.renew(base.clone(), sign_outs).await;
             if result.is_err() {
                 bump(&self.counters.renewal_failures);
             }
@@ -655,14 +809,17 @@ impl Inner {
         }
     }
 
-    async fn renew(&self, previous: Option<Arc<Lease>>) -> RenewalResult {
+    async fn renew(&self, previous: Option<Arc<Lease>>, sign_outs: u64) -> RenewalResult {
         let caps = self.capabilities;
         let refreshable = previous
             .as_ref()
             .filter(|p| caps.refresh && p.tokens.refresh_token().is_some());
         if let Some(prev) = refreshable {
             bump(&self.counters.refreshes);
-            match self.provider.refresh(&prev.tokens).await {
+            let refreshed = self
+                .request(Some(&prev.tokens), previous.as_ref(), sign_outs)
+                .await;
+            match refreshed {
                 Ok(tokens) => return Ok(self.renewed(tokens.inherit_from(&prev.tokens))),
                 Err(e) if refresh_rejected(&e) && caps.sign_in => {
                     bump(&self.counters.refresh_rejections);
@@ -678,8 +835,71 @@ impl Inner {
             return Err(self.provider.renewal_impossible());
         }
         bump(&self.counters.sign_ins);
-        let tokens = self.provider.sign_in().await?;
+        let tokens = self.request(None, previous.as_ref(), sign_outs).await?;
         Ok(self.renewed(tokens))
+    }
+
+    /// One token request (a refresh of `refresh`, or a sign-in), each attempt bounded by the
+    /// token timeout, retried after a transient failure while no valid token remains.
+    async fn request(
+        &self,
+        refresh: Option<&TokenSet>,
+        base: Option<&Arc<Lease>>,
+        sign_outs: u64,
+    ) -> Result<TokenSet, Error> {
+        let settings = **self.settings.load();
+        let mut attempt = 1;
+        loop {
+            let call = match refresh {
+                Some(tokens) => self.provider.refresh(tokens),
+                None => self.provider.sign_in(),
+            };
+            let result = tokio::time::timeout(settings.token_timeout, call)
+                .await
+                .unwrap_or_else(|elapsed| {
+                    Err(Error::new(
+                        ErrorKind::Transient,
+                        format!("token request timed out after {:?}", settings.token_timeout),
+                    )
+                    .with_source(elapsed))
+                });
+            match result {
+                Err(e)
+                    if e.is_transient()
+                        && attempt < settings.retries.max_attempts()
+                        && self.nothing_valid_left(base, sign_outs) =>
+                {
+                    let wait = settings.retries.delay(attempt, &self.jitter);
+                    self.http.clock().sleep(wait).await;
+                    // A token installed (or a sign-out) during the wait makes the retry moot.
+                    if !self.nothing_valid_left(base, sign_outs) {
+                        return Err(e);
+                    }
+                    bump(&self.counters.renewal_retries);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Whether the callers have nothing to use but this renewal's answer: the token it
+    /// renews (`base`) is still the session's and unusable, or there is none. A renewal
+    /// ahead of expiry (the token still valid) is not retried: callers are being served and
+    /// the next call tries again. Nor is one whose token was replaced or signed out
+    /// meanwhile: [`drive`](Self::drive) decides what its waiters get.
+    fn nothing_valid_left(&self, base: Option<&Arc<Lease>>, sign_outs: u64) -> bool {
+        if self.sign_outs.load(Ordering::Acquire) != sign_outs {
+            return false;
+        }
+        let latest = self.current.load();
+        match (latest.as_ref(), base) {
+            (None, None) => true,
+            (Some(l), Some(b)) if l.generation == b.generation => {
+                l.state(self.http.now()) == State::Unusable
+            }
+            _ => false,
+        }
     }
 }
 

@@ -306,12 +306,17 @@ async fn a_failed_refresh_keeps_the_valid_token_and_is_not_cached() {
             .all(|a| a == "Bearer access-login-1")
     );
 
-    // Once expired, a failing renewal surfaces as an error, and the next call tries again.
+    // Inside the margin nothing was retried in-line: one request per renewal.
+    assert_eq!(session.stats().renewal_retries, 0);
+
+    // Once expired, a failing renewal is retried (3 attempts by default), then surfaces as
+    // an error, and the next call tries again.
     fake.clock.advance(Duration::from_secs(61));
     let e = session.send(fake.api()).await.unwrap_err();
     assert!(e.is_transient(), "{e:?}");
     assert_eq!(e.vendor_message(), Some("maintenance"));
-    assert_eq!(failing.calls_async().await, 4);
+    assert_eq!(failing.calls_async().await, 3 + 3);
+    assert_eq!(session.stats().renewal_retries, 2);
 
     failing.delete_async().await;
     let ok = fake.refresh_ok().await;

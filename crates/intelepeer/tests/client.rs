@@ -397,11 +397,15 @@ async fn rate_limits_and_server_errors_are_typed() {
     let e = client.accounts_page(1, 1).await.unwrap_err();
     assert!(e.is_transient());
     assert_eq!(e.status(), Some(503));
-    // A 5xx on authenticate is transient too, not "bad credentials".
+    // A 5xx on authenticate is transient too, not "bad credentials": retried inside the
+    // renewal (3 attempts by default), then surfaced.
     let fresh = sandbox.client_builder().build().unwrap();
-    sandbox.inject_auth(Fault::server_error(502));
+    for _ in 0..3 {
+        sandbox.inject_auth(Fault::server_error(502));
+    }
     let e = fresh.authenticate().await.unwrap_err();
     assert!(e.is_transient(), "{e:?}");
+    assert_eq!(fresh.session_stats().renewal_retries, 2);
     assert_eq!(client.session_stats().sign_ins, 1);
 }
 

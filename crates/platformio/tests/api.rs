@@ -439,7 +439,10 @@ async fn faults_become_typed_errors() {
     let e = client.login_client("a@b.c", "x").await.unwrap_err();
     assert!(e.is_transient() && e.is_retryable());
 
-    sandbox.inject_login(Fault::server_error(502));
+    // A 5xx on the token endpoint is retried inside the renewal (3 attempts by default).
+    for _ in 0..3 {
+        sandbox.inject_login(Fault::server_error(502));
+    }
     client.settle().await;
     let fresh = sandbox.client_builder().build().unwrap();
     let e = fresh.sign_in().await.unwrap_err();

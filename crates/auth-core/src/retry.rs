@@ -1,0 +1,193 @@
+//! How a session retries a token request that failed transiently while no valid token remains.
+
+use std::time::Duration;
+
+use crate::jitter::Jitter;
+
+/// How many times one renewal tries a token request (sign-in or refresh) that fails
+/// transiently (5xx, connect error, timeout) while no valid token remains, and how long it
+/// waits between attempts.
+///
+/// The wait before retry `n` (counting from 1) is drawn from `[d/2, d]` with
+/// `d = min(max_delay, base_delay × 2^(n-1))` ("equal jitter": spread out so many clients
+/// do not retry in step, yet never an immediate re-hit of a struggling endpoint).
+///
+/// Only transient failures are retried: a vendor's rejection (4xx, bad credentials, a 429
+/// with its Retry-After) is answered at once. A renewal started ahead of expiry, while the
+/// token is still valid, is not retried in-line either: the valid token keeps being served
+/// and the next call tries again.
+///
+/// The default is 3 attempts with waits of about 100–200 ms and 200–400 ms: a blip of the
+/// token endpoint costs the waiting callers well under a second instead of an error.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use auth_core::{AccessToken, Clock as _, Error, ErrorKind, Expiry, Http, RetryPolicy, Session, TokenSet};
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
+///
+/// /// A token endpoint that fails twice with a 503, then answers.
+/// #[derive(Debug, Default)]
+/// struct Flaky(AtomicU32);
+///
+/// #[auth_core::async_trait]
+/// impl auth_core::TokenProvider for Flaky {
+///     async fn sign_in(&self) -> Result<TokenSet, Error> {
+///         match self.0.fetch_add(1, Ordering::SeqCst) {
+///             0 | 1 => Err(Error::new(ErrorKind::Transient, "server error").with_status(503)),
+///             _ => Ok(TokenSet::new(AccessToken::new("t"), Expiry::never())),
+///         }
+///     }
+/// }
+///
+/// // The backoff sleeps on the injected clock: a manual one moves instead of waiting.
+/// let clock = auth_core::ManualClock::new();
+/// let http = Http::new().unwrap().with_clock(clock.clone());
+/// let start = clock.now();
+/// let patient = Session::new(Flaky::default(), http.clone());
+/// assert!(patient.token().await.is_ok());
+/// assert_eq!(patient.stats().renewal_retries, 2);
+/// let waited = clock.now().duration_since(start).unwrap();
+/// assert!(waited >= Duration::from_millis(100 + 200));
+/// assert!(waited <= RetryPolicy::default().worst_case_backoff());
+///
+/// let impatient = Session::new(Flaky::default(), http).with_renewal_retries(RetryPolicy::none());
+/// assert!(impatient.token().await.unwrap_err().is_transient());
+/// assert_eq!(impatient.stats().renewal_retries, 0);
+/// # }
+/// ```
+///
+/// ```
+/// use std::time::Duration;
+/// use auth_core::RetryPolicy;
+/// assert_eq!(RetryPolicy::default().worst_case_backoff(), Duration::from_millis(200 + 400));
+/// assert_eq!(RetryPolicy::none().worst_case_backoff(), Duration::ZERO);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    max_attempts: u32,
+    base_delay: Duration,
+    max_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// At most `max_attempts` attempts (at least 1) per token request, waiting about
+    /// `base_delay` before the first retry, doubling each time up to `max_delay`.
+    ///
+    /// More attempts or longer waits ride out a longer outage of the token endpoint but hold
+    /// every waiting caller longer; bound the callers' wait with
+    /// [`Session::with_max_wait`](crate::Session::with_max_wait) if that matters more.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = auth_core::RetryPolicy::new(5, Duration::from_millis(100), Duration::from_secs(1));
+    /// // Worst case: 100 + 200 + 400 + 800 ms.
+    /// assert_eq!(p.worst_case_backoff(), Duration::from_millis(1500));
+    /// ```
+    pub const fn new(max_attempts: u32, base_delay: Duration, max_delay: Duration) -> Self {
+        RetryPolicy {
+            max_attempts: if max_attempts == 0 { 1 } else { max_attempts },
+            base_delay,
+            max_delay,
+        }
+    }
+
+    /// One attempt, no retry: a failure reaches the waiting callers at once (for callers
+    /// with their own retry loop, or tests that count single requests).
+    ///
+    /// ```
+    /// assert_eq!(auth_core::RetryPolicy::none().max_attempts(), 1);
+    /// ```
+    pub const fn none() -> Self {
+        Self::new(1, Duration::ZERO, Duration::ZERO)
+    }
+
+    /// Attempts per token request, the first included.
+    ///
+    /// ```
+    /// assert_eq!(auth_core::RetryPolicy::default().max_attempts(), 3);
+    /// ```
+    pub const fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The longest the waits of one token request can add up to (every draw at its top).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = auth_core::RetryPolicy::new(4, Duration::from_secs(1), Duration::from_secs(3));
+    /// assert_eq!(p.worst_case_backoff(), Duration::from_secs(1 + 2 + 3));
+    /// ```
+    pub fn worst_case_backoff(&self) -> Duration {
+        (1..self.max_attempts)
+            .map(|retry| self.ceiling(retry))
+            .fold(Duration::ZERO, Duration::saturating_add)
+    }
+
+    /// The top of the wait before retry `retry` (1-based).
+    fn ceiling(&self, retry: u32) -> Duration {
+        let doublings = retry.saturating_sub(1).min(31);
+        self.base_delay
+            .saturating_mul(1 << doublings)
+            .min(self.max_delay)
+    }
+
+    /// The wait before retry `retry` (1-based): drawn from `[d/2, d]`.
+    pub(crate) fn delay(&self, retry: u32, jitter: &Jitter) -> Duration {
+        let d = self.ceiling(retry);
+        let floor = d / 2;
+        floor + jitter.up_to(d - floor)
+    }
+}
+
+impl Default for RetryPolicy {
+    /// 3 attempts, 200 ms base, doubling, capped at 2 s.
+    fn default() -> Self {
+        Self::new(3, Duration::from_millis(200), Duration::from_secs(2))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_up_to_the_cap_and_stay_within_equal_jitter() {
+        let p = RetryPolicy::new(8, Duration::from_millis(200), Duration::from_secs(2));
+        let j = Jitter::seeded(3);
+        for (retry, top_ms) in [
+            (1, 200),
+            (2, 400),
+            (3, 800),
+            (4, 1600),
+            (5, 2000),
+            (7, 2000),
+        ] {
+            let top = Duration::from_millis(top_ms);
+            for _ in 0..200 {
+                let d = p.delay(retry, &j);
+                assert!(d >= top / 2 && d <= top, "retry {retry}: {d:?}");
+            }
+        }
+        // A retry number past any real budget neither overflows nor exceeds the cap.
+        assert_eq!(p.ceiling(u32::MAX), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn zero_attempts_means_one_and_none_never_waits() {
+        assert_eq!(
+            RetryPolicy::new(0, Duration::from_secs(1), Duration::from_secs(1)).max_attempts(),
+            1
+        );
+        let j = Jitter::seeded(1);
+        assert_eq!(RetryPolicy::none().delay(1, &j), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_huge_base_saturates_instead_of_panicking() {
+        let p = RetryPolicy::new(40, Duration::MAX, Duration::MAX);
+        assert_eq!(p.worst_case_backoff(), Duration::MAX);
+        assert!(p.delay(39, &Jitter::seeded(9)) >= Duration::MAX / 2);
+    }
+}
