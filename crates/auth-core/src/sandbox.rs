@@ -778,53 +778,6 @@ impl Recorder {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SECRET: &str = "never-registered-credential";
-
-    #[test]
-    fn recorder_and_token_store_debug_show_no_secret() {
-        let rec = Recorder::default();
-        rec.redact(SECRET);
-        let store = TokenStore::new(crate::ManualClock::new());
-        store.insert(SECRET, "user-1", None, HashMap::new());
-        for shown in [format!("{rec:?}"), format!("{store:?}")] {
-            assert!(!shown.contains(SECRET), "{shown}");
-        }
-    }
-
-    #[test]
-    fn credentials_nobody_registered_are_redacted_at_the_door() {
-        let rec = Recorder::default();
-        rec.redact_header("client-token");
-        rec.redact_as("registered", "[REDACTED labelled]");
-        let r = RecordedRequest::new(
-            "POST",
-            "/x",
-            vec![
-                ("authorization".into(), format!("Bearer {SECRET}")),
-                ("client-token".into(), SECRET.into()),
-                ("cookie".into(), format!("s={SECRET}")),
-                ("proxy-authorization".into(), "Basic registered".into()),
-                ("x-trace".into(), "visible".into()),
-            ],
-            "",
-        );
-        let shown = rec.render(&r);
-        assert!(!shown.contains(SECRET), "{shown}");
-        insta::assert_snapshot!(shown, @r"
-        POST /x
-        authorization: Bearer [REDACTED]
-        client-token: [REDACTED]
-        cookie: [REDACTED]
-        proxy-authorization: Basic [REDACTED labelled]
-        x-trace: visible
-        ");
-    }
-}
-
 /// Every way a hostile vendor echoes `secret` in an error body, by name: raw, JSON-escaped
 /// in the `\"` style and in the `\u0022` style (every character escaped, as some .NET
 /// serializers do; Go's `\u0026` for `&`, `<`, `>`), form- and percent-encoded, as HTML
@@ -942,5 +895,52 @@ pub fn assert_secret_free<T: serde::Serialize + 'static>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "never-registered-credential";
+
+    #[test]
+    fn recorder_and_token_store_debug_show_no_secret() {
+        let rec = Recorder::default();
+        rec.redact(SECRET);
+        let store = TokenStore::new(crate::ManualClock::new());
+        store.insert(SECRET, "user-1", None, HashMap::new());
+        for shown in [format!("{rec:?}"), format!("{store:?}")] {
+            assert!(!shown.contains(SECRET), "{shown}");
+        }
+    }
+
+    #[test]
+    fn credentials_nobody_registered_are_redacted_at_the_door() {
+        let rec = Recorder::default();
+        rec.redact_header("client-token");
+        rec.redact_as("registered", "[REDACTED labelled]");
+        let r = RecordedRequest::new(
+            "POST",
+            "/x",
+            vec![
+                ("authorization".into(), format!("Bearer {SECRET}")),
+                ("client-token".into(), SECRET.into()),
+                ("cookie".into(), format!("s={SECRET}")),
+                ("proxy-authorization".into(), "Basic registered".into()),
+                ("x-trace".into(), "visible".into()),
+            ],
+            "",
+        );
+        let shown = rec.render(&r);
+        assert!(!shown.contains(SECRET), "{shown}");
+        insta::assert_snapshot!(shown, @r"
+        POST /x
+        authorization: Bearer [REDACTED]
+        client-token: [REDACTED]
+        cookie: [REDACTED]
+        proxy-authorization: Basic [REDACTED labelled]
+        x-trace: visible
+        ");
     }
 }

@@ -634,7 +634,7 @@ impl Session {
         if resp.status().is_success() {
             return Ok(resp);
         }
-        let all = lease_secrets(lease, secrets);
+        let all = lease_secrets(&*self.inner.provider, lease, secrets);
         Err(self.inner.http.error_from(resp, &all).await)
     }
 
@@ -644,13 +644,20 @@ impl Session {
         lease: &Lease,
         secrets: &[&SecretString],
     ) -> Error {
-        let all = lease_secrets(lease, secrets);
+        let all = lease_secrets(&*self.inner.provider, lease, secrets);
         self.inner.http.error_from(resp, &all).await
     }
 }
 
-fn lease_secrets<'a>(lease: &'a Lease, extra: &[&'a SecretString]) -> Vec<&'a SecretString> {
+/// The secrets an authorized call's error is scrubbed of: the ones the call names, the
+/// lease's tokens, and the provider's credentials.
+fn lease_secrets<'a>(
+    provider: &'a dyn TokenProvider,
+    lease: &'a Lease,
+    extra: &[&'a SecretString],
+) -> Vec<&'a SecretString> {
     let mut all: Vec<&SecretString> = extra.to_vec();
+    all.extend(provider.secrets());
     all.push(lease.tokens.access_token().as_secret());
     if let Some(r) = lease.tokens.refresh_token() {
         all.push(r.as_secret());
@@ -863,6 +870,16 @@ impl Inner {
                     )
                     .with_source(elapsed))
                 });
+            // Whatever the provider read (a `200` saying `success: false` too), no credential
+            // it holds and no token of the set it renews reaches a caller.
+            let result = result.map_err(|e| {
+                let mut secrets = self.provider.secrets();
+                if let Some(t) = refresh {
+                    secrets.push(t.access_token().as_secret());
+                    secrets.extend(t.refresh_token().map(|r| r.as_secret()));
+                }
+                e.scrubbed(&secrets)
+            });
             match result {
                 Err(e)
                     if e.is_transient()
