@@ -273,8 +273,10 @@ impl Session {
     /// How long one token request may take by default (see
     /// [`with_token_timeout`](Self::with_token_timeout)): a token endpoint answers in well
     /// under a second when it is healthy, and every caller waiting on a renewal waits this
-    /// long when it is not, so it is a third of the default client's 30 s request timeout.
-    pub const DEFAULT_TOKEN_TIMEOUT: Duration = Duration::from_secs(10);
+    /// long when it is not. 5 s, so that a token endpoint stalling on all three default
+    /// attempts holds its waiters about 15.6 s in all, half the default client's 30 s
+    /// request timeout a single stalled request used to cost.
+    pub const DEFAULT_TOKEN_TIMEOUT: Duration = Duration::from_secs(5);
 
     /// How one renewal retries a token request (sign-in or refresh) that fails transiently
     /// while no valid token remains; the default ([`RetryPolicy::default`]) rides out a blip
