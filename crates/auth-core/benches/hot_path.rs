@@ -8,7 +8,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use auth_core::{AccessToken, Error, Expiry, Http, Session, TokenProvider, TokenSet};
+use auth_core::{
+    AccessToken, Error, Expiry, Session, TokenSet, http::Http, provider::TokenProvider,
+};
 
 #[derive(Debug)]
 struct Static;

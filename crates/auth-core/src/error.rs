@@ -11,7 +11,7 @@ use secrecy::SecretString;
 ///
 /// ```
 /// fn parse(raw: &str) -> auth_core::Result<std::time::SystemTime> {
-///     auth_core::parse_rfc3339(raw)
+///     auth_core::provider::parse_rfc3339(raw)
 /// }
 /// assert!(parse("not a time").unwrap_err().is_bad_response());
 /// ```
@@ -49,6 +49,24 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The kind the pipeline gives an HTTP status when the vendor says nothing better.
+    ///
+    /// ```
+    /// use auth_core::ErrorKind;
+    /// assert_eq!(ErrorKind::from_status(401), ErrorKind::Unauthorized);
+    /// assert_eq!(ErrorKind::from_status(503), ErrorKind::Transient);
+    /// assert_eq!(ErrorKind::from_status(404), ErrorKind::Rejected);
+    /// ```
+    pub fn from_status(status: u16) -> ErrorKind {
+        match status {
+            401 => ErrorKind::Unauthorized,
+            429 => ErrorKind::RateLimited,
+            408 | 500..=599 => ErrorKind::Transient,
+            400..=499 => ErrorKind::Rejected,
+            _ => ErrorKind::BadResponse,
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             ErrorKind::Unauthorized => "unauthorized",
@@ -68,7 +86,7 @@ impl ErrorKind {
 ///
 /// Implemented for every `Debug + Serialize + DeserializeOwned + Send + Sync + 'static`
 /// type, and only for those: a detail is data the pipeline can scrub. Whatever a vendor's
-/// parser stores, [`Http::error_from`](crate::Http::error_from) turns it into JSON, removes
+/// parser stores, [`Http::error_from`](crate::http::Http::error_from) turns it into JSON, removes
 /// every secret of the call from every string (after decoding, in every encoding), and
 /// decodes it back, so a secret the vendor echoed cannot reach [`Error::detail`] or Debug.
 /// Read it back with [`Error::detail`].
@@ -271,7 +289,7 @@ impl Error {
 
     /// This error with every echo of `secrets` removed from its context, vendor message and
     /// detail (as data: see [`ErrorDetail`]), and from any of this crate's errors in its
-    /// source chain. [`Http::error_from`](crate::Http::error_from) and the session apply it
+    /// source chain. [`Http::error_from`](crate::http::Http::error_from) and the session apply it
     /// to every error they return; a vendor crate that builds an error from a body it read
     /// itself (a `200` that says `success: false`) applies it too.
     ///
@@ -520,24 +538,6 @@ impl std::error::Error for Error {
     }
 }
 
-/// Map an HTTP status to the kind the pipeline uses when the vendor gives no better one.
-///
-/// ```
-/// use auth_core::{kind_for_status, ErrorKind};
-/// assert_eq!(kind_for_status(401), ErrorKind::Unauthorized);
-/// assert_eq!(kind_for_status(503), ErrorKind::Transient);
-/// assert_eq!(kind_for_status(404), ErrorKind::Rejected);
-/// ```
-pub fn kind_for_status(status: u16) -> ErrorKind {
-    match status {
-        401 => ErrorKind::Unauthorized,
-        429 => ErrorKind::RateLimited,
-        408 | 500..=599 => ErrorKind::Transient,
-        400..=499 => ErrorKind::Rejected,
-        _ => ErrorKind::BadResponse,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,7 +587,7 @@ mod tests {
             (500, ErrorKind::Transient),
             (302, ErrorKind::BadResponse),
         ] {
-            assert_eq!(kind_for_status(s), k, "status {s}");
+            assert_eq!(ErrorKind::from_status(s), k, "status {s}");
         }
     }
 }

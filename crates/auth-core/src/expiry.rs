@@ -167,9 +167,9 @@ fn bad(context: &str) -> Error {
 /// Parse an RFC 3339 timestamp with offset into a `SystemTime`.
 ///
 /// ```
-/// let t = auth_core::parse_rfc3339("2026-11-24T10:00:00Z").unwrap();
+/// let t = auth_core::provider::parse_rfc3339("2026-11-24T10:00:00Z").unwrap();
 /// assert!(t > std::time::UNIX_EPOCH);
-/// assert!(auth_core::parse_rfc3339("2026-11-24T10:00:00").is_err());
+/// assert!(auth_core::provider::parse_rfc3339("2026-11-24T10:00:00").is_err());
 /// ```
 pub fn parse_rfc3339(timestamp: &str) -> Result<SystemTime, Error> {
     let parsed = time::OffsetDateTime::parse(
@@ -190,9 +190,9 @@ pub fn parse_rfc3339(timestamp: &str) -> Result<SystemTime, Error> {
 /// Errors: not three dot-separated segments, bad base64url, payload not a JSON object.
 ///
 /// ```
-/// let claims = auth_core::jwt_claims("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.").unwrap();
+/// let claims = auth_core::jwt::jwt_claims("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.").unwrap();
 /// assert_eq!(claims["sub"], "x");
-/// assert!(auth_core::jwt_claims("only.two").unwrap_err().is_bad_response());
+/// assert!(auth_core::jwt::jwt_claims("only.two").unwrap_err().is_bad_response());
 /// ```
 pub fn jwt_claims(token: &str) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
     let mut parts = token.trim().split('.');
@@ -223,8 +223,8 @@ pub fn jwt_claims(token: &str) -> Result<serde_json::Map<String, serde_json::Val
 /// Whether `token` has the shape of a JWT (three base64url segments with JSON header and payload).
 ///
 /// ```
-/// assert!(auth_core::looks_like_jwt("eyJhbGciOiJub25lIn0.eyJleHAiOjEwMH0.sig"));
-/// assert!(!auth_core::looks_like_jwt("3f2a9c1e-opaque"));
+/// assert!(auth_core::jwt::looks_like_jwt("eyJhbGciOiJub25lIn0.eyJleHAiOjEwMH0.sig"));
+/// assert!(!auth_core::jwt::looks_like_jwt("3f2a9c1e-opaque"));
 /// ```
 pub fn looks_like_jwt(token: &str) -> bool {
     jwt_claims(token).is_ok()
@@ -233,7 +233,7 @@ pub fn looks_like_jwt(token: &str) -> bool {
 /// The `exp` claim of a JWT as an instant, without verifying the signature.
 ///
 /// ```
-/// assert!(auth_core::jwt_expiry("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.s").unwrap_err().is_bad_response());
+/// assert!(auth_core::jwt::jwt_expiry("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.s").unwrap_err().is_bad_response());
 /// ```
 pub fn jwt_expiry(token: &str) -> Result<SystemTime, Error> {
     let claims = jwt_claims(token)?;

@@ -11,14 +11,14 @@ use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 
 use crate::clock::SharedClock;
-use crate::error::{Error, ErrorKind, kind_for_status};
+use crate::error::{Error, ErrorKind};
 use crate::limiter::RateLimiter;
 
 /// The bound on how much of an error body is read and kept.
 ///
 /// ```
 /// // Raise it for a vendor whose error bodies are long and useful.
-/// let http = auth_core::Http::new()?.with_max_error_body(4 * auth_core::DEFAULT_MAX_ERROR_BODY);
+/// let http = auth_core::http::Http::new()?.with_max_error_body(4 * auth_core::http::DEFAULT_MAX_ERROR_BODY);
 /// # drop(http); Ok::<(), auth_core::Error>(())
 /// ```
 pub const DEFAULT_MAX_ERROR_BODY: usize = 8 * 1024;
@@ -26,7 +26,7 @@ pub const DEFAULT_MAX_ERROR_BODY: usize = 8 * 1024;
 ///
 /// ```no_run
 /// # async fn run(resp: reqwest::Response) -> Result<(), auth_core::Error> {
-/// let bytes = auth_core::read_bounded(resp, auth_core::DEFAULT_MAX_BODY).await?;
+/// let bytes = auth_core::http::read_bounded(resp, auth_core::http::DEFAULT_MAX_BODY).await?;
 /// # drop(bytes); Ok(()) }
 /// ```
 pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
@@ -37,7 +37,7 @@ pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
 /// body as vendor message; `body` has been scrubbed of every secret sent with the request.
 ///
 /// ```
-/// use auth_core::{Error, ErrorParser};
+/// use auth_core::{Error, http::ErrorParser};
 /// #[derive(Debug)]
 /// struct Upper;
 /// impl ErrorParser for Upper {
@@ -54,7 +54,7 @@ pub trait ErrorParser: Send + Sync + fmt::Debug {
 /// The default parser: a JSON body's `message` / `error` / `detail` string, else the plain text.
 ///
 /// ```
-/// use auth_core::{Error, ErrorKind, ErrorParser, PlainTextErrors};
+/// use auth_core::{Error, ErrorKind, http::{ErrorParser, PlainTextErrors}};
 /// let h = reqwest::header::HeaderMap::new();
 /// let e = PlainTextErrors.parse(400, &h, r#"{"message":"bad"}"#, Error::new(ErrorKind::Rejected, "x"));
 /// assert_eq!(e.vendor_message(), Some("bad"));
@@ -80,7 +80,7 @@ impl ErrorParser for PlainTextErrors {
 /// optional client-side rate limiter. Cheap to clone.
 ///
 /// ```
-/// let http = auth_core::Http::new().unwrap();
+/// let http = auth_core::http::Http::new().unwrap();
 /// let req = http.request(reqwest::Method::GET, "https://example.com/x");
 /// assert!(req.build().is_ok());
 /// ```
@@ -101,7 +101,7 @@ struct HttpInner {
 /// The default client: rustls, connect timeout 10 s, whole-request timeout 30 s.
 ///
 /// ```
-/// let client = auth_core::default_client().unwrap();
+/// let client = auth_core::http::default_client().unwrap();
 /// # drop(client);
 /// ```
 pub fn default_client() -> Result<reqwest::Client, Error> {
@@ -124,10 +124,10 @@ pub fn default_client() -> Result<reqwest::Client, Error> {
 ///
 /// ```
 /// let client = reqwest::Client::builder()
-///     .redirect(auth_core::redirect_policy())
+///     .redirect(auth_core::http::redirect_policy())
 ///     .build()
 ///     .map_err(|e| auth_core::Error::new(auth_core::ErrorKind::Config, "bad client").with_source(e))?;
-/// let http = auth_core::Http::with_client(client);
+/// let http = auth_core::http::Http::with_client(client);
 /// # drop(http); Ok::<(), auth_core::Error>(())
 /// ```
 pub fn redirect_policy() -> reqwest::redirect::Policy {
@@ -150,7 +150,7 @@ impl Http {
     /// A transport with the default client, the system clock and the plain-text error parser.
     ///
     /// ```
-    /// let _ = auth_core::Http::new().unwrap();
+    /// let _ = auth_core::http::Http::new().unwrap();
     /// ```
     pub fn new() -> Result<Self, Error> {
         Ok(Self::with_client(default_client()?))
@@ -160,7 +160,7 @@ impl Http {
     /// [`redirect_policy`] unless you know where your vendor redirects to.
     ///
     /// ```
-    /// let _ = auth_core::Http::with_client(reqwest::Client::new());
+    /// let _ = auth_core::http::Http::with_client(reqwest::Client::new());
     /// ```
     pub fn with_client(client: reqwest::Client) -> Self {
         Http {
@@ -196,7 +196,7 @@ impl Http {
     /// Use `clock` for expiry decisions and Retry-After dates.
     ///
     /// ```
-    /// let http = auth_core::Http::new().unwrap().with_clock(auth_core::ManualClock::new());
+    /// let http = auth_core::http::Http::new().unwrap().with_clock(auth_core::ManualClock::new());
     /// # drop(http);
     /// ```
     pub fn with_clock(self, clock: impl Into<SharedClock>) -> Self {
@@ -207,7 +207,7 @@ impl Http {
     /// Use the vendor's error parser.
     ///
     /// ```
-    /// let http = auth_core::Http::new().unwrap().with_error_parser(auth_core::PlainTextErrors);
+    /// let http = auth_core::http::Http::new().unwrap().with_error_parser(auth_core::http::PlainTextErrors);
     /// # drop(http);
     /// ```
     pub fn with_error_parser(self, parser: impl ErrorParser + 'static) -> Self {
@@ -219,7 +219,7 @@ impl Http {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let http = auth_core::Http::new().unwrap()
+    /// let http = auth_core::http::Http::new().unwrap()
     ///     .with_rate_limiter(auth_core::RateLimiter::new(20, Duration::from_secs(60)));
     /// # drop(http);
     /// ```
@@ -230,7 +230,7 @@ impl Http {
     /// Keep at most `bytes` of an error body.
     ///
     /// ```
-    /// let http = auth_core::Http::new().unwrap().with_max_error_body(1024);
+    /// let http = auth_core::http::Http::new().unwrap().with_max_error_body(1024);
     /// # drop(http);
     /// ```
     pub fn with_max_error_body(self, bytes: usize) -> Self {
@@ -240,7 +240,7 @@ impl Http {
     /// The shared clock.
     ///
     /// ```
-    /// let _ = auth_core::Http::new().unwrap().clock().now();
+    /// let _ = auth_core::http::Http::new().unwrap().clock().now();
     /// ```
     pub fn clock(&self) -> &SharedClock {
         &self.inner.clock
@@ -249,7 +249,7 @@ impl Http {
     /// The current time of the shared clock.
     ///
     /// ```
-    /// let _ = auth_core::Http::new().unwrap().now();
+    /// let _ = auth_core::http::Http::new().unwrap().now();
     /// ```
     pub fn now(&self) -> SystemTime {
         self.inner.clock.now()
@@ -258,7 +258,7 @@ impl Http {
     /// Start a request on the underlying client.
     ///
     /// ```
-    /// let http = auth_core::Http::new().unwrap();
+    /// let http = auth_core::http::Http::new().unwrap();
     /// let r = http.request(reqwest::Method::POST, "https://example.com").build().unwrap();
     /// assert_eq!(r.method(), reqwest::Method::POST);
     /// ```
@@ -272,7 +272,7 @@ impl Http {
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), auth_core::Error> {
-    /// let http = auth_core::Http::new()?;
+    /// let http = auth_core::http::Http::new()?;
     /// let req = http.request(reqwest::Method::GET, "https://example.com").build().unwrap();
     /// let resp = http.send_raw(req).await?;
     /// # drop(resp); Ok(()) }
@@ -297,7 +297,7 @@ impl Http {
     /// ```no_run
     /// # async fn run() -> Result<(), auth_core::Error> {
     /// use secrecy::SecretString;
-    /// let http = auth_core::Http::new()?;
+    /// let http = auth_core::http::Http::new()?;
     /// let password = SecretString::from("hunter2");
     /// let req = http.request(reqwest::Method::POST, "https://example.com/login");
     /// let resp = http.send(req, &[&password]).await?;
@@ -317,7 +317,7 @@ impl Http {
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), auth_core::Error> {
-    /// let http = auth_core::Http::new()?;
+    /// let http = auth_core::http::Http::new()?;
     /// let v: serde_json::Value = http.send_json(http.request(reqwest::Method::GET, "https://example.com"), &[]).await?;
     /// # drop(v); Ok(()) }
     /// ```
@@ -334,7 +334,7 @@ impl Http {
     ///
     /// ```no_run
     /// # async fn run(resp: reqwest::Response) -> Result<(), auth_core::Error> {
-    /// let http = auth_core::Http::new()?;
+    /// let http = auth_core::http::Http::new()?;
     /// let ok = http.check(resp, &[]).await?;
     /// # drop(ok); Ok(()) }
     /// ```
@@ -355,7 +355,7 @@ impl Http {
     ///
     /// ```no_run
     /// # async fn run(resp: reqwest::Response) {
-    /// let http = auth_core::Http::new().unwrap();
+    /// let http = auth_core::http::Http::new().unwrap();
     /// let err = http.error_from(resp, &[]).await;
     /// println!("{err}");
     /// # }
@@ -396,7 +396,7 @@ impl Http {
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use auth_core::{PlainTextErrors, parse_error};
+/// use auth_core::{http::{PlainTextErrors, parse_error}};
 /// let h = reqwest::header::HeaderMap::new();
 /// let e = parse_error(&PlainTextErrors, 503, &h, r#"{"message":"down"}"#, SystemTime::now());
 /// assert!(e.is_transient());
@@ -412,7 +412,7 @@ pub fn parse_error(
     let context = StatusCode::from_u16(status)
         .map(status_context)
         .unwrap_or_else(|_| "vendor answered with an unexpected status".to_owned());
-    let mut base = Error::new(kind_for_status(status), context).with_status(status);
+    let mut base = Error::new(ErrorKind::from_status(status), context).with_status(status);
     if let Some(after) = retry_after(headers, now) {
         base = base.with_retry_after(after);
     }
@@ -431,7 +431,7 @@ fn truncate_at_char(s: &mut String, max: usize) {
 }
 
 fn status_context(status: StatusCode) -> String {
-    match kind_for_status(status.as_u16()) {
+    match ErrorKind::from_status(status.as_u16()) {
         ErrorKind::Unauthorized => "vendor rejected the credentials".to_owned(),
         ErrorKind::RateLimited => "vendor rate limit reached".to_owned(),
         ErrorKind::Transient => "vendor is temporarily failing".to_owned(),
@@ -443,8 +443,8 @@ fn status_context(status: StatusCode) -> String {
 /// Build a request, mapping a builder error to [`ErrorKind::Config`].
 ///
 /// ```
-/// let http = auth_core::Http::new().unwrap();
-/// assert!(auth_core::build(http.request(reqwest::Method::GET, "https://example.com")).is_ok());
+/// let http = auth_core::http::Http::new().unwrap();
+/// assert!(auth_core::http::build(http.request(reqwest::Method::GET, "https://example.com")).is_ok());
 /// ```
 pub fn build(request: RequestBuilder) -> Result<Request, Error> {
     request.build().map_err(|e| {
@@ -470,10 +470,10 @@ fn transport_error(e: reqwest::Error) -> Error {
 ///
 /// ```
 /// use url::Url;
-/// assert!(auth_core::ensure_secure(&Url::parse("https://api.example.com").unwrap()).is_ok());
-/// assert!(auth_core::ensure_secure(&Url::parse("http://127.0.0.1:8080").unwrap()).is_ok());
-/// assert!(auth_core::ensure_secure(&Url::parse("http://localhost:1").unwrap()).is_ok());
-/// assert!(auth_core::ensure_secure(&Url::parse("http://api.example.invalid").unwrap()).unwrap_err().is_insecure_transport());
+/// assert!(auth_core::http::ensure_secure(&Url::parse("https://api.example.com").unwrap()).is_ok());
+/// assert!(auth_core::http::ensure_secure(&Url::parse("http://127.0.0.1:8080").unwrap()).is_ok());
+/// assert!(auth_core::http::ensure_secure(&Url::parse("http://localhost:1").unwrap()).is_ok());
+/// assert!(auth_core::http::ensure_secure(&Url::parse("http://api.example.invalid").unwrap()).unwrap_err().is_insecure_transport());
 /// ```
 pub fn ensure_secure(url: &url::Url) -> Result<(), Error> {
     match url.scheme() {
@@ -505,10 +505,10 @@ pub fn ensure_secure(url: &url::Url) -> Result<(), Error> {
 /// ```
 /// use secrecy::SecretString;
 /// let pw = SecretString::from("p&ss<1>");
-/// assert_eq!(auth_core::scrub("bad password p&ss<1>", &[&pw]), "bad password [REDACTED]");
+/// assert_eq!(auth_core::http::scrub("bad password p&ss<1>", &[&pw]), "bad password [REDACTED]");
 /// // Go's encoding/json writes `&` and `<` as \u0026 and \u003c; a query string as %26.
-/// assert_eq!(auth_core::scrub(r"bad password p\u0026ss\u003c1>", &[&pw]), "bad password [REDACTED]");
-/// assert_eq!(auth_core::scrub("/login?pw=p%26ss%3C1%3E", &[&pw]), "/login?pw=[REDACTED]");
+/// assert_eq!(auth_core::http::scrub(r"bad password p\u0026ss\u003c1>", &[&pw]), "bad password [REDACTED]");
+/// assert_eq!(auth_core::http::scrub("/login?pw=p%26ss%3C1%3E", &[&pw]), "/login?pw=[REDACTED]");
 /// ```
 pub fn scrub(text: &str, secrets: &[&SecretString]) -> String {
     crate::scrub::scrub_text(text, secrets)
@@ -520,9 +520,9 @@ pub fn scrub(text: &str, secrets: &[&SecretString]) -> String {
 /// use std::time::{Duration, SystemTime};
 /// let mut h = reqwest::header::HeaderMap::new();
 /// h.insert("retry-after", "12".parse().unwrap());
-/// assert_eq!(auth_core::retry_after(&h, SystemTime::now()), Some(Duration::from_secs(12)));
+/// assert_eq!(auth_core::http::retry_after(&h, SystemTime::now()), Some(Duration::from_secs(12)));
 /// h.insert("retry-after", "soon".parse().unwrap());
-/// assert_eq!(auth_core::retry_after(&h, SystemTime::now()), None);
+/// assert_eq!(auth_core::http::retry_after(&h, SystemTime::now()), None);
 /// ```
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
@@ -537,7 +537,7 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 ///
 /// ```no_run
 /// # async fn run(resp: reqwest::Response) -> Result<(), auth_core::Error> {
-/// let bytes = auth_core::read_bounded(resp, 1024).await?;
+/// let bytes = auth_core::http::read_bounded(resp, 1024).await?;
 /// assert!(bytes.len() <= 1024);
 /// # Ok(()) }
 /// ```
@@ -560,7 +560,7 @@ pub async fn read_bounded(mut resp: Response, limit: usize) -> Result<Vec<u8>, E
 ///
 /// ```no_run
 /// # async fn run(resp: reqwest::Response) -> Result<(), auth_core::Error> {
-/// let v: serde_json::Value = auth_core::read_json(resp).await?;
+/// let v: serde_json::Value = auth_core::http::read_json(resp).await?;
 /// # drop(v); Ok(()) }
 /// ```
 pub async fn read_json<T: DeserializeOwned>(resp: Response) -> Result<T, Error> {
@@ -572,7 +572,7 @@ pub async fn read_json<T: DeserializeOwned>(resp: Response) -> Result<T, Error> 
 /// Decode bytes as JSON into `T`, with the same secret-safe error as [`read_json`].
 ///
 /// ```
-/// let v: Result<u32, _> = auth_core::parse_json(b"\"not a number\"");
+/// let v: Result<u32, _> = auth_core::http::parse_json(b"\"not a number\"");
 /// let e = v.unwrap_err();
 /// assert!(e.is_bad_response());
 /// assert!(!e.to_string().contains("not a number"));

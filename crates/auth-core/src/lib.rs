@@ -1,13 +1,13 @@
 //! Token, expiry, session, request-pipeline and pagination primitives shared by the vendor
 //! API clients of this workspace (`ipaas-com`, `platformio`, `incend`, `intelepeer`, `iqm`).
 //!
-//! A vendor crate implements [`TokenProvider`]; a [`Session`] caches the token set it returns,
-//! renews it single-flight under the vendor's [`RenewalPolicy`], and sends authorized requests
+//! A vendor crate implements [`TokenProvider`](provider::TokenProvider); a [`Session`] caches the token set it returns,
+//! renews it single-flight under the vendor's [`RenewalPolicy`](provider::RenewalPolicy), and sends authorized requests
 //! with exactly one retry after a 401. Secrets live in `secrecy` types and never print.
 //!
 //! ```
 //! use async_trait::async_trait;
-//! use auth_core::{AccessToken, Error, Expiry, Http, ManualClock, Session, TokenProvider, TokenSet};
+//! use auth_core::{AccessToken, Error, Expiry, ManualClock, Session, TokenSet, http::Http, provider::TokenProvider};
 //!
 //! #[derive(Debug)]
 //! struct StaticKey;
@@ -33,15 +33,16 @@
 // Library code must not panic on input; tests and examples may unwrap (see clippy.toml).
 #![warn(clippy::unwrap_used)]
 
+pub mod client;
 mod clock;
 mod error;
 mod expiry;
-mod http;
+pub mod http;
 mod jitter;
 pub mod lenient;
 mod limiter;
 mod paginate;
-mod provider;
+pub mod provider;
 mod request;
 mod retry;
 #[cfg(feature = "sandbox")]
@@ -50,21 +51,23 @@ mod scrub;
 mod session;
 mod token;
 
+// What a user of a vendor crate holds. Everything else sits in a module by audience:
+// `client` and `provider` (and `http`, `jwt`, `lenient`) for vendor authors, `sandbox` for
+// test writers.
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
-pub use error::{Error, ErrorDetail, ErrorKind, Result, kind_for_status};
-pub use expiry::{Expiry, jwt_claims, jwt_expiry, looks_like_jwt, parse_rfc3339};
-pub use http::{
-    DEFAULT_MAX_BODY, DEFAULT_MAX_ERROR_BODY, ErrorParser, Http, PlainTextErrors, build,
-    default_client, ensure_secure, parse_error, parse_json, read_bounded, read_json,
-    redirect_policy, retry_after, scrub,
-};
+pub use error::{Error, ErrorKind, Result};
+pub use expiry::Expiry;
 pub use limiter::RateLimiter;
-pub use paginate::{Page, PageInfo, PageToken, Paginator};
-pub use provider::{AuthScheme, Capabilities, RenewalPolicy, TokenProvider};
+pub use paginate::{Page, PageToken};
 pub use request::AuthorizedRequest;
-pub use retry::RetryPolicy;
 pub use session::{Lease, Session, SessionStats};
-pub use token::{AccessToken, ApiKey, RefreshToken, TokenSet, sensitive_header};
+pub use token::{AccessToken, ApiKey, RefreshToken, TokenSet};
+
+/// Reading JSON Web Tokens a vendor issues: their claims and `exp`, without verifying the
+/// signature (the vendor does that; a client only needs to know when to renew).
+pub mod jwt {
+    pub use crate::expiry::{jwt_claims, jwt_expiry, looks_like_jwt};
+}
 
 // The README's example is compiled as a doctest.
 #[cfg(doctest)]
@@ -72,6 +75,5 @@ pub use token::{AccessToken, ApiKey, RefreshToken, TokenSet, sensitive_header};
 struct ReadmeDoctests;
 
 // Re-exported so vendor crates and users name the same versions.
-pub use async_trait::async_trait;
 pub use reqwest;
 pub use secrecy;

@@ -27,7 +27,7 @@ pub enum PageToken {
 /// What a server says about a page. Every field is optional: servers omit keys.
 ///
 /// ```
-/// let info = auth_core::PageInfo::from_json_header(r#"{"current_Page":2,"total_Pages":5}"#).unwrap();
+/// let info = auth_core::provider::PageInfo::from_json_header(r#"{"current_Page":2,"total_Pages":5}"#).unwrap();
 /// assert_eq!(info.page, Some(2));
 /// assert_eq!(info.next_page(), Some(auth_core::PageToken::Number(3)));
 /// ```
@@ -57,7 +57,7 @@ impl PageInfo {
     /// [`ErrorKind::BadResponse`].
     ///
     /// ```
-    /// use auth_core::PageInfo;
+    /// use auth_core::provider::PageInfo;
     /// assert!(PageInfo::from_json_header("{}").unwrap().page.is_none());
     /// assert!(PageInfo::from_json_header("not json").unwrap_err().is_bad_response());
     /// assert!(PageInfo::from_json_header(r#"{"pageSize":-1}"#).unwrap_err().is_bad_response());
@@ -79,7 +79,7 @@ impl PageInfo {
     ///
     /// ```
     /// let body = serde_json::json!({"items": [], "pageNumber": "2", "next_Page": "No"});
-    /// let info = auth_core::PageInfo::from_json_map(body.as_object().unwrap()).unwrap();
+    /// let info = auth_core::provider::PageInfo::from_json_map(body.as_object().unwrap()).unwrap();
     /// assert_eq!((info.page, info.has_next), (Some(2), Some(false)));
     /// ```
     pub fn from_json_map(map: &serde_json::Map<String, serde_json::Value>) -> Result<Self, Error> {
@@ -146,7 +146,7 @@ impl PageInfo {
     /// "a full page means more may follow".
     ///
     /// ```
-    /// use auth_core::{PageInfo, PageToken};
+    /// use auth_core::{PageToken, provider::PageInfo};
     /// let info = PageInfo::from_json_header(r#"{"current_Page":3,"pageSize":100}"#).unwrap();
     /// assert_eq!(info.next_after(3, 100), Some(PageToken::Number(4)));
     /// assert_eq!(info.next_after(3, 42), None);
@@ -182,7 +182,7 @@ impl PageInfo {
     /// The next page: the cursor if there is one, else `page + 1` while below `total_pages`.
     ///
     /// ```
-    /// let mut info = auth_core::PageInfo::default();
+    /// let mut info = auth_core::provider::PageInfo::default();
     /// info.page = Some(5);
     /// info.total_pages = Some(5);
     /// assert_eq!(info.next_page(), None);
@@ -208,7 +208,7 @@ fn bad_meta(what: &str) -> Error {
 /// One page of items, its metadata, and where the next page starts (`None` on the last).
 ///
 /// ```
-/// let page = auth_core::Page::new(vec![1, 2, 3], auth_core::PageInfo::default(), None);
+/// let page = auth_core::Page::new(vec![1, 2, 3], auth_core::provider::PageInfo::default(), None);
 /// assert_eq!(page.items.len(), 3);
 /// ```
 #[derive(Debug, Clone)]
@@ -246,7 +246,7 @@ impl<T> Page<T> {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// use futures::StreamExt;
-/// use auth_core::{Page, PageInfo, PageToken, Paginator};
+/// use auth_core::{Page, PageToken, provider::{PageInfo, Paginator}};
 ///
 /// let items: Vec<u64> = Paginator::new(PageToken::Number(1), |token| async move {
 ///     let PageToken::Number(n) = token else { unreachable!() };
@@ -297,7 +297,7 @@ impl<F> Paginator<F> {
     /// A paginator starting at `first`.
     ///
     /// ```
-    /// use auth_core::{Page, PageToken, Paginator};
+    /// use auth_core::{Page, PageToken, provider::Paginator};
     /// let p = Paginator::new(PageToken::Number(1), |_t| async { Ok(Page::<u8>::new(vec![], Default::default(), None)) });
     /// # drop(p);
     /// ```
@@ -317,7 +317,7 @@ impl<F> Paginator<F> {
     /// Stop after `max` items; pages beyond them are never requested.
     ///
     /// ```
-    /// use auth_core::{Page, PageToken, Paginator};
+    /// use auth_core::{Page, PageToken, provider::Paginator};
     /// let p = Paginator::new(PageToken::Number(1), |_t| async { Ok(Page::<u8>::new(vec![], Default::default(), None)) })
     ///     .max_items(10);
     /// # drop(p);
@@ -333,7 +333,7 @@ impl<F> Paginator<F> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// use futures::StreamExt;
-    /// use auth_core::{Page, PageToken, Paginator};
+    /// use auth_core::{Page, PageToken, provider::Paginator};
     /// let pages: Vec<_> = Paginator::new(PageToken::Number(1), |_t| async {
     ///     Ok(Page::new(vec![1u8], Default::default(), None))
     /// }).pages().collect().await;
@@ -405,7 +405,7 @@ impl<F> Paginator<F> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// use futures::StreamExt;
-    /// use auth_core::{Page, PageToken, Paginator};
+    /// use auth_core::{Page, PageToken, provider::Paginator};
     /// let n = Paginator::new(PageToken::Number(1), |_t| async {
     ///     Ok(Page::new(vec![1u8, 2, 3], Default::default(), None))
     /// }).max_items(2).items().count().await;

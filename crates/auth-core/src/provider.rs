@@ -1,18 +1,25 @@
-//! The trait a vendor implements: sign in, refresh, and put a token on a request.
+//! For vendor authors: the trait a vendor implements (sign in, refresh, put a token on a
+//! request), when to renew and how to retry, and the pieces a provider is built from.
 
 use std::fmt;
 
-use async_trait::async_trait;
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use secrecy::SecretString;
 
+pub use crate::error::ErrorDetail;
+pub use crate::expiry::parse_rfc3339;
+pub use crate::paginate::{PageInfo, Paginator};
+pub use crate::retry::RetryPolicy;
+pub use crate::token::sensitive_header;
+pub use async_trait::async_trait;
+
 use crate::error::{Error, ErrorKind};
-use crate::token::{TokenSet, sensitive_header};
+use crate::token::TokenSet;
 
 /// How an access token goes into the `Authorization` header.
 ///
 /// ```
-/// use auth_core::AuthScheme;
+/// use auth_core::provider::AuthScheme;
 /// assert_eq!(AuthScheme::default(), AuthScheme::Bearer);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,7 +36,7 @@ impl AuthScheme {
     /// Put `tokens`' access token into `headers` with this scheme, marked sensitive.
     ///
     /// ```
-    /// use auth_core::{AccessToken, AuthScheme, Expiry, TokenSet};
+    /// use auth_core::{AccessToken, Expiry, TokenSet, provider::AuthScheme};
     /// let mut h = reqwest::header::HeaderMap::new();
     /// let set = TokenSet::new(AccessToken::new("t"), Expiry::never());
     /// AuthScheme::Raw.apply(&set, &mut h).unwrap();
@@ -52,7 +59,7 @@ impl AuthScheme {
 ///
 /// ```
 /// use std::time::Duration;
-/// use auth_core::RenewalPolicy;
+/// use auth_core::provider::RenewalPolicy;
 /// let p = RenewalPolicy::default();
 /// // 10% of a one-hour lifetime is 6 minutes, capped at 5 minutes.
 /// assert_eq!(p.margin(Some(Duration::from_secs(3600))), Duration::from_secs(300));
@@ -92,7 +99,7 @@ impl RenewalPolicy {
     /// How long before expiry a token of `lifetime` is renewed.
     ///
     /// ```
-    /// let m = auth_core::RenewalPolicy::default().margin(None);
+    /// let m = auth_core::provider::RenewalPolicy::default().margin(None);
     /// assert_eq!(m, std::time::Duration::from_secs(300));
     /// ```
     pub fn margin(&self, lifetime: Option<std::time::Duration>) -> std::time::Duration {
@@ -122,7 +129,7 @@ impl RenewalPolicy {
 /// What a session may do to get a new token.
 ///
 /// ```
-/// let c = auth_core::Capabilities::default();
+/// let c = auth_core::provider::Capabilities::default();
 /// assert!(c.sign_in && c.refresh);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +153,7 @@ impl Capabilities {
     /// A credential that cannot be renewed at all (API key, static token, OTP session).
     ///
     /// ```
-    /// assert!(!auth_core::Capabilities::none().can_renew());
+    /// assert!(!auth_core::provider::Capabilities::none().can_renew());
     /// ```
     pub fn none() -> Self {
         Capabilities {
@@ -158,7 +165,7 @@ impl Capabilities {
     /// Sign-in only, no refresh grant (platform, IntelePeer).
     ///
     /// ```
-    /// assert!(auth_core::Capabilities::sign_in_only().can_renew());
+    /// assert!(auth_core::provider::Capabilities::sign_in_only().can_renew());
     /// ```
     pub fn sign_in_only() -> Self {
         Capabilities {
@@ -170,7 +177,7 @@ impl Capabilities {
     /// Whether any renewal is possible.
     ///
     /// ```
-    /// assert!(auth_core::Capabilities::default().can_renew());
+    /// assert!(auth_core::provider::Capabilities::default().can_renew());
     /// ```
     pub fn can_renew(&self) -> bool {
         self.sign_in || self.refresh
@@ -182,7 +189,7 @@ impl Capabilities {
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use auth_core::{AccessToken, Error, Expiry, TokenProvider, TokenSet};
+/// use auth_core::{AccessToken, Error, Expiry, TokenSet, provider::TokenProvider};
 ///
 /// #[derive(Debug)]
 /// struct Fixed;

@@ -209,7 +209,7 @@ impl AuthorizedRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AccessToken, ErrorKind, Expiry, Http, TokenProvider, TokenSet};
+    use crate::{AccessToken, ErrorKind, Expiry, TokenSet, http::Http, provider::TokenProvider};
 
     #[derive(Debug)]
     struct Key;

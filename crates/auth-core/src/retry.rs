@@ -23,7 +23,7 @@ use crate::jitter::Jitter;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// use auth_core::{AccessToken, Clock as _, Error, ErrorKind, Expiry, Http, RetryPolicy, Session, TokenSet};
+/// use auth_core::{AccessToken, Clock as _, Error, ErrorKind, Expiry, Session, TokenSet, http::Http, provider::RetryPolicy};
 /// use std::sync::atomic::{AtomicU32, Ordering};
 /// use std::time::Duration;
 ///
@@ -31,8 +31,8 @@ use crate::jitter::Jitter;
 /// #[derive(Debug, Default)]
 /// struct Flaky(AtomicU32);
 ///
-/// #[auth_core::async_trait]
-/// impl auth_core::TokenProvider for Flaky {
+/// #[auth_core::provider::async_trait]
+/// impl auth_core::provider::TokenProvider for Flaky {
 ///     async fn sign_in(&self) -> Result<TokenSet, Error> {
 ///         match self.0.fetch_add(1, Ordering::SeqCst) {
 ///             0 | 1 => Err(Error::new(ErrorKind::Transient, "server error").with_status(503)),
@@ -60,7 +60,7 @@ use crate::jitter::Jitter;
 ///
 /// ```
 /// use std::time::Duration;
-/// use auth_core::RetryPolicy;
+/// use auth_core::provider::RetryPolicy;
 /// assert_eq!(RetryPolicy::default().worst_case_backoff(), Duration::from_millis(200 + 400));
 /// assert_eq!(RetryPolicy::none().worst_case_backoff(), Duration::ZERO);
 /// ```
@@ -81,7 +81,7 @@ impl RetryPolicy {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let p = auth_core::RetryPolicy::new(5, Duration::from_millis(100), Duration::from_secs(1));
+    /// let p = auth_core::provider::RetryPolicy::new(5, Duration::from_millis(100), Duration::from_secs(1));
     /// // Worst case: 100 + 200 + 400 + 800 ms.
     /// assert_eq!(p.worst_case_backoff(), Duration::from_millis(1500));
     /// ```
@@ -97,7 +97,7 @@ impl RetryPolicy {
     /// with their own retry loop, or tests that count single requests).
     ///
     /// ```
-    /// assert_eq!(auth_core::RetryPolicy::none().max_attempts(), 1);
+    /// assert_eq!(auth_core::provider::RetryPolicy::none().max_attempts(), 1);
     /// ```
     pub const fn none() -> Self {
         Self::new(1, Duration::ZERO, Duration::ZERO)
@@ -106,7 +106,7 @@ impl RetryPolicy {
     /// Attempts per token request, the first included.
     ///
     /// ```
-    /// assert_eq!(auth_core::RetryPolicy::default().max_attempts(), 3);
+    /// assert_eq!(auth_core::provider::RetryPolicy::default().max_attempts(), 3);
     /// ```
     pub const fn max_attempts(&self) -> u32 {
         self.max_attempts
@@ -116,7 +116,7 @@ impl RetryPolicy {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let p = auth_core::RetryPolicy::new(4, Duration::from_secs(1), Duration::from_secs(3));
+    /// let p = auth_core::provider::RetryPolicy::new(4, Duration::from_secs(1), Duration::from_secs(3));
     /// assert_eq!(p.worst_case_backoff(), Duration::from_secs(1 + 2 + 3));
     /// ```
     pub fn worst_case_backoff(&self) -> Duration {

@@ -375,7 +375,7 @@ impl TokenStore {
 /// ```
 /// let jwt = auth_core::sandbox::mint_jwt(&serde_json::json!({"exp": 1_800_000_600u64}));
 /// assert_eq!(jwt.split('.').count(), 3);
-/// assert!(auth_core::jwt_expiry(&jwt).is_ok());
+/// assert!(auth_core::jwt::jwt_expiry(&jwt).is_ok());
 /// ```
 pub fn mint_jwt(claims: &serde_json::Value) -> String {
     use std::hash::{Hash, Hasher};
@@ -782,7 +782,7 @@ impl Recorder {
 /// in the `\"` style and in the `\u0022` style (every character escaped, as some .NET
 /// serializers do; Go's `\u0026` for `&`, `<`, `>`), form- and percent-encoded, as HTML
 /// character references, and placed so that it straddles an error-body bound of
-/// [`DEFAULT_MAX_ERROR_BODY`](crate::DEFAULT_MAX_ERROR_BODY) bytes. Each text is a whole
+/// [`DEFAULT_MAX_ERROR_BODY`](crate::http::DEFAULT_MAX_ERROR_BODY) bytes. Each text is a whole
 /// body fragment: put it in the vendor's error shape (it is valid inside a JSON string).
 ///
 /// Redaction tests use it with [`assert_secret_free`], with the same secret constant for
@@ -815,7 +815,7 @@ pub fn echoes(secret: &str) -> Vec<(&'static str, String)> {
         .collect();
     // The bound falls inside the percent-encoded echo (3 bytes a byte: the case a window of
     // "bound + raw length" missed), and inside the \u-escaped one (6 bytes a byte).
-    let bound = crate::DEFAULT_MAX_ERROR_BODY;
+    let bound = crate::http::DEFAULT_MAX_ERROR_BODY;
     let straddle = |echo: &str| {
         let before = bound.saturating_sub(echo.len() / 2);
         format!("{}{echo}", "x".repeat(before))

@@ -206,8 +206,8 @@ impl Default for Settings {
 /// Cheap to clone; clones share the cache.
 ///
 /// ```no_run
-/// # async fn run(provider: impl auth_core::TokenProvider) -> Result<(), auth_core::Error> {
-/// use auth_core::{Http, Session};
+/// # async fn run(provider: impl auth_core::provider::TokenProvider) -> Result<(), auth_core::Error> {
+/// use auth_core::{Session, http::Http};
 /// let http = Http::new()?;
 /// let session = Session::new(provider, http.clone());
 /// let resp = session.send(http.request(reqwest::Method::GET, "https://api.example.com/me")).await?;
@@ -233,8 +233,8 @@ impl Session {
     /// A session with no token yet: the first call signs in.
     ///
     /// ```no_run
-    /// # fn f(p: impl auth_core::TokenProvider) -> Result<(), auth_core::Error> {
-    /// let session = auth_core::Session::new(p, auth_core::Http::new()?);
+    /// # fn f(p: impl auth_core::provider::TokenProvider) -> Result<(), auth_core::Error> {
+    /// let session = auth_core::Session::new(p, auth_core::http::Http::new()?);
     /// # Ok(()) }
     /// ```
     pub fn new(provider: impl TokenProvider, http: Http) -> Self {
@@ -244,8 +244,8 @@ impl Session {
     /// Like [`new`](Self::new), for a provider already behind an `Arc`.
     ///
     /// ```no_run
-    /// # fn f(p: std::sync::Arc<dyn auth_core::TokenProvider>) -> Result<(), auth_core::Error> {
-    /// let session = auth_core::Session::from_arc(p, auth_core::Http::new()?);
+    /// # fn f(p: std::sync::Arc<dyn auth_core::provider::TokenProvider>) -> Result<(), auth_core::Error> {
+    /// let session = auth_core::Session::from_arc(p, auth_core::http::Http::new()?);
     /// # Ok(()) }
     /// ```
     pub fn from_arc(provider: Arc<dyn TokenProvider>, http: Http) -> Self {
@@ -448,14 +448,14 @@ impl Session {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// use std::time::Duration;
-    /// use auth_core::{AccessToken, Error, Expiry, Http, Session, TokenSet};
+    /// use auth_core::{AccessToken, Error, Expiry, Session, TokenSet, http::Http};
     ///
     /// /// A token endpoint that takes half a second to answer.
     /// #[derive(Debug)]
     /// struct Slow;
     ///
-    /// #[auth_core::async_trait]
-    /// impl auth_core::TokenProvider for Slow {
+    /// #[auth_core::provider::async_trait]
+    /// impl auth_core::provider::TokenProvider for Slow {
     ///     async fn sign_in(&self) -> Result<TokenSet, Error> {
     ///         tokio::time::sleep(Duration::from_millis(500)).await;
     ///         Ok(TokenSet::new(AccessToken::new("t"), Expiry::never()))

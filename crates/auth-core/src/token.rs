@@ -110,7 +110,7 @@ secret_newtype!(
 ///
 /// ```
 /// use secrecy::SecretString;
-/// let v = auth_core::sensitive_header("Bearer ", &SecretString::from("tok")).unwrap();
+/// let v = auth_core::provider::sensitive_header("Bearer ", &SecretString::from("tok")).unwrap();
 /// assert!(v.is_sensitive());
 /// assert_eq!(v.to_str().unwrap(), "Bearer tok");
 /// ```

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use auth_core::{
-    AccessToken, Capabilities, Error, ErrorKind, Expiry, Http, ManualClock, Page, PageInfo,
-    PageToken, Paginator, RefreshToken, RenewalPolicy, Session, TokenProvider, TokenSet,
+    AccessToken, Error, ErrorKind, Expiry, ManualClock, Page, PageToken, RefreshToken, Session,
+    TokenSet,
+    http::Http,
+    provider::{Capabilities, PageInfo, Paginator, RenewalPolicy, TokenProvider},
 };
 use futures::StreamExt as _;
 use httpmock::prelude::*;
@@ -852,7 +854,7 @@ fn fetcher(
                 .unwrap_or("{}")
                 .to_owned();
             let info = PageInfo::from_json_header(&raw)?;
-            let items: Vec<u64> = auth_core::read_json(resp).await?;
+            let items: Vec<u64> = auth_core::http::read_json(resp).await?;
             let next = info.next_page();
             Ok(Page::new(items, info, next))
         })

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use auth_core::{
-    AccessToken, Clock as _, Error, ErrorKind, Expiry, Http, ManualClock, RefreshToken,
-    RetryPolicy, Session, TokenProvider, TokenSet,
+    AccessToken, Clock as _, Error, ErrorKind, Expiry, ManualClock, RefreshToken, Session,
+    TokenSet,
+    http::Http,
+    provider::{RetryPolicy, TokenProvider},
 };
 use futures::future::join_all;
 use httpmock::prelude::*;

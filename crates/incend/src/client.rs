@@ -5,9 +5,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use auth_core::{
-    AccessToken, ApiKey, Capabilities, Error, ErrorKind, Expiry, Http, RenewalPolicy, Result,
-    Session, SessionStats, SharedClock, TokenProvider, TokenSet, async_trait, read_json,
-    sensitive_header,
+    AccessToken, ApiKey, Error, ErrorKind, Expiry, Result, Session, SessionStats, SharedClock,
+    TokenSet,
+    http::{Http, read_json},
+    provider::{Capabilities, RenewalPolicy, TokenProvider, async_trait, sensitive_header},
 };
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName};
@@ -39,7 +40,7 @@ pub(crate) fn base_url(raw: Option<String>) -> Result<String> {
         ));
     }
     // Refused here, at build(), rather than at the first call.
-    auth_core::ensure_secure(&parsed)?;
+    auth_core::http::ensure_secure(&parsed)?;
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 
@@ -367,7 +368,8 @@ impl Client {
             .token_expiry
             .as_deref()
             .ok_or_else(|| lacks("tokenExpiry"))?;
-        let expires_at = auth_core::parse_rfc3339(expiry).map_err(|e| e.with_status(status))?;
+        let expires_at =
+            auth_core::provider::parse_rfc3339(expiry).map_err(|e| e.with_status(status))?;
         Ok(VerifiedUser::new(
             user_id,
             UserToken::new(token),
@@ -420,7 +422,8 @@ impl Client {
             .ok_or_else(|| lacks("tokenExpiry"))?;
         Ok(TokenStatus {
             user_id: answer.user_id.clone().ok_or_else(|| lacks("userId"))?,
-            expires_at: auth_core::parse_rfc3339(expiry).map_err(|e| e.with_status(status))?,
+            expires_at: auth_core::provider::parse_rfc3339(expiry)
+                .map_err(|e| e.with_status(status))?,
             message: answer.message.unwrap_or_default(),
         })
     }

@@ -1,7 +1,7 @@
 //! Incend's error answers: every one is `{"message": "..."}`, mostly with status 400, so the
 //! message (not the status) says what happened. This module turns them into error kinds.
 
-use auth_core::{Error, ErrorKind, ErrorParser};
+use auth_core::{Error, ErrorKind, http::ErrorParser};
 use reqwest::header::HeaderMap;
 
 /// What an Incend error answer means, read from its message.
@@ -158,8 +158,8 @@ mod tests {
     use super::*;
 
     fn parse(status: u16, body: &str) -> Error {
-        // Exactly the base the pipeline builds (auth_core::Http::error_from).
-        auth_core::parse_error(
+        // Exactly the base the pipeline builds (auth_core::http::Http::error_from).
+        auth_core::http::parse_error(
             &IncendErrors,
             status,
             &HeaderMap::new(),

@@ -583,7 +583,7 @@ impl ProfileWire {
         let session_expires_at = self
             .token_expiry
             .as_deref()
-            .map(auth_core::parse_rfc3339)
+            .map(auth_core::provider::parse_rfc3339)
             .transpose()
             .map_err(|e| e.with_status(status))?;
         Ok(Profile {

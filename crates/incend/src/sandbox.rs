@@ -808,7 +808,7 @@ mod tests {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(js_date(t), "2000-02-29T00:00:00.000Z");
         assert_eq!(
-            auth_core::parse_rfc3339(&js_date(t)).unwrap(),
+            auth_core::provider::parse_rfc3339(&js_date(t)).unwrap(),
             t,
             "the client parses what the sandbox writes"
         );

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use auth_core::{
-    AccessToken, Capabilities, Error, ErrorKind, Expiry, RenewalPolicy, Result, Session,
-    SessionStats, SharedClock, TokenProvider, TokenSet, async_trait, read_json, sensitive_header,
+    AccessToken, Error, ErrorKind, Expiry, Result, Session, SessionStats, SharedClock, TokenSet,
+    http::read_json,
+    provider::{Capabilities, RenewalPolicy, TokenProvider, async_trait, sensitive_header},
 };
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use reqwest::{Method, RequestBuilder};

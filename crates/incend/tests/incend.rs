@@ -207,7 +207,7 @@ async fn six_operations_have_the_documented_wire_shape() {
 async fn the_user_token_is_a_real_jwt_without_exp_and_expiry_is_the_servers() {
     let env = env().await;
     let user = env.sign_in().await;
-    let claims = auth_core::jwt_claims(user.user_token().expose()).unwrap();
+    let claims = auth_core::jwt::jwt_claims(user.user_token().expose()).unwrap();
     assert!(claims.contains_key("userId"));
     assert!(!claims.contains_key("exp"));
     let now = auth_core::Clock::now(&env.clock);

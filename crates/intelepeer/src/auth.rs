@@ -5,8 +5,9 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use auth_core::{
-    AccessToken, ApiKey, AuthScheme, Capabilities, Error, ErrorKind, Expiry, Http, TokenProvider,
-    TokenSet, async_trait,
+    AccessToken, ApiKey, Error, ErrorKind, Expiry, TokenSet,
+    http::Http,
+    provider::{AuthScheme, Capabilities, TokenProvider, async_trait},
 };
 use reqwest::header::{ACCEPT, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
@@ -123,7 +124,7 @@ pub(crate) fn token_expiry(
     now: SystemTime,
 ) -> Result<Expiry, Error> {
     let jwt_shaped = token.starts_with("eyJ") && token.split('.').count() == 3;
-    match auth_core::jwt_claims(token) {
+    match auth_core::jwt::jwt_claims(token) {
         Ok(claims) if claims.contains_key("exp") => Expiry::from_jwt(token, now),
         Err(e) if jwt_shaped => Err(Error::new(
             ErrorKind::BadResponse,

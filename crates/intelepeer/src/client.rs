@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    AuthScheme, Error, ErrorKind, Expiry, Http, Page, PageToken, Paginator, Session, SessionStats,
-    SharedClock,
+    Error, ErrorKind, Expiry, Page, PageToken, Session, SessionStats, SharedClock,
+    http::Http,
+    provider::{AuthScheme, Paginator},
 };
 use futures::stream::BoxStream;
 use reqwest::Method;
@@ -317,7 +318,7 @@ impl ClientBuilder {
         let api_url = base_url(self.api_url.as_deref().unwrap_or(API_URL))?;
         let client = match self.http_client {
             Some(c) => c,
-            None => auth_core::default_client()?,
+            None => auth_core::http::default_client()?,
         };
         let mut http = Http::with_client(client).with_error_parser(IntelePeerErrors);
         if let Some(clock) = self.clock {
@@ -370,7 +371,7 @@ fn base_url(raw: &str) -> Result<String, Error> {
             "base url must be a plain http(s) url without query",
         ));
     }
-    auth_core::ensure_secure(&parsed)?;
+    auth_core::http::ensure_secure(&parsed)?;
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 

@@ -1,6 +1,6 @@
 //! IntelePeer's error shape, `{"code": ..., "error": ...}`, parsed into the workspace error.
 
-use auth_core::{Error, ErrorParser};
+use auth_core::{Error, http::ErrorParser};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
@@ -98,8 +98,8 @@ mod tests {
     use auth_core::ErrorKind;
 
     fn parse(status: u16, body: &str) -> Error {
-        // Exactly the base the pipeline builds (auth_core::Http::error_from).
-        auth_core::parse_error(
+        // Exactly the base the pipeline builds (auth_core::http::Http::error_from).
+        auth_core::http::parse_error(
             &IntelePeerErrors,
             status,
             &HeaderMap::new(),

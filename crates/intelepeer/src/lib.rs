@@ -53,7 +53,8 @@ pub mod sandbox;
 
 pub use auth::Credentials;
 pub use auth_core::{
-    AuthScheme, Error, ErrorKind, Expiry, Page, PageInfo, PageToken, Result, SessionStats,
+    Error, ErrorKind, Expiry, Page, PageToken, Result, SessionStats,
+    provider::{AuthScheme, PageInfo},
 };
 pub use client::{
     API_URL, ATMOSPHERE_URL, Api, ApiRequest, AuthEndpoint, CUSTOMER_PORTAL_URL, Client,

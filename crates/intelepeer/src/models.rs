@@ -1,7 +1,7 @@
 //! Typed request and answer models. Answers tolerate unknown and `null` fields: what is not
 //! modelled is kept in `extra`.
 
-use auth_core::{Error, ErrorKind, Page, PageInfo};
+use auth_core::{Error, ErrorKind, Page, provider::PageInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

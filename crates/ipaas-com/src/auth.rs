@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use auth_core::reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 use auth_core::reqwest::{Method, Response};
 use auth_core::{
-    ApiKey, AuthScheme, Capabilities, Error, ErrorKind, Expiry, Http, RenewalPolicy, TokenProvider,
-    TokenSet, async_trait, read_json,
+    ApiKey, Error, ErrorKind, Expiry, TokenSet,
+    http::{Http, read_json},
+    provider::{AuthScheme, Capabilities, RenewalPolicy, TokenProvider, async_trait},
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;

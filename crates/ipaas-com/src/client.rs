@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use auth_core::reqwest::header::ACCEPT;
 use auth_core::reqwest::{self, Method, Response};
 use auth_core::{
-    AuthScheme, Error, ErrorKind, Http, Result, Session, SessionStats, SharedClock, TokenProvider,
-    read_json,
+    Error, ErrorKind, Result, Session, SessionStats, SharedClock,
+    http::{Http, read_json},
+    provider::{AuthScheme, TokenProvider},
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;

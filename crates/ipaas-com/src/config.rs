@@ -160,7 +160,7 @@ pub(crate) fn parse_base_url(raw: &str) -> Result<Url, Error> {
         ));
     }
     // Refused here, at build(), rather than at the first call.
-    auth_core::ensure_secure(&url)?;
+    auth_core::http::ensure_secure(&url)?;
     Ok(url)
 }
 

@@ -2,7 +2,10 @@
 //! plan limit (retrying will not help) or a temporary volume limit (back off) was hit.
 
 use auth_core::reqwest::header::HeaderMap;
-use auth_core::{Error, ErrorParser, PlainTextErrors};
+use auth_core::{
+    Error,
+    http::{ErrorParser, PlainTextErrors},
+};
 
 /// Which of iPaaS.com's two rate limits a 429 reports, attached to the error as its detail.
 ///
@@ -86,7 +89,7 @@ mod tests {
     use auth_core::ErrorKind;
 
     fn parse(status: u16, body: &str) -> Error {
-        let base = Error::new(auth_core::kind_for_status(status), "base")
+        let base = Error::new(auth_core::ErrorKind::from_status(status), "base")
             .with_status(status)
             .with_vendor_message(body);
         IpaasErrors.parse(status, &HeaderMap::new(), body, base)

@@ -56,7 +56,8 @@ pub mod sandbox;
 pub use auth::Credentials;
 pub use auth_core::reqwest::Method;
 pub use auth_core::{
-    AuthScheme, Error, ErrorKind, Page, PageInfo, PageToken, Result, SessionStats,
+    Error, ErrorKind, Page, PageToken, Result, SessionStats,
+    provider::{AuthScheme, PageInfo},
 };
 pub use client::{ApiRequest, Client, ClientBuilder};
 pub use config::{Api, Environment};

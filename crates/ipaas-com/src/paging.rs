@@ -5,7 +5,11 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use auth_core::reqwest::Method;
-use auth_core::{Error, ErrorKind, Page, PageInfo, PageToken, Paginator, Result, read_json};
+use auth_core::{
+    Error, ErrorKind, Page, PageToken, Result,
+    http::read_json,
+    provider::{PageInfo, Paginator},
+};
 use futures::stream::BoxStream;
 use serde::de::DeserializeOwned;
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use auth_core::{AuthScheme, ManualClock};
+use auth_core::{ManualClock, provider::AuthScheme};
 use futures::{StreamExt as _, TryStreamExt as _};
 use httpmock::prelude::{GET, MockServer};
 use ipaas_com::sandbox::{

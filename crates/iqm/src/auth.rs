@@ -6,8 +6,9 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use auth_core::{
-    AccessToken, AuthScheme, Error, ErrorKind, Expiry, Http, RefreshToken, TokenProvider, TokenSet,
-    async_trait, sensitive_header,
+    AccessToken, Error, ErrorKind, Expiry, RefreshToken, TokenSet,
+    http::Http,
+    provider::{AuthScheme, TokenProvider, async_trait, sensitive_header},
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -396,7 +397,7 @@ impl IqmAuth {
         let resp = self.http.send(request, secrets).await?;
         let status = resp.status().as_u16();
         let received_at = self.http.now();
-        let body: Value = auth_core::read_json(resp).await?;
+        let body: Value = auth_core::http::read_json(resp).await?;
         Ok((status, body, received_at))
     }
 
@@ -456,7 +457,7 @@ impl IqmAuth {
             .send(request, &[tokens.access_token().as_secret()])
             .await?;
         let status = resp.status().as_u16();
-        let body: Value = auth_core::read_json(resp).await?;
+        let body: Value = auth_core::http::read_json(resp).await?;
         parse_ow_id(status, body)
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    AuthorizedRequest, Error, ErrorKind, Expiry, Http, RateLimiter, Session, SessionStats,
-    SharedClock,
+    AuthorizedRequest, Error, ErrorKind, Expiry, RateLimiter, Session, SessionStats, SharedClock,
+    http::Http,
 };
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use reqwest::{Method, Response};
@@ -258,7 +258,7 @@ impl ClientBuilder {
         )?;
         let client = match self.http_client {
             Some(c) => c,
-            None => auth_core::default_client()?,
+            None => auth_core::http::default_client()?,
         };
         let mut http = Http::with_client(client).with_error_parser(crate::error::IqmErrors);
         if let Some(clock) = self.clock {
@@ -295,7 +295,7 @@ fn base_url(raw: &str) -> Result<String, Error> {
             "base url must be a plain http(s) url without query",
         ));
     }
-    auth_core::ensure_secure(&parsed)?;
+    auth_core::http::ensure_secure(&parsed)?;
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 
@@ -451,7 +451,7 @@ impl Client {
     pub async fn fetch_workspace_id(&self) -> Result<String, Error> {
         let resp = self.request(Method::GET, OW_ID_PATH).send().await?;
         let status = resp.status().as_u16();
-        let body: Value = auth_core::read_json(resp).await?;
+        let body: Value = auth_core::http::read_json(resp).await?;
         parse_ow_id(status, body)
     }
 
@@ -467,7 +467,7 @@ impl Client {
         let Some(lease) = self.inner.session.current() else {
             return Ok(String::new());
         };
-        let mut req = auth_core::build(
+        let mut req = auth_core::http::build(
             self.inner
                 .http
                 .request(Method::POST, self.url(LOGOUT_PATH)?),
@@ -486,7 +486,9 @@ impl Client {
             .check(resp, &[lease.tokens().access_token().as_secret()])
             .await?;
         let status = resp.status().as_u16();
-        let body: Value = auth_core::read_json(resp).await.unwrap_or(Value::Null);
+        let body: Value = auth_core::http::read_json(resp)
+            .await
+            .unwrap_or(Value::Null);
         let message: Value = unwrap_data(status, body)?;
         Ok(match message {
             Value::String(s) => s,
@@ -531,7 +533,7 @@ impl Client {
             .await?;
         let status = resp.status().as_u16();
         let received_at = self.inner.http.now();
-        let body: Value = auth_core::read_json(resp).await?;
+        let body: Value = auth_core::http::read_json(resp).await?;
         let answer = parse_token_answer(status, body, received_at)?;
         Ok(SignUp {
             tokens: answer.tokens,
@@ -755,7 +757,7 @@ impl ApiRequest {
     pub async fn send_data<T: DeserializeOwned>(self) -> Result<T, Error> {
         let resp = self.0.send().await?;
         let status = resp.status().as_u16();
-        let body: Value = auth_core::read_json(resp).await?;
+        let body: Value = auth_core::http::read_json(resp).await?;
         unwrap_data(status, body)
     }
 }

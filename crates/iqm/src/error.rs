@@ -1,7 +1,7 @@
 //! IQM's error shape, `{success: false, errorObjects: [{error, reason?, field?}], data?}`,
 //! parsed without loss into the workspace error, and the status-to-kind mapping.
 
-use auth_core::{Error, ErrorKind, ErrorParser};
+use auth_core::{Error, ErrorKind, http::ErrorParser};
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -289,7 +289,7 @@ pub fn kind_for_iqm_status(status: u16) -> ErrorKind {
         408 => ErrorKind::Transient,
         429 => ErrorKind::RateLimited,
         500 => ErrorKind::Transient,
-        other => auth_core::kind_for_status(other),
+        other => auth_core::ErrorKind::from_status(other),
     }
 }
 
@@ -334,8 +334,8 @@ mod tests {
     use super::*;
 
     fn parse(status: u16, body: &str) -> Error {
-        // Exactly the base the pipeline builds (auth_core::Http::error_from).
-        auth_core::parse_error(
+        // Exactly the base the pipeline builds (auth_core::http::Http::error_from).
+        auth_core::http::parse_error(
             &IqmErrors,
             status,
             &HeaderMap::new(),

@@ -41,7 +41,7 @@ pub(crate) fn unwrap_data<T: DeserializeOwned>(status: u16, body: Value) -> Resu
         other => other,
     };
     let bytes = serde_json::to_vec(&inner).unwrap_or_default();
-    auth_core::parse_json(&bytes).map_err(|e| e.with_status(status))
+    auth_core::http::parse_json(&bytes).map_err(|e| e.with_status(status))
 }
 
 #[cfg(test)]

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    AccessToken, Capabilities, Error, ErrorKind, Expiry, Http, RateLimiter, Session, SessionStats,
-    SharedClock, TokenProvider, TokenSet, async_trait, sensitive_header,
+    AccessToken, Error, ErrorKind, Expiry, RateLimiter, Session, SessionStats, SharedClock,
+    TokenSet,
+    http::Http,
+    provider::{Capabilities, TokenProvider, async_trait, sensitive_header},
 };
 use reqwest::Method;
 use reqwest::header::HeaderMap;
@@ -332,7 +334,7 @@ impl ClientBuilder {
                 ));
             }
         };
-        auth_core::ensure_secure(&base_url)?;
+        auth_core::http::ensure_secure(&base_url)?;
         let credentials = self.credentials.ok_or_else(|| {
             Error::new(ErrorKind::Config, "service user credentials are required")
         })?;
@@ -375,7 +377,10 @@ fn reported_error(
     bytes: &[u8],
     secrets: &[&SecretString],
 ) -> Option<Error> {
-    let text = scrub_jwts(&auth_core::scrub(&String::from_utf8_lossy(bytes), secrets));
+    let text = scrub_jwts(&auth_core::http::scrub(
+        &String::from_utf8_lossy(bytes),
+        secrets,
+    ));
     error_in_success(status, headers, &text)
 }
 
@@ -386,7 +391,7 @@ fn scrub_jwts(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut String| {
-        if word.matches('.').count() == 2 && auth_core::looks_like_jwt(word) {
+        if word.matches('.').count() == 2 && auth_core::jwt::looks_like_jwt(word) {
             out.push_str("[REDACTED]");
         } else {
             out.push_str(word);
@@ -412,8 +417,8 @@ async fn read_answer<T: DeserializeOwned>(
 ) -> Result<T, Error> {
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let bytes = auth_core::read_bounded(resp, auth_core::DEFAULT_MAX_BODY).await?;
-    auth_core::parse_json(&bytes).map_err(|e| {
+    let bytes = auth_core::http::read_bounded(resp, auth_core::http::DEFAULT_MAX_BODY).await?;
+    auth_core::http::parse_json(&bytes).map_err(|e| {
         reported_error(status, &headers, &bytes, secrets).unwrap_or_else(|| e.with_status(status))
     })
 }
@@ -423,7 +428,7 @@ async fn read_answer<T: DeserializeOwned>(
 async fn expect_no_error(resp: reqwest::Response, secrets: &[&SecretString]) -> Result<(), Error> {
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let bytes = auth_core::read_bounded(resp, MAX_EMPTY_ANSWER).await?;
+    let bytes = auth_core::http::read_bounded(resp, MAX_EMPTY_ANSWER).await?;
     match reported_error(status, &headers, &bytes, secrets) {
         Some(e) => Err(e),
         None => Ok(()),

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use auth_core::{Error, ErrorKind, ErrorParser};
+use auth_core::{Error, ErrorKind, http::ErrorParser};
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 
@@ -234,7 +234,7 @@ pub(crate) fn error_in_success(status: u16, headers: &HeaderMap, body: &str) -> 
         .errors
         .iter()
         .find_map(|e| e.status.filter(|s| *s >= 400))
-        .map(auth_core::kind_for_status)
+        .map(auth_core::ErrorKind::from_status)
         .unwrap_or(ErrorKind::BadResponse);
     let base =
         Error::new(kind, "vendor answered a success status with an error body").with_status(status);
@@ -246,8 +246,8 @@ mod tests {
     use super::*;
 
     fn parse(status: u16, body: &str) -> Error {
-        // Exactly the base the pipeline builds (auth_core::Http::error_from).
-        auth_core::parse_error(
+        // Exactly the base the pipeline builds (auth_core::http::Http::error_from).
+        auth_core::http::parse_error(
             &PlatformErrors,
             status,
             &HeaderMap::new(),

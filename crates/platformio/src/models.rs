@@ -730,7 +730,8 @@ mod tests {
             Some(Uuid::from_u128(0x80491f93_1eb1_42c2_b5e1_d2e94dac5ab9))
         );
         // The token itself is required: without it the answer is a typed error.
-        let e = auth_core::parse_json::<ClientLogin>(br#"{"client_token":null}"#).unwrap_err();
+        let e =
+            auth_core::http::parse_json::<ClientLogin>(br#"{"client_token":null}"#).unwrap_err();
         assert!(e.is_bad_response());
     }
 }

@@ -523,7 +523,7 @@ async fn client_tokens_and_passwords_never_print() {
                 .and_then(|(_, v)| v.strip_prefix("Bearer ").map(str::to_owned))
         })
         .unwrap();
-    assert!(auth_core::looks_like_jwt(&jwt));
+    assert!(auth_core::jwt::looks_like_jwt(&jwt));
     let jwt_lease = format!("{client:?} {:?}", client.session_stats());
     assert!(!jwt_lease.contains(&jwt), "{jwt_lease}");
     assert!(!shot(&sandbox, "/v1/client/login", &[&jwt]).is_empty());
@@ -718,7 +718,7 @@ async fn the_sandbox_enforces_the_wire_rules() {
         .await
         .unwrap();
     let jwt = login["api_token"].as_str().unwrap().to_owned();
-    assert!(auth_core::looks_like_jwt(&jwt));
+    assert!(auth_core::jwt::looks_like_jwt(&jwt));
     for (body, code) in [
         (
             serde_json::json!({"user_id": "nope", "email": "a@b", "name": {"first_name": "a", "last_name": "b"}, "password": "p"}),

@@ -394,7 +394,7 @@ fn check(spec: &Spec, req: &RecordedRequest) -> (String, Vec<String>) {
             {
                 None => errs.push("missing Authorization: Bearer".into()),
                 Some(token) => {
-                    if scheme["bearerFormat"] == "JWT" && !auth_core::looks_like_jwt(&token) {
+                    if scheme["bearerFormat"] == "JWT" && !auth_core::jwt::looks_like_jwt(&token) {
                         errs.push("bearer token is not a JWT".into());
                     }
                 }

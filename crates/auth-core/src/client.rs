@@ -1,0 +1,545 @@
+//! The client kit: the builder settings and the shared client part every vendor client is
+//! made of, written once.
+//!
+//! A vendor crate declares only what is its own: its [`VendorInfo`] (name, environment
+//! prefix, production URL), its credentials, its options, its token provider and its
+//! operations. The kit brings the rest:
+//!
+//! - [`Config`]: base URL or environment, credentials, clock, your own `reqwest::Client`,
+//!   rate limiter, token-request timeout, wait bound and renewal retries, with the base-URL
+//!   and plain-http checks done once in [`Config::finish`];
+//! - [`client_builder!`](crate::client_builder): the builder's setters generated on the
+//!   vendor's own builder type, so users call `Client::builder().with_base_url(..)` with
+//!   nothing to import;
+//! - [`Core`]: what every built client has (session stats, settle, token expiry, generic
+//!   authorized requests with JSON helpers). Vendor clients dereference to it.
+//!
+//! A whole vendor on the kit, in a few lines:
+//!
+//! ```
+//! use auth_core::client::{Config, Core, Env, VendorBuilder, VendorInfo};
+//! use auth_core::provider::{TokenProvider, async_trait};
+//! use auth_core::{AccessToken, Error, Expiry, TokenSet};
+//!
+//! #[derive(Debug)]
+//! struct KeyAuth(String);
+//!
+//! #[async_trait]
+//! impl TokenProvider for KeyAuth {
+//!     async fn sign_in(&self) -> Result<TokenSet, Error> {
+//!         Ok(TokenSet::new(AccessToken::new(self.0.clone()), Expiry::never()))
+//!     }
+//! }
+//!
+//! #[derive(Debug, Default)]
+//! pub struct ClientBuilder {
+//!     kit: Config<String>,
+//! }
+//!
+//! impl VendorBuilder for ClientBuilder {
+//!     type Credentials = String;
+//!     const VENDOR: VendorInfo = VendorInfo {
+//!         name: "example",
+//!         env_prefix: "EXAMPLE",
+//!         default_base_url: "https://api.example.com",
+//!     };
+//!     fn kit(&mut self) -> &mut Config<String> {
+//!         &mut self.kit
+//!     }
+//!     fn read_env(self, env: &Env) -> Self {
+//!         match env.var("API_KEY") {
+//!             Some(key) => self.with_credentials(key),
+//!             None => self,
+//!         }
+//!     }
+//! }
+//! auth_core::client_builder!(ClientBuilder);
+//!
+//! impl ClientBuilder {
+//!     pub fn build(self) -> Result<Core, Error> {
+//!         let parts = self.kit.finish(&Self::VENDOR, auth_core::http::PlainTextErrors)?;
+//!         let session = parts.session(KeyAuth(parts.credentials.clone()));
+//!         Ok(Core::new(session, parts.base_url))
+//!     }
+//! }
+//!
+//! let client = ClientBuilder::default().with_credentials("k".to_owned()).build()?;
+//! assert_eq!(client.base_url().as_str(), "https://api.example.com/");
+//! // The checks are the kit's: plain http is refused at build, off loopback.
+//! let refused = ClientBuilder::default()
+//!     .with_base_url("http://api.example.com")
+//!     .with_credentials("k".to_owned())
+//!     .build();
+//! assert!(refused.unwrap_err().is_insecure_transport());
+//! # Ok::<(), Error>(())
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::clock::SharedClock;
+use crate::error::{Error, ErrorKind};
+use crate::http::{ErrorParser, Http};
+use crate::limiter::RateLimiter;
+use crate::provider::TokenProvider;
+use crate::request::AuthorizedRequest;
+use crate::retry::RetryPolicy;
+use crate::session::{Session, SessionStats};
+
+/// What a vendor crate tells the kit about itself.
+///
+/// ```
+/// let iqm = auth_core::client::VendorInfo {
+///     name: "iqm",
+///     env_prefix: "IQM",
+///     default_base_url: "https://api.iqm.com",
+/// };
+/// assert_eq!(auth_core::client::Env::new(iqm.env_prefix).name("BASE_URL"), "IQM_BASE_URL");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VendorInfo {
+    /// The vendor's name, for messages.
+    pub name: &'static str,
+    /// The prefix of the environment variables `with_env` reads (`IQM` reads
+    /// `IQM_BASE_URL`, `IQM_CLIENT_ID`, ...).
+    pub env_prefix: &'static str,
+    /// The production API, used when no base URL is given.
+    pub default_base_url: &'static str,
+}
+
+/// Reads a vendor's environment variables: `{prefix}_{name}`, blank values treated as unset.
+///
+/// ```
+/// let env = auth_core::client::Env::new("EXAMPLE_VENDOR_THAT_IS_NOT_SET");
+/// assert_eq!(env.var("BASE_URL"), None);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Env {
+    prefix: &'static str,
+}
+
+impl Env {
+    /// A reader of the variables starting with `prefix` and `_`.
+    pub fn new(prefix: &'static str) -> Self {
+        Env { prefix }
+    }
+
+    /// The full name of variable `name`.
+    pub fn name(&self, name: &str) -> String {
+        format!("{}_{name}", self.prefix)
+    }
+
+    /// The value of `{prefix}_{name}`, if set and not blank.
+    pub fn var(&self, name: &str) -> Option<String> {
+        std::env::var(self.name(name))
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// The settings every vendor's builder has. A vendor builder holds one (and its own
+/// options beside it); [`client_builder!`](crate::client_builder) generates the setters.
+#[must_use]
+pub struct Config<C> {
+    base_url: Option<String>,
+    credentials: Option<C>,
+    clock: Option<SharedClock>,
+    http_client: Option<reqwest::Client>,
+    limiter: Option<RateLimiter>,
+    session: SessionSettings,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct SessionSettings {
+    token_timeout: Option<Duration>,
+    max_wait: Option<Duration>,
+    retries: Option<RetryPolicy>,
+}
+
+impl<C> Default for Config<C> {
+    fn default() -> Self {
+        Config {
+            base_url: None,
+            credentials: None,
+            clock: None,
+            http_client: None,
+            limiter: None,
+            session: SessionSettings::default(),
+        }
+    }
+}
+
+// Credentials hold secrets: Debug shows only whether they are set.
+impl<C> fmt::Debug for Config<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("base_url", &self.base_url)
+            .field("credentials", &self.credentials.is_some())
+            .field("own_http_client", &self.http_client.is_some())
+            .field("limiter", &self.limiter)
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> Config<C> {
+    /// Set the base URL (checked at [`finish`](Self::finish)).
+    pub fn set_base_url(&mut self, url: String) {
+        self.base_url = Some(url);
+    }
+
+    /// Set the credentials.
+    pub fn set_credentials(&mut self, credentials: C) {
+        self.credentials = Some(credentials);
+    }
+
+    /// The credentials set so far.
+    pub fn credentials(&self) -> Option<&C> {
+        self.credentials.as_ref()
+    }
+
+    /// Set the clock.
+    pub fn set_clock(&mut self, clock: SharedClock) {
+        self.clock = Some(clock);
+    }
+
+    /// The clock set so far (the system clock when none is).
+    pub fn clock(&self) -> SharedClock {
+        self.clock.clone().unwrap_or_default()
+    }
+
+    /// Send through this `reqwest::Client`.
+    pub fn set_http_client(&mut self, client: reqwest::Client) {
+        self.http_client = Some(client);
+    }
+
+    /// Set the client-side rate limiter.
+    pub fn set_rate_limiter(&mut self, limiter: RateLimiter) {
+        self.limiter = Some(limiter);
+    }
+
+    /// The rate limiter set so far.
+    pub fn rate_limiter(&self) -> Option<&RateLimiter> {
+        self.limiter.as_ref()
+    }
+
+    /// Bound each token request (see [`Session::with_token_timeout`]).
+    pub fn set_token_timeout(&mut self, timeout: Duration) {
+        self.session.token_timeout = Some(timeout);
+    }
+
+    /// Bound each caller's wait for a renewal (see [`Session::with_max_wait`]).
+    pub fn set_max_wait(&mut self, max_wait: Duration) {
+        self.session.max_wait = Some(max_wait);
+    }
+
+    /// How renewals retry a failing token endpoint (see [`Session::with_renewal_retries`]).
+    pub fn set_renewal_retries(&mut self, policy: RetryPolicy) {
+        self.session.retries = Some(policy);
+    }
+
+    /// Read `{prefix}_BASE_URL` (the vendor reads its own credentials and options).
+    pub fn read_env(&mut self, env: &Env) {
+        if let Some(url) = env.var("BASE_URL") {
+            self.base_url = Some(url);
+        }
+    }
+
+    /// Check everything and hand over the parts a vendor client is made of: the base URL
+    /// (given, else the vendor's production URL) parsed, `http` or `https` with no query or
+    /// fragment, and plain `http` only to loopback; the credentials (a `Config` error when
+    /// none were given); the transport with the clock, the client, the limiter and the
+    /// vendor's error parser.
+    pub fn finish(
+        self,
+        vendor: &VendorInfo,
+        parser: impl ErrorParser + 'static,
+    ) -> Result<Parts<C>, Error> {
+        let raw = self.base_url.as_deref().unwrap_or(vendor.default_base_url);
+        let base_url = parse_base_url(raw)?;
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                format!("no {} credentials were given", vendor.name),
+            )
+        })?;
+        let http = match self.http_client {
+            Some(client) => Http::with_client(client),
+            None => Http::new()?,
+        };
+        let mut http = http.with_error_parser(parser);
+        if let Some(clock) = self.clock {
+            http = http.with_clock(clock);
+        }
+        if let Some(limiter) = self.limiter {
+            http = http.with_rate_limiter(limiter);
+        }
+        Ok(Parts {
+            base_url,
+            credentials,
+            http,
+            session: self.session,
+        })
+    }
+}
+
+/// A base URL checked as [`Config::finish`] checks it: an `http` or `https` URL that can be
+/// a base, with no query or fragment, and plain `http` only to a loopback host. For a
+/// vendor with more than one host (IntelePeer's portal and API).
+///
+/// ```
+/// use auth_core::client::parse_base_url;
+/// assert_eq!(parse_base_url(" https://api.example.com/v1 ")?.as_str(), "https://api.example.com/v1");
+/// assert!(parse_base_url("http://127.0.0.1:9").is_ok());
+/// assert!(parse_base_url("http://api.example.com").unwrap_err().is_insecure_transport());
+/// assert!(parse_base_url("ftp://api.example.com").unwrap_err().is_config());
+/// assert!(parse_base_url("https://api.example.com/?k=v").unwrap_err().is_config());
+/// # Ok::<(), auth_core::Error>(())
+/// ```
+pub fn parse_base_url(raw: &str) -> Result<Url, Error> {
+    let url = Url::parse(raw.trim())
+        .map_err(|e| Error::new(ErrorKind::Config, "base url is not a valid url").with_source(e))?;
+    if url.cannot_be_a_base() || !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::new(
+            ErrorKind::Config,
+            "base url must be an http or https url",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::new(
+            ErrorKind::Config,
+            "base url must not carry a query or fragment",
+        ));
+    }
+    crate::http::ensure_secure(&url)?;
+    Ok(url)
+}
+
+/// What [`Config::finish`] hands a vendor's `build`: checked, ready to use.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Parts<C> {
+    /// The base URL, checked.
+    pub base_url: Url,
+    /// The credentials.
+    pub credentials: C,
+    /// The transport: clock, client, limiter and the vendor's error parser.
+    pub http: Http,
+    session: SessionSettings,
+}
+
+impl<C> Parts<C> {
+    /// A session for `provider` on this transport, with the builder's session settings.
+    pub fn session(&self, provider: impl TokenProvider) -> Session {
+        self.session_from_arc(Arc::new(provider))
+    }
+
+    /// [`session`](Self::session) for a provider the vendor keeps a handle on.
+    pub fn session_from_arc(&self, provider: Arc<dyn TokenProvider>) -> Session {
+        let mut session = Session::from_arc(provider, self.http.clone());
+        let s = self.session;
+        if let Some(t) = s.token_timeout {
+            session = session.with_token_timeout(t);
+        }
+        if let Some(w) = s.max_wait {
+            session = session.with_max_wait(w);
+        }
+        if let Some(r) = s.retries {
+            session = session.with_renewal_retries(r);
+        }
+        session
+    }
+}
+
+/// A vendor's builder as the kit sees it. Implement it, then call
+/// [`client_builder!`](crate::client_builder) on the type for the setters.
+pub trait VendorBuilder: Sized {
+    /// The vendor's credentials.
+    type Credentials;
+    /// Name, environment prefix and production URL.
+    const VENDOR: VendorInfo;
+    /// The kit's settings inside the builder.
+    fn kit(&mut self) -> &mut Config<Self::Credentials>;
+    /// Read the vendor's own variables (credentials, options) from `env`; `BASE_URL` is
+    /// read by the kit. Called by the generated `with_env`.
+    fn read_env(self, env: &Env) -> Self;
+}
+
+/// Generate the kit's setters on a vendor's builder (which implements
+/// [`VendorBuilder`](crate::client::VendorBuilder)): `with_base_url`, `with_credentials`,
+/// `with_clock`, `with_http_client`, `with_rate_limiter`, `with_token_timeout`,
+/// `with_max_wait`, `with_renewal_retries` and `with_env`. See the
+/// [module docs](crate::client) for a whole vendor.
+#[macro_export]
+macro_rules! client_builder {
+    ($builder:ty) => {
+        impl $builder {
+            /// Talk to this base URL instead of the vendor's production API (a sandbox, a
+            /// proxy, a regional host). Plain `http://` is refused at `build` unless the
+            /// host is loopback, so credentials never cross a network unencrypted.
+            pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
+                $crate::client::VendorBuilder::kit(&mut self).set_base_url(url.into());
+                self
+            }
+
+            /// The credentials to sign in with (required).
+            pub fn with_credentials(
+                mut self,
+                credentials: impl Into<<$builder as $crate::client::VendorBuilder>::Credentials>,
+            ) -> Self {
+                $crate::client::VendorBuilder::kit(&mut self).set_credentials(credentials.into());
+                self
+            }
+
+            /// Judge token expiry by this clock (a `ManualClock` in tests, shared with a
+            /// sandbox, so expiry is driven without sleeping). Default: the system clock.
+            pub fn with_clock(mut self, clock: impl Into<$crate::SharedClock>) -> Self {
+                $crate::client::VendorBuilder::kit(&mut self).set_clock(clock.into());
+                self
+            }
+
+            /// Send through your own `reqwest::Client` (proxies, timeouts, a shared
+            /// connection pool). Its redirect policy is yours: see
+            /// `auth_core::http::redirect_policy` for the one the default client uses.
+            pub fn with_http_client(mut self, client: impl Into<$crate::reqwest::Client>) -> Self {
+                $crate::client::VendorBuilder::kit(&mut self).set_http_client(client.into());
+                self
+            }
+
+            /// Hold calls to a client-side rate limit (a vendor quota), waiting rather than
+            /// being answered 429.
+            pub fn with_rate_limiter(mut self, limiter: $crate::RateLimiter) -> Self {
+                $crate::client::VendorBuilder::kit(&mut self).set_rate_limiter(limiter);
+                self
+            }
+
+            /// How long one token request may take (default 5 s) before it counts as a
+            /// transient failure and is retried: a stalled token endpoint then holds
+            /// callers for seconds, not for the HTTP client's whole request timeout.
+            pub fn with_token_timeout(mut self, timeout: std::time::Duration) -> Self {
+                $crate::client::VendorBuilder::kit(&mut self).set_token_timeout(timeout);
+                self
+            }
+
+            /// The longest any call waits for a token renewal before it fails with a
+            /// transient error (the renewal goes on for the others). Default: no bound
+            /// beyond the token timeout and retries.
+            pub fn with_max_wait(mut self, max_wait: std::time::Duration) -> Self {
+                $crate::client::VendorBuilder::kit(&mut self).set_max_wait(max_wait);
+                self
+            }
+
+            /// How a renewal retries a token endpoint that fails transiently while no valid
+            /// token is left (default 3 attempts within about 0.6 s; `RetryPolicy::none()`
+            /// when your code retries itself).
+            pub fn with_renewal_retries(mut self, policy: $crate::provider::RetryPolicy) -> Self {
+                $crate::client::VendorBuilder::kit(&mut self).set_renewal_retries(policy);
+                self
+            }
+
+            /// Read the vendor's environment variables: `{PREFIX}_BASE_URL` and the
+            /// vendor's credentials and options (see the crate docs for the names). Unset
+            /// variables leave the builder as it was.
+            pub fn with_env(mut self) -> Self {
+                let env = $crate::client::Env::new(
+                    <$builder as $crate::client::VendorBuilder>::VENDOR.env_prefix,
+                );
+                $crate::client::VendorBuilder::kit(&mut self).read_env(&env);
+                $crate::client::VendorBuilder::read_env(self, &env)
+            }
+        }
+    };
+}
+
+/// What every vendor client has, whatever the vendor: its session and its base URL, with
+/// the calls that need nothing vendor-specific. Vendor clients dereference to it.
+#[derive(Clone)]
+pub struct Core {
+    session: Session,
+    base_url: Url,
+}
+
+impl fmt::Debug for Core {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Core")
+            .field("base_url", &self.base_url.as_str())
+            .field("session", &self.session)
+            .finish()
+    }
+}
+
+impl Core {
+    /// The shared part of a client sending through `session` to `base_url`.
+    pub fn new(session: Session, base_url: Url) -> Self {
+        Core { session, base_url }
+    }
+
+    /// The session: the cached token, renewals, the request pipeline.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The base URL requests are relative to.
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// What the session did so far: sign-ins, refreshes, expiries, 401s recovered.
+    pub fn session_stats(&self) -> SessionStats {
+        self.session.stats()
+    }
+
+    /// Wait for a renewal in flight (for example one started in the background ahead of
+    /// expiry), so counters and the token are settled before you read them. `Ok` when
+    /// none was in flight.
+    pub async fn settle(&self) -> Result<(), Error> {
+        match self.session.settle().await {
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// When the cached token expires, if one is cached and has an expiry.
+    pub fn token_expiry(&self) -> Option<SystemTime> {
+        self.session
+            .current()
+            .and_then(|lease| lease.tokens().expiry().expires_at())
+    }
+
+    /// An authorized request of `method` to `path` under the base URL (`path` is appended
+    /// to the base URL's path, so a base of `https://h/api` and a path of `/v1/x` give
+    /// `https://h/api/v1/x`). A path that does not start with `/` is refused when sent.
+    pub fn request(&self, method: Method, path: &str) -> AuthorizedRequest {
+        let url = self.url(path);
+        let builder = url.map(|u| self.session.http().request(method, u));
+        AuthorizedRequest::new(self.session.clone(), builder)
+    }
+
+    /// `GET path` and decode the JSON answer.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        self.request(Method::GET, path).send_json().await
+    }
+
+    /// The URL of `path` under the base URL.
+    pub fn url(&self, path: &str) -> Result<Url, Error> {
+        if !path.starts_with('/') {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "request path must start with '/'",
+            ));
+        }
+        let base = self.base_url.as_str().trim_end_matches('/');
+        Url::parse(&format!("{base}{path}")).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                "request path is not valid in a url",
+            )
+            .with_source(e)
+        })
+    }
+}
