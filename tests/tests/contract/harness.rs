@@ -158,3 +158,32 @@ pub async fn run(subject: Subject) {
         .await
         .unwrap_or_else(|e| panic!("{name}: call after faults failed: {e}"));
 }
+
+/// Run the contract on any vendor's sandbox, through [`VendorSandbox`]: no adapter closures.
+pub async fn run_vendor<V: auth_core::sandbox::VendorSandbox>(lifetime: Duration) {
+    use auth_core::sandbox::Fault;
+    use futures::FutureExt as _;
+    let clock = ManualClock::new();
+    let sandbox = Arc::new(V::start(clock.clone(), lifetime).await);
+    let client = sandbox
+        .client()
+        .unwrap_or_else(|e| panic!("{}: client: {e}", V::NAME));
+    let (s1, s2) = (sandbox.clone(), sandbox.clone());
+    run(Subject {
+        name: V::NAME,
+        clock,
+        lifetime,
+        call: Arc::new(move || V::call(&client).boxed()),
+        token_requests: Arc::new(move || s1.controls().token_requests()),
+        inject: Arc::new(move |status| {
+            s2.controls().inject(match status {
+                401 => Fault::unauthorized(),
+                429 => Fault::rate_limited(Some(1), "too many requests"),
+                s => Fault::server_error(s),
+            })
+        }),
+        renewable: sandbox.renewable(),
+        secrets: sandbox.secrets(),
+    })
+    .await;
+}

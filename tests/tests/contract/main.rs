@@ -5,6 +5,8 @@
 
 mod harness;
 
+mod acme;
+
 mod incend;
 mod intelepeer;
 mod ipaas_com;

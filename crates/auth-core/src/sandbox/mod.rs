@@ -2,7 +2,10 @@
 //! a fault queue (401, 429, 5xx), JWT-format minting and httpmock response helpers.
 //!
 //! Each vendor crate's in-process fake is made of these, so the rules they share (when a
-//! token is expired, how a fault is injected) are written once.
+//! token is expired, how a fault is injected) are written once. [`Kit`] is the fake
+//! itself: the server, the token store, faults, hits, the recorder and the clock, with
+//! dispatch over the vendor's route table ([`Spec`]); a vendor writes only its routes'
+//! handlers and its error shape. [`VendorSandbox`] lets one test take any vendor.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,6 +16,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 pub use httpmock::{HttpMockRequest, HttpMockResponse, MockServer};
 
 use crate::clock::SharedClock;
+
+mod kit;
+pub use kit::{Controls, Ctx, Kit, Route, RouteKind, Settings, Spec, Tokens, VendorSandbox};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -364,6 +370,24 @@ impl TokenStore {
     pub fn expire_all(&self) {
         for entry in lock(&self.tokens).values_mut() {
             entry.1 = true;
+        }
+    }
+
+    /// Expire every token for which `f` says so.
+    ///
+    /// ```
+    /// use auth_core::sandbox::{TokenCheck, TokenStore};
+    /// let s = TokenStore::new(auth_core::ManualClock::new());
+    /// let (a, b) = (s.issue("at", "alice", None), s.issue("at", "bob", None));
+    /// s.expire_matching(|t| t.subject == "alice");
+    /// assert_eq!(s.check(&a), TokenCheck::Expired);
+    /// assert!(matches!(s.check(&b), TokenCheck::Valid(_)));
+    /// ```
+    pub fn expire_matching(&self, f: impl Fn(&IssuedToken) -> bool) {
+        for entry in lock(&self.tokens).values_mut() {
+            if f(&entry.0) {
+                entry.1 = true;
+            }
         }
     }
 }
