@@ -43,15 +43,143 @@ impl AuthScheme {
     /// assert_eq!(h["authorization"], "t");
     /// ```
     pub fn apply(self, tokens: &TokenSet, headers: &mut HeaderMap) -> Result<(), Error> {
-        let prefix = match self {
+        TokenHeader::authorization(self).apply(tokens, headers)
+    }
+}
+
+/// Where a token goes on a request and in what form: the `Authorization` header with a
+/// scheme, or a vendor's own header. A provider's `authorize` uses one instead of building
+/// the header by hand; the value is marked sensitive.
+///
+/// ```
+/// use auth_core::provider::{AuthScheme, TokenHeader};
+/// use auth_core::{AccessToken, Expiry, TokenSet};
+/// let set = TokenSet::new(AccessToken::new("k-123"), Expiry::never());
+/// let mut h = reqwest::header::HeaderMap::new();
+/// TokenHeader::named(reqwest::header::HeaderName::from_static("ipaas")).apply(&set, &mut h)?;
+/// TokenHeader::authorization(AuthScheme::Bearer).apply(&set, &mut h)?;
+/// assert_eq!((h["ipaas"].to_str().unwrap(), h["authorization"].to_str().unwrap()), ("k-123", "Bearer k-123"));
+/// assert!(h["ipaas"].is_sensitive());
+/// # Ok::<(), auth_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHeader {
+    name: reqwest::header::HeaderName,
+    scheme: AuthScheme,
+}
+
+impl TokenHeader {
+    /// `Authorization: <scheme> <token>`.
+    pub const fn authorization(scheme: AuthScheme) -> Self {
+        TokenHeader {
+            name: AUTHORIZATION,
+            scheme,
+        }
+    }
+
+    /// The raw token in a header of the vendor's own (Incend's `ipaas: <key>`).
+    pub const fn named(name: reqwest::header::HeaderName) -> Self {
+        TokenHeader {
+            name,
+            scheme: AuthScheme::Raw,
+        }
+    }
+
+    /// Put `tokens`' access token into `headers`, marked sensitive.
+    pub fn apply(&self, tokens: &TokenSet, headers: &mut HeaderMap) -> Result<(), Error> {
+        let prefix = match self.scheme {
             AuthScheme::Bearer => "Bearer ",
             AuthScheme::Raw => "",
         };
         headers.insert(
-            AUTHORIZATION,
+            self.name.clone(),
             sensitive_header(prefix, tokens.access_token().as_secret())?,
         );
         Ok(())
+    }
+}
+
+/// `Basic base64(user:secret)`, marked sensitive: the client-credential header of a token
+/// request (IQM's client id and secret). A user or secret that cannot be sent as a header
+/// is a `Config` error.
+///
+/// ```
+/// let v = auth_core::provider::basic_auth("id", &secrecy::SecretString::from("s3cret"))?;
+/// assert_eq!(v.to_str().unwrap(), "Basic aWQ6czNjcmV0");
+/// assert!(v.is_sensitive());
+/// # Ok::<(), auth_core::Error>(())
+/// ```
+pub fn basic_auth(
+    user: &str,
+    secret: &SecretString,
+) -> Result<reqwest::header::HeaderValue, Error> {
+    use base64::Engine as _;
+    use secrecy::ExposeSecret as _;
+    let encoded = SecretString::from(
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{user}:{}", secret.expose_secret())),
+    );
+    sensitive_header("Basic ", &encoded).map_err(|_| {
+        Error::new(
+            ErrorKind::Config,
+            "client id or secret holds characters not allowed in a header",
+        )
+    })
+}
+
+/// A scheme chosen per request URL: the first rule whose host and path prefix match, else
+/// the default (IntelePeer: the raw token on the portal's `/_rest/v4/my/*`, `Bearer`
+/// everywhere else).
+///
+/// ```
+/// use auth_core::provider::{AuthScheme, SchemeByUrl};
+/// let rule = SchemeByUrl::new(AuthScheme::Bearer)
+///     .rule("portal.example.com", "/_rest/v4/my/", AuthScheme::Raw);
+/// let url = |s: &str| reqwest::Url::parse(s).unwrap();
+/// assert_eq!(rule.scheme_for(&url("https://portal.example.com/_rest/v4/my/accounts")), AuthScheme::Raw);
+/// assert_eq!(rule.scheme_for(&url("https://portal.example.com/_rest/v4/authenticate")), AuthScheme::Bearer);
+/// assert_eq!(rule.scheme_for(&url("https://api.example.com/_rest/v4/my/x")), AuthScheme::Bearer);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemeByUrl {
+    rules: Vec<(String, String, AuthScheme)>,
+    default: AuthScheme,
+}
+
+impl SchemeByUrl {
+    /// `default` for every URL, until rules are added.
+    pub fn new(default: AuthScheme) -> Self {
+        SchemeByUrl {
+            rules: Vec::new(),
+            default,
+        }
+    }
+
+    /// Use `scheme` for URLs on `host` (case-insensitive, port ignored) whose path starts
+    /// with `path_prefix`. Earlier rules win.
+    pub fn rule(
+        mut self,
+        host: impl Into<String>,
+        path_prefix: impl Into<String>,
+        scheme: AuthScheme,
+    ) -> Self {
+        self.rules.push((host.into(), path_prefix.into(), scheme));
+        self
+    }
+
+    /// The scheme for `url`.
+    pub fn scheme_for(&self, url: &reqwest::Url) -> AuthScheme {
+        let host = url.host_str().unwrap_or_default();
+        self.rules
+            .iter()
+            .find(|(h, p, _)| h.eq_ignore_ascii_case(host) && url.path().starts_with(p.as_str()))
+            .map_or(self.default, |(_, _, s)| *s)
+    }
+
+    /// Put the token on `request` with the scheme its URL calls for.
+    pub fn apply(&self, tokens: &TokenSet, request: &mut reqwest::Request) -> Result<(), Error> {
+        let scheme = self.scheme_for(request.url());
+        TokenHeader::authorization(scheme).apply(tokens, request.headers_mut())
     }
 }
 

@@ -1,7 +1,8 @@
 //! Secret-holding token types: access token, refresh token and the set a sign-in returns.
 
-use std::collections::BTreeMap;
+use std::any::{Any, TypeId};
 use std::fmt;
+use std::sync::Arc;
 
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
@@ -127,14 +128,15 @@ pub fn sensitive_header(prefix: &str, secret: &SecretString) -> Result<HeaderVal
 }
 
 /// What a sign-in or refresh returns: the access token, an optional refresh token, when the
-/// access token expires, and non-secret attributes the vendor needs on later calls
-/// (for example IQM's workspace id).
+/// access token expires, and typed non-secret data the vendor needs on later calls (IQM's
+/// workspace id, iPaaS.com's user id), one value per type.
 ///
 /// ```
 /// use auth_core::{AccessToken, Expiry, TokenSet};
-/// let set = TokenSet::new(AccessToken::new("tok"), Expiry::never())
-///     .with_attribute("owId", "42");
-/// assert_eq!(set.attribute("owId"), Some("42"));
+/// #[derive(Debug, Clone, PartialEq)]
+/// struct Workspace(u64);
+/// let set = TokenSet::new(AccessToken::new("tok"), Expiry::never()).with_data(Workspace(42));
+/// assert_eq!(set.data::<Workspace>(), Some(&Workspace(42)));
 /// assert!(!format!("{set:?}").contains("tok\""));
 /// ```
 #[derive(Clone, Debug)]
@@ -142,11 +144,23 @@ pub struct TokenSet {
     access_token: AccessToken,
     refresh_token: Option<RefreshToken>,
     expiry: Expiry,
-    attributes: BTreeMap<String, String>,
+    data: Data,
+}
+
+/// Typed values keyed by their type. Debug shows the type names only.
+#[derive(Clone, Default)]
+struct Data(Vec<(TypeId, &'static str, Arc<dyn Any + Send + Sync>)>);
+
+impl fmt::Debug for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(_, name, _)| name))
+            .finish()
+    }
 }
 
 impl TokenSet {
-    /// A token set with no refresh token and no attributes.
+    /// A token set with no refresh token and no data.
     ///
     /// ```
     /// let s = auth_core::TokenSet::new(auth_core::AccessToken::new("t"), auth_core::Expiry::never());
@@ -157,7 +171,7 @@ impl TokenSet {
             access_token,
             refresh_token: None,
             expiry,
-            attributes: BTreeMap::new(),
+            data: Data::default(),
         }
     }
 
@@ -174,16 +188,25 @@ impl TokenSet {
         self
     }
 
-    /// Add a non-secret attribute.
-    ///
-    /// ```
-    /// let s = auth_core::TokenSet::new(auth_core::AccessToken::new("a"), auth_core::Expiry::never())
-    ///     .with_attribute("k", "v");
-    /// assert_eq!(s.attribute("k"), Some("v"));
-    /// ```
-    pub fn with_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.attributes.insert(key.into(), value.into());
+    /// Attach a non-secret value the vendor needs with this token (replacing one of the same
+    /// type). Never put a secret here: Debug hides the values, but nothing else does.
+    pub fn with_data<T: Any + Send + Sync>(mut self, value: T) -> Self {
+        let id = TypeId::of::<T>();
+        self.data.0.retain(|(t, _, _)| *t != id);
+        self.data
+            .0
+            .push((id, std::any::type_name::<T>(), Arc::new(value)));
         self
+    }
+
+    /// The value of type `T` attached with [`with_data`](Self::with_data), if any.
+    pub fn data<T: Any + Send + Sync>(&self) -> Option<&T> {
+        let id = TypeId::of::<T>();
+        self.data
+            .0
+            .iter()
+            .find(|(t, _, _)| *t == id)
+            .and_then(|(_, _, v)| v.downcast_ref::<T>())
     }
 
     /// The access token.
@@ -216,36 +239,28 @@ impl TokenSet {
         &self.expiry
     }
 
-    /// A non-secret attribute by name.
-    ///
-    /// ```
-    /// let s = auth_core::TokenSet::new(auth_core::AccessToken::new("a"), auth_core::Expiry::never());
-    /// assert_eq!(s.attribute("missing"), None);
-    /// ```
-    pub fn attribute(&self, key: &str) -> Option<&str> {
-        self.attributes.get(key).map(String::as_str)
-    }
-
     /// Carry over from `previous` what a renewal answer left out: the refresh token (a vendor
-    /// that does not rotate it sends none back) and attributes such as a workspace id.
+    /// that does not rotate it sends none back) and data such as a workspace id.
     ///
     /// ```
     /// use auth_core::{AccessToken, Expiry, RefreshToken, TokenSet};
+    /// #[derive(Debug, PartialEq)]
+    /// struct Workspace(u64);
     /// let old = TokenSet::new(AccessToken::new("a1"), Expiry::never())
     ///     .with_refresh_token(Some(RefreshToken::new("r1")))
-    ///     .with_attribute("owId", "7");
+    ///     .with_data(Workspace(7));
     /// let new = TokenSet::new(AccessToken::new("a2"), Expiry::never()).inherit_from(&old);
     /// assert_eq!(new.refresh_token().unwrap().expose(), "r1");
-    /// assert_eq!(new.attribute("owId"), Some("7"));
+    /// assert_eq!(new.data::<Workspace>(), Some(&Workspace(7)));
     /// ```
     pub fn inherit_from(mut self, previous: &TokenSet) -> Self {
         if self.refresh_token.is_none() {
             self.refresh_token = previous.refresh_token.clone();
         }
-        for (k, v) in &previous.attributes {
-            self.attributes
-                .entry(k.clone())
-                .or_insert_with(|| v.clone());
+        for item in &previous.data.0 {
+            if !self.data.0.iter().any(|(t, _, _)| *t == item.0) {
+                self.data.0.push(item.clone());
+            }
         }
         self
     }
@@ -275,7 +290,7 @@ mod tests {
         ] {
             assert!(!shown.contains(SECRET), "leaked: {shown}");
         }
-        insta::assert_snapshot!(format!("{set:?}"), @r#"TokenSet { access_token: AccessToken([REDACTED]), refresh_token: Some(RefreshToken([REDACTED])), expiry: Expiry { expires_at: None, lifetime: None }, attributes: {} }"#);
+        insta::assert_snapshot!(format!("{set:?}"), @r#"TokenSet { access_token: AccessToken([REDACTED]), refresh_token: Some(RefreshToken([REDACTED])), expiry: Expiry { expires_at: None, lifetime: None }, data: [] }"#);
     }
 
     #[test]
@@ -287,17 +302,23 @@ mod tests {
         assert!(bad.unwrap_err().is_bad_response());
     }
 
+    #[derive(Debug, PartialEq)]
+    struct Tag(&'static str);
+
     #[test]
     fn inherit_keeps_new_values() {
         let old = TokenSet::new(AccessToken::new("a1"), Expiry::never())
             .with_refresh_token(Some(RefreshToken::new("r1")))
-            .with_attribute("k", "old");
+            .with_data(Tag("old"))
+            .with_data(7u8);
         let new = TokenSet::new(AccessToken::new("a2"), Expiry::never())
             .with_refresh_token(Some(RefreshToken::new("r2")))
-            .with_attribute("k", "new")
+            .with_data(Tag("new"))
             .inherit_from(&old);
         assert_eq!(new.refresh_token().unwrap().expose(), "r2");
-        assert_eq!(new.attribute("k"), Some("new"));
+        assert_eq!(new.data::<Tag>(), Some(&Tag("new")));
+        assert_eq!(new.data::<u8>(), Some(&7));
+        assert_eq!(format!("{new:?}").matches("Tag").count(), 1);
         assert_eq!(new.access_token().expose(), "a2");
     }
 }

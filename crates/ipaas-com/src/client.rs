@@ -18,7 +18,7 @@ use url::Url;
 use crate::auth::{Credentials, IpaasProvider};
 use crate::config::{Api, DEFAULT_VERSION, Environment, build_url, parse_base_url, split_endpoint};
 use crate::error::IpaasErrors;
-use crate::models::{Company, USER_ID, UserProfile};
+use crate::models::{Company, UserId, UserProfile};
 use crate::paging::ListRequest;
 
 /// Builds a [`Client`].
@@ -371,8 +371,8 @@ impl Client {
         let lease = self.inner.session.token().await?;
         let id = lease
             .tokens()
-            .attribute(USER_ID)
-            .map(str::to_owned)
+            .data::<UserId>()
+            .map(|u| u.0.to_string())
             .or_else(|| self.profile().and_then(|p| p.id).map(|i| i.to_string()))
             .ok_or_else(|| {
                 Error::new(

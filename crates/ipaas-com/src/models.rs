@@ -78,8 +78,10 @@ pub(crate) struct AuthAnswer {
 /// and the token carries no JWT `exp`.
 const FALLBACK_LIFETIME: Duration = Duration::from_secs(3600);
 
-/// The token-set attribute holding the user id, carried over refreshes by the session.
-pub(crate) const USER_ID: &str = "user_id";
+/// The signed-in user's id, kept with the token set and carried over refreshes by the
+/// session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UserId(pub(crate) i64);
 
 impl AuthAnswer {
     /// Build the token set, judging the expiry against `now`.
@@ -101,7 +103,7 @@ impl AuthAnswer {
             .map(RefreshToken::new);
         let mut set = TokenSet::new(AccessToken::new(access), expiry).with_refresh_token(refresh);
         if let Some(id) = self.profile.id {
-            set = set.with_attribute(USER_ID, id.to_string());
+            set = set.with_data(UserId(id));
         }
         Ok(set)
     }
@@ -142,7 +144,7 @@ mod tests {
         let set = a.token_set(now).unwrap();
         assert_eq!(set.access_token().expose(), SECRET);
         assert_eq!(set.refresh_token().unwrap().expose(), "AQA-refresh");
-        assert_eq!(set.attribute(USER_ID), Some("664"));
+        assert_eq!(set.data::<UserId>(), Some(&UserId(664)));
         assert_eq!(
             set.expiry().expires_at(),
             Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_060))

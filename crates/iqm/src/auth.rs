@@ -30,12 +30,17 @@ pub const WORKSPACE_HEADER: HeaderName = HeaderName::from_static("x-iaa-ow-id");
 /// assert_eq!(iqm::IAA_HOST_HEADER.as_str(), "x-iaa-host");
 /// ```
 pub const IAA_HOST_HEADER: HeaderName = HeaderName::from_static("x-iaa-host");
-/// The token-set attribute holding the workspace id (`owId`).
-///
-/// ```
-/// assert_eq!(iqm::OW_ID, "owId");
-/// ```
-pub const OW_ID: &str = "owId";
+/// The workspace id (`owId`) IQM answers with a login, kept with the token set (read it
+/// with `tokens.data::<OwId>()`) and sent as `X-IAA-OW-ID` on every call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwId(pub(crate) String);
+
+impl OwId {
+    /// The id as IQM wrote it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 pub(crate) const TOKEN_PATH: &str = "/api/v3/ua/oauth/token";
 pub(crate) const LOGIN_PATH: &str = "/api/v3/ua/login";
@@ -234,7 +239,7 @@ pub(crate) struct TokenAnswer {
 }
 
 /// Parse a token answer: `{success, data: {...}}` or the flat object, `expires_in` counted
-/// from `received_at`, `owId` (number or string) kept as the [`OW_ID`] attribute.
+/// from `received_at`, `owId` (number or string) kept as [`OwId`] data.
 pub(crate) fn parse_token_answer(
     status: u16,
     body: Value,
@@ -289,7 +294,7 @@ pub(crate) fn parse_token_answer(
                 "token answer has a malformed owId",
             ));
         }
-        tokens = tokens.with_attribute(OW_ID, ow);
+        tokens = tokens.with_data(OwId(ow));
     }
     Ok(TokenAnswer {
         tokens,
@@ -436,11 +441,11 @@ impl IqmAuth {
         };
         let answer = parse_token_answer(status, body, at).map_err(login_refused)?;
         let mut tokens = answer.tokens;
-        if tokens.attribute(OW_ID).is_none() {
+        if tokens.data::<OwId>().is_none() {
             // The workspace header is required on every later call; ask for it once here
             // rather than send calls IQM would refuse.
             let ow = self.fetch_ow_id(&tokens).await?;
-            tokens = tokens.with_attribute(OW_ID, ow);
+            tokens = tokens.with_data(OwId(ow));
         }
         Ok(tokens)
     }
@@ -560,7 +565,7 @@ impl TokenProvider for IqmAuth {
 /// `Authorization: Bearer <access token>` and `X-IAA-OW-ID: <owId>`.
 pub(crate) fn authorize_headers(tokens: &TokenSet, headers: &mut HeaderMap) -> Result<(), Error> {
     AuthScheme::Bearer.apply(tokens, headers)?;
-    if let Some(ow) = tokens.attribute(OW_ID) {
+    if let Some(ow) = tokens.data::<OwId>().map(OwId::as_str) {
         let v = HeaderValue::try_from(ow).map_err(|_| {
             Error::new(
                 ErrorKind::BadResponse,
@@ -589,7 +594,7 @@ mod tests {
             "refresh_token": "eac4c1f6-781e-4b04-baff-9c2e415d1f64",
             "scope": "read write", "token_type": "bearer", "expires_in": 35999, "owId": 200001}});
         let a = parse_token_answer(200, wrapped, at()).unwrap();
-        assert_eq!(a.tokens.attribute(OW_ID), Some("200001"));
+        assert_eq!(a.tokens.data::<OwId>().map(OwId::as_str), Some("200001"));
         assert_eq!(a.scope.as_deref(), Some("read write"));
         assert_eq!(a.token_type.as_deref(), Some("bearer"));
         assert_eq!(
@@ -600,12 +605,12 @@ mod tests {
         let b = parse_token_answer(200, flat, at()).unwrap();
         assert_eq!(b.tokens.access_token().expose(), "a2");
         assert_eq!(b.tokens.refresh_token().unwrap().expose(), "r2");
-        assert_eq!(b.tokens.attribute(OW_ID), None);
+        assert_eq!(b.tokens.data::<OwId>().map(OwId::as_str), None);
         assert_eq!(b.tokens.expiry().lifetime(), Some(Duration::from_secs(60)));
         // owId as a string, null refresh token, missing expires_in: tolerated.
         let odd = json!({"data": {"access_token": "a3", "refresh_token": null, "owId": "77"}});
         let c = parse_token_answer(200, odd, at()).unwrap();
-        assert_eq!(c.tokens.attribute(OW_ID), Some("77"));
+        assert_eq!(c.tokens.data::<OwId>().map(OwId::as_str), Some("77"));
         assert!(c.tokens.refresh_token().is_none());
         assert_eq!(c.tokens.expiry().lifetime(), Some(FALLBACK_LIFETIME));
     }
@@ -682,7 +687,7 @@ mod tests {
             base_url: "https://api.iqm.com".into(),
         };
         let set =
-            TokenSet::new(AccessToken::new("tok"), Expiry::never()).with_attribute(OW_ID, "42");
+            TokenSet::new(AccessToken::new("tok"), Expiry::never()).with_data(OwId("42".into()));
         let mut h = HeaderMap::new();
         auth.authorize(&set, &mut h).unwrap();
         assert_eq!(h["authorization"], "Bearer tok");

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::auth::{
-    Credentials, IqmAuth, LOGOUT_PATH, LoginFlow, OW_ID, OW_ID_PATH, RefreshFlow, SIGN_UP_PATH,
+    Credentials, IqmAuth, LOGOUT_PATH, LoginFlow, OW_ID_PATH, OwId, RefreshFlow, SIGN_UP_PATH,
     authorize_headers, basic_header, parse_ow_id, parse_token_answer,
 };
 use crate::models::{SignUp, unwrap_data};
@@ -391,8 +391,8 @@ impl Client {
         let lease = self.inner.session.token().await?;
         lease
             .tokens()
-            .attribute(OW_ID)
-            .map(str::to_owned)
+            .data::<OwId>()
+            .map(|o| o.as_str().to_owned())
             .ok_or_else(|| Error::new(ErrorKind::BadResponse, "login answer had no owId"))
     }
 
@@ -438,7 +438,7 @@ impl Client {
         self.inner
             .session
             .current()
-            .and_then(|l| l.tokens().attribute(OW_ID).map(str::to_owned))
+            .and_then(|l| l.tokens().data::<OwId>().map(|o| o.as_str().to_owned()))
     }
 
     /// Ask IQM for the workspace id: `GET /api/v3/ua/user/ow-id`.

@@ -70,8 +70,7 @@ mod models;
 pub mod sandbox;
 
 pub use auth::{
-    ClientCredentials, Credentials, IAA_HOST_HEADER, LoginFlow, OW_ID, RefreshFlow,
-    WORKSPACE_HEADER,
+    ClientCredentials, Credentials, IAA_HOST_HEADER, LoginFlow, OwId, RefreshFlow, WORKSPACE_HEADER,
 };
 pub use auth_core::{Error, ErrorKind, Expiry, RateLimiter, Result, SessionStats, TokenSet};
 pub use client::{ApiRequest, Client, ClientBuilder, Environment, PRODUCTION_URL, RATE_LIMIT};

@@ -58,7 +58,7 @@ async fn wire_shapes_of_every_call() {
         .await
         .unwrap();
     assert!(signed.tokens.refresh_token().is_some());
-    assert_eq!(signed.tokens.attribute("owId"), None);
+    assert_eq!(signed.tokens.data::<iqm::OwId>(), None);
     assert_eq!(signed.scope.as_deref(), Some("read write"));
     let sign_up = rec.last("/api/v3/ua/sign-up").unwrap();
     assert_redacted(&sign_up, &[SIGN_UP_PASSWORD]);
