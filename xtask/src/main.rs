@@ -8,6 +8,8 @@
 //!
 //! No dependencies beyond std: xtask must build fast on a cold machine.
 
+mod tidy;
+
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
