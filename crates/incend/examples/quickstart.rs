@@ -11,8 +11,7 @@
 use std::io::{BufRead, Write};
 use std::time::Duration;
 
-use auth_core::ManualClock;
-use incend::sandbox::{Fault, Sandbox};
+use incend::sandbox::{Fault, ManualClock, Sandbox};
 use incend::{Client, ProfileEdit, Recipient, UserClient, VerifiedUser};
 
 fn ask(prompt: &str) -> String {
@@ -54,14 +53,8 @@ async fn sign_in(
 
 #[tokio::main]
 async fn main() -> incend::Result<()> {
-    let live =
-        std::env::var(incend::ENV_BASE_URL).is_ok() && std::env::var(incend::ENV_API_KEY).is_ok();
+    let live = std::env::var("INCEND_BASE_URL").is_ok() && std::env::var("INCEND_API_KEY").is_ok();
     let clock = ManualClock::new();
-    let now: auth_core::SharedClock = if live {
-        auth_core::SharedClock::default()
-    } else {
-        clock.clone().into()
-    };
     let sandbox = if live {
         None
     } else {
@@ -74,25 +67,17 @@ async fn main() -> incend::Result<()> {
         )
     };
     let (backend, user_builder) = match &sandbox {
-        None => (
-            Client::from_env()?,
-            UserClient::builder()
-                .with_base_url(std::env::var(incend::ENV_BASE_URL).unwrap_or_default()),
-        ),
-        Some(sb) => (
-            Client::builder()
-                .with_base_url(sb.base_url())
-                .with_api_key(sb.api_key())
-                .with_clock(clock.clone())
-                .build()?,
-            UserClient::builder()
-                .with_base_url(sb.base_url())
-                .with_clock(clock.clone()),
-        ),
+        None => (Client::from_env()?, UserClient::builder().with_env()),
+        Some(sb) => (sb.client_builder().build()?, sb.user_client_builder()),
+    };
+    // The sandbox's manual clock, or the system clock when live.
+    let now = match &sandbox {
+        Some(sb) => sb.clock(),
+        None => Default::default(),
     };
     println!(
         "incend quickstart against {} ({})",
-        backend.base_url(),
+        backend.base_url().as_str().trim_end_matches('/'),
         if live { "live" } else { "sandbox" }
     );
 
@@ -123,7 +108,7 @@ async fn main() -> incend::Result<()> {
 
     // On the user's device.
     let me = user_builder
-        .with_user_token(user.user_token().clone())
+        .with_credentials(user.user_token().clone())
         .with_expires_at(user.expires_at())
         .build()?;
     let profile = me.profile().await?;
@@ -147,7 +132,7 @@ async fn main() -> incend::Result<()> {
 
     if let Some(sb) = &sandbox {
         // A 401 from the server: the session cannot be renewed, so it surfaces, once.
-        sb.inject_on("/user", Fault::unauthorized());
+        sb.inject_on("profile", Fault::unauthorized());
         match me.profile().await {
             Err(e) if e.is_session_expired() => println!("injected 401 surfaced as: {e}"),
             other => println!("unexpected after an injected 401: {other:?}"),
@@ -157,8 +142,8 @@ async fn main() -> incend::Result<()> {
 
         // Cross the server-reported expiry on the manual clock.
         let left = me
-            .expires_at()
-            .and_then(|at| at.duration_since(auth_core::Clock::now(&clock)).ok())
+            .token_expiry()
+            .and_then(|at| at.duration_since(now.now()).ok())
             .unwrap_or_default();
         clock.advance(left + Duration::from_secs(1));
         match me.profile().await {

@@ -1,316 +1,136 @@
-//! The backend client: send and verify one-time codes and check a user's session, all
-//! authorized by the client API key in the `ipaas` header.
+//! Incend's two clients on the auth-core kit: the backend [`Client`] (send and verify one-time
+//! codes, check a user's session, authorized by the client API key) and the [`UserClient`]
+//! (the user's own profile, from the user's device, authorized by their session token).
 
-use std::fmt;
-use std::sync::Arc;
+use std::ops::Deref;
+use std::time::SystemTime;
 
-use auth_core::{
-    AccessToken, ApiKey, Error, ErrorKind, Expiry, Result, Session, SessionStats, SharedClock,
-    TokenSet,
-    http::{Http, read_json},
-    provider::{Capabilities, RenewalPolicy, TokenProvider, async_trait, sensitive_header},
-};
+use auth_core::client::{Config, Core, Env, VendorBuilder, VendorInfo};
+use auth_core::http::read_json;
+use auth_core::provider::parse_rfc3339;
+use auth_core::{ApiKey, AuthorizedRequest, Expiry, Result, TokenSet};
 use reqwest::Method;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName};
+use reqwest::header::HeaderMap;
+use secrecy::ExposeSecret as _;
 
+use crate::auth::{self, ClientKeyAuth, HandedOver, UserSessionAuth};
 use crate::error::IncendErrors;
 use crate::models::{
-    MessageWire, OtpCode, OtpSent, Recipient, TokenStatus, TokenStatusWire, UserToken,
-    VerifiedUser, VerifyWire, missing_with,
+    MessageWire, OtpCode, OtpSent, Profile, ProfileEdit, ProfileWire, Recipient, TokenStatus,
+    TokenStatusWire, UserToken, VerifiedUser, VerifyWire, missing_with,
 };
 
-/// The base URL the Incend IPaaS server most likely lives at (not confirmed by the vendor;
-/// set your own with `with_base_url`).
+/// Where the Incend IPaaS server most likely lives (the vendor has not confirmed it): the
+/// base URL both clients use unless given another with `with_base_url`.
 pub const DEFAULT_BASE_URL: &str = "https://ipaas.incend.in";
 
-/// Environment variable holding the base URL, read by [`Client::from_env`].
-pub const ENV_BASE_URL: &str = "INCEND_BASE_URL";
-/// Environment variable holding the client API key, read by [`Client::from_env`].
-pub const ENV_API_KEY: &str = "INCEND_API_KEY";
+const VENDOR: VendorInfo = VendorInfo {
+    name: "incend",
+    env_prefix: "INCEND",
+    default_base_url: DEFAULT_BASE_URL,
+};
 
-/// Check and normalise a base URL (no trailing slash).
-pub(crate) fn base_url(raw: Option<String>) -> Result<String> {
-    let raw = raw.unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-    let parsed = url::Url::parse(raw.trim())
-        .map_err(|e| Error::new(ErrorKind::Config, "base url is not a valid url").with_source(e))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(Error::new(
-            ErrorKind::Config,
-            "base url must be http or https",
-        ));
-    }
-    // Refused here, at build(), rather than at the first call.
-    auth_core::http::ensure_secure(&parsed)?;
-    Ok(parsed.as_str().trim_end_matches('/').to_owned())
-}
-
-pub(crate) fn make_http(
-    client: Option<reqwest::Client>,
-    clock: Option<SharedClock>,
-) -> Result<Http> {
-    let http = match client {
-        Some(c) => Http::with_client(c),
-        None => Http::new()?,
-    };
-    let http = match clock {
-        Some(c) => http.with_clock(c),
-        None => http,
-    };
-    Ok(http.with_error_parser(IncendErrors))
-}
-
-/// Puts the client API key in the `ipaas` header. An API key cannot be renewed: a session
-/// holding it never signs in or refreshes.
-#[derive(Debug)]
-struct ClientKeyAuth;
-
-#[async_trait]
-impl TokenProvider for ClientKeyAuth {
-    async fn sign_in(&self) -> Result<TokenSet> {
-        Err(self.renewal_impossible())
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::none()
-    }
-
-    fn policy(&self) -> RenewalPolicy {
-        RenewalPolicy::OnExpiry
-    }
-
-    fn authorize(&self, tokens: &TokenSet, headers: &mut HeaderMap) -> Result<()> {
-        headers.insert(
-            HeaderName::from_static("ipaas"),
-            sensitive_header("", tokens.access_token().as_secret())?,
-        );
-        Ok(())
-    }
-
-    fn renewal_impossible(&self) -> Error {
-        Error::new(ErrorKind::Config, "no client api key is configured")
-    }
-}
-
-/// Builds a [`Client`].
+/// Builds a [`Client`]: the kit's setters (`with_base_url`, `with_credentials` for the
+/// client API key, `with_clock`, `with_http_client`, `with_rate_limiter`, `with_env`, ...).
+///
+/// The API key is checked at [`build`](Self::build), so a client that builds can send it:
 ///
 /// ```
-/// let client = incend::Client::builder()
-///     .with_base_url("https://ipaas.example.com")
-///     .with_api_key("client-key")
+/// use incend::Client;
+///
+/// let client = Client::builder()
+///     .with_base_url("https://ipaas.example.com/")
+///     .with_credentials("client-key")
 ///     .build()?;
-/// # let _ = client;
+/// assert_eq!(client.base_url().as_str(), "https://ipaas.example.com/");
+/// assert_eq!(client.session_stats().requests, 0);
+///
+/// // No key, a key that cannot be a header, a key over plain http: refused before any call.
+/// assert!(Client::builder().build().unwrap_err().is_config());
+/// let garbled = Client::builder().with_credentials("key\nwith-a-newline").build();
+/// assert!(garbled.unwrap_err().is_config());
+/// let plain = Client::builder()
+///     .with_base_url("http://ipaas.example.com")
+///     .with_credentials("client-key")
+///     .build();
+/// assert!(plain.unwrap_err().is_insecure_transport());
 /// # Ok::<(), incend::Error>(())
 /// ```
-#[derive(Default)]
+#[derive(Debug, Default)]
+#[must_use]
 pub struct ClientBuilder {
-    base_url: Option<String>,
-    api_key: Option<ApiKey>,
-    clock: Option<SharedClock>,
-    http_client: Option<reqwest::Client>,
+    kit: Config<ApiKey>,
 }
 
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key)
-            .finish_non_exhaustive()
+impl VendorBuilder for ClientBuilder {
+    type Credentials = ApiKey;
+    const VENDOR: VendorInfo = VENDOR;
+
+    fn kit(&mut self) -> &mut Config<ApiKey> {
+        &mut self.kit
+    }
+
+    /// `INCEND_API_KEY` (and, read by the kit, `INCEND_BASE_URL`).
+    fn read_env(self, env: &Env) -> Self {
+        match env.var("API_KEY") {
+            Some(key) => self.with_credentials(key),
+            None => self,
+        }
     }
 }
+auth_core::client_builder!(ClientBuilder);
 
 impl ClientBuilder {
-    /// Talk to `url` instead of [`DEFAULT_BASE_URL`] (a sandbox, a staging server).
-    ///
-    /// ```
-    /// let b = incend::Client::builder().with_base_url("http://127.0.0.1:8080");
-    /// # let _ = b;
-    /// ```
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// The client API key IPaaS issued (sent as the `ipaas` header).
-    ///
-    /// ```
-    /// let b = incend::Client::builder().with_api_key("client-key");
-    /// # let _ = b;
-    /// ```
-    pub fn with_api_key(mut self, key: impl Into<ApiKey>) -> Self {
-        self.api_key = Some(key.into());
-        self
-    }
-
-    /// Same as [`with_api_key`](Self::with_api_key): the client API key is this client's only
-    /// credential.
-    ///
-    /// ```
-    /// let b = incend::Client::builder().with_credentials("client-key");
-    /// # let _ = b;
-    /// ```
-    pub fn with_credentials(self, key: impl Into<ApiKey>) -> Self {
-        self.with_api_key(key)
-    }
-
-    /// Use `clock` for expiry decisions (tests pass a `ManualClock` shared with the sandbox).
-    ///
-    /// ```
-    /// let b = incend::Client::builder().with_clock(auth_core::ManualClock::new());
-    /// # let _ = b;
-    /// ```
-    pub fn with_clock(mut self, clock: impl Into<SharedClock>) -> Self {
-        self.clock = Some(clock.into());
-        self
-    }
-
-    /// Send through your own `reqwest::Client` (proxies, timeouts).
-    ///
-    /// ```
-    /// let b = incend::Client::builder().with_http_client(reqwest::Client::new());
-    /// # let _ = b;
-    /// ```
-    pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
-    /// Build the client. Fails with [`ErrorKind::Config`] without an API key, with one that
-    /// cannot be sent as a header, or with a bad base URL.
-    ///
-    /// ```
-    /// let err = incend::Client::builder().build().unwrap_err();
-    /// assert!(err.is_config());
-    /// ```
+    /// Build the client. Fails with a `Config` error without an API key, with a blank one or
+    /// one that cannot be sent as a header, or with a bad base URL.
     pub fn build(self) -> Result<Client> {
-        let base = base_url(self.base_url)?;
-        let key = self
-            .api_key
-            .ok_or_else(|| Error::new(ErrorKind::Config, "client api key missing"))?;
-        if key.expose().trim().is_empty() {
-            return Err(Error::new(ErrorKind::Config, "client api key is empty"));
-        }
-        if reqwest::header::HeaderValue::from_str(key.expose()).is_err() {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "client api key holds characters not allowed in a header",
-            ));
-        }
-        let http = make_http(self.http_client, self.clock)?;
-        let session = Session::new(ClientKeyAuth, http);
-        session.replace(TokenSet::new(
-            AccessToken::from(key.as_secret().clone()),
-            Expiry::never(),
-        ));
+        let parts = self.kit.finish(&VENDOR, IncendErrors)?;
+        let key = auth::client_key(&parts.credentials)?;
+        let session = parts.session(ClientKeyAuth);
+        session.replace(key);
         Ok(Client {
-            inner: Arc::new(Inner { base, session }),
+            core: Core::new(session, parts.base_url),
         })
     }
 }
 
-struct Inner {
-    base: String,
-    session: Session,
-}
-
 /// The backend client of Incend IPaaS: sends one-time codes, verifies them, and checks a
-/// user's session, authorized by the client API key. Cheap to clone.
+/// user's session, authorized by the client API key (`ipaas` header). It dereferences to
+/// the kit's [`Core`] (`session_stats`, `base_url`, ...). Cheap to clone.
 ///
-/// ```no_run
-/// # async fn run() -> incend::Result<()> {
-/// let client = incend::Client::builder().with_api_key("client-key").build()?;
-/// let to = incend::Recipient::sms("+918838118348")?;
-/// client.send_otp(&to).await?;
-/// let user = client.verify_otp(&to, "0123").await?;
-/// // Store only the id; hand the token to the user's device.
-/// println!("user {}", user.user_id());
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
+/// An API key cannot be renewed: the session never signs in or refreshes, and a 401
+/// surfaces. See the [crate docs](crate) for the whole flow.
+#[derive(Debug, Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    core: Core,
 }
 
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("base_url", &self.inner.base)
-            .field("session", &self.inner.session)
-            .finish()
+impl Deref for Client {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
     }
 }
 
 impl Client {
     /// Start building a client.
-    ///
-    /// ```
-    /// let _ = incend::Client::builder();
-    /// ```
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
 
-    /// A client from `INCEND_API_KEY` and, when set, `INCEND_BASE_URL`.
-    ///
-    /// ```no_run
-    /// let client = incend::Client::from_env()?;
-    /// # let _ = client;
-    /// # Ok::<(), incend::Error>(())
-    /// ```
+    /// A client from `INCEND_API_KEY` and, when set, `INCEND_BASE_URL`: for a backend
+    /// configured by its environment.
     pub fn from_env() -> Result<Client> {
-        let key = std::env::var(ENV_API_KEY).map_err(|_| {
-            Error::new(
-                ErrorKind::Config,
-                "environment variable INCEND_API_KEY is not set",
-            )
-        })?;
-        let mut b = Client::builder().with_api_key(key);
-        if let Ok(url) = std::env::var(ENV_BASE_URL) {
-            b = b.with_base_url(url);
-        }
-        b.build()
-    }
-
-    /// The base URL in use.
-    ///
-    /// ```
-    /// let c = incend::Client::builder().with_api_key("k").build()?;
-    /// assert_eq!(c.base_url(), incend::DEFAULT_BASE_URL);
-    /// # Ok::<(), incend::Error>(())
-    /// ```
-    pub fn base_url(&self) -> &str {
-        &self.inner.base
-    }
-
-    /// What the client's session did: requests sent, 401s seen. It never signs in or
-    /// refreshes: an API key cannot be renewed.
-    ///
-    /// ```
-    /// let c = incend::Client::builder().with_api_key("k").build()?;
-    /// assert_eq!(c.session_stats().requests, 0);
-    /// # Ok::<(), incend::Error>(())
-    /// ```
-    pub fn session_stats(&self) -> SessionStats {
-        self.inner.session.stats()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.inner.base)
+        Self::builder().with_env().build()
     }
 
     /// Send a one-time code to `to` (`POST /auth/init`).
-    ///
-    /// ```no_run
-    /// # async fn f(client: incend::Client) -> incend::Result<()> {
-    /// client.send_otp(&incend::Recipient::email("user@example.com")?).await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn send_otp(&self, to: &Recipient) -> Result<OtpSent> {
-        let session = &self.inner.session;
-        let req = session
-            .http()
-            .request(Method::POST, self.url("/auth/init"))
-            .json(&serde_json::Value::Object(to.wire()));
-        let answer: MessageWire = read_json(session.send(req).await?).await?;
+        let answer: MessageWire = self
+            .request(Method::POST, "/auth/init")
+            .json(&serde_json::Value::Object(to.wire()))
+            .send_json()
+            .await?;
         Ok(OtpSent {
             message: answer.message.unwrap_or_default(),
         })
@@ -321,32 +141,21 @@ impl Client {
     ///
     /// The answer's personal fields (`name`, `userData`) are dropped unread; see
     /// [`VerifiedUser`]. The server's reserved test recipients (`+919999999999`,
-    /// `testing@incend.in`) answer without a session, which is a
-    /// [`ErrorKind::BadResponse`] here.
-    ///
-    /// ```no_run
-    /// # async fn f(client: incend::Client) -> incend::Result<()> {
-    /// let to = incend::Recipient::sms("+918838118348")?;
-    /// let user = client.verify_otp(&to, "0123").await?;
-    /// # let _ = user; Ok(()) }
-    /// ```
+    /// `testing@incend.in`) answer without a session, which is a `BadResponse` error here.
     pub async fn verify_otp(&self, to: &Recipient, code: &str) -> Result<VerifiedUser> {
         let code = OtpCode::new(code)?;
+        let code_text = code.secret().expose_secret();
         let mut body = to.wire();
-        body.insert(
-            "code".into(),
-            secrecy::ExposeSecret::expose_secret(code.secret()).into(),
-        );
-        let session = &self.inner.session;
-        let req = session
-            .http()
-            .request(Method::POST, self.url("/auth/verify"))
-            .json(&serde_json::Value::Object(body));
-        let resp = session.send_with_secrets(req, &[code.secret()]).await?;
+        body.insert("code".into(), code_text.into());
+        let resp = self
+            .request(Method::POST, "/auth/verify")
+            .json(&serde_json::Value::Object(body))
+            .scrub_secret(code.secret().clone())
+            .send()
+            .await?;
         let status = resp.status().as_u16();
         let answer: VerifyWire = read_json(resp).await?;
-        let code_text = secrecy::ExposeSecret::expose_secret(code.secret());
-        let key = session.current();
+        let key = self.session().current();
         let key_text = key
             .as_ref()
             .map_or("", |l| l.tokens().access_token().expose());
@@ -368,8 +177,7 @@ impl Client {
             .token_expiry
             .as_deref()
             .ok_or_else(|| lacks("tokenExpiry"))?;
-        let expires_at =
-            auth_core::provider::parse_rfc3339(expiry).map_err(|e| e.with_status(status))?;
+        let expires_at = parse_rfc3339(expiry).map_err(|e| e.with_status(status))?;
         Ok(VerifiedUser::new(
             user_id,
             UserToken::new(token),
@@ -377,34 +185,26 @@ impl Client {
         ))
     }
 
-    /// Ask whether a user's session is still active (`GET /auth/token`).
+    /// Ask whether a user's session is still active (`GET /auth/token`), sending the user
+    /// token as the user's device does, beside the API key.
     ///
     /// An expired session (401) or one the server does not know (404) is an error of kind
-    /// [`ErrorKind::SessionExpired`]: the user must sign in again with a new code.
-    ///
-    /// ```no_run
-    /// # async fn f(client: incend::Client, token: incend::UserToken) -> incend::Result<()> {
-    /// match client.token_status(&token).await {
-    ///     Ok(status) => println!("active until {:?}", status.expires_at),
-    ///     Err(e) if e.is_session_expired() => println!("ask the user to sign in again"),
-    ///     Err(e) => return Err(e),
-    /// }
-    /// # Ok(()) }
-    /// ```
+    /// `SessionExpired`: the user must sign in again with a new code.
     pub async fn token_status(&self, token: &UserToken) -> Result<TokenStatus> {
-        let wire = token.wire_form();
-        let session = &self.inner.session;
-        let req = session
-            .http()
-            .request(Method::GET, self.url("/auth/token"))
-            .header(AUTHORIZATION, sensitive_header("Bearer ", &wire)?);
-        let resp = session
-            .send_with_secrets(req, &[token.secret(), &wire])
+        let tokens = auth::user_session(token, None, self.session().http().now());
+        let wire = tokens.access_token().as_secret().clone();
+        let mut user_header = HeaderMap::new();
+        auth::USER_TOKEN.apply(&tokens, &mut user_header)?;
+        let resp = self
+            .request(Method::GET, "/auth/token")
+            .map_builder(|b| b.headers(user_header))
+            .scrub_secret(token.secret().clone())
+            .scrub_secret(wire.clone())
+            .send()
             .await?;
         let status = resp.status().as_u16();
         let answer: TokenStatusWire = read_json(resp).await?;
-        let wire_text = secrecy::ExposeSecret::expose_secret(&wire);
-        let key = session.current();
+        let key = self.session().current();
         let key_text = key
             .as_ref()
             .map_or("", |l| l.tokens().access_token().expose());
@@ -413,7 +213,7 @@ impl Client {
                 field,
                 status,
                 answer.message.as_deref(),
-                &[token.expose(), wire_text, key_text],
+                &[token.expose(), wire.expose_secret(), key_text],
             )
         };
         let expiry = answer
@@ -422,10 +222,178 @@ impl Client {
             .ok_or_else(|| lacks("tokenExpiry"))?;
         Ok(TokenStatus {
             user_id: answer.user_id.clone().ok_or_else(|| lacks("userId"))?,
-            expires_at: auth_core::provider::parse_rfc3339(expiry)
-                .map_err(|e| e.with_status(status))?,
+            expires_at: parse_rfc3339(expiry).map_err(|e| e.with_status(status))?,
             message: answer.message.unwrap_or_default(),
         })
+    }
+}
+
+/// Builds a [`UserClient`]: the kit's setters, where the credentials are the user's session
+/// token as the backend handed it over (optional: a client built without one asks for a
+/// sign-in until [`UserClient::set_user_token`] installs one), plus the session's expiry.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use incend::UserClient;
+///
+/// let ends = SystemTime::now() + Duration::from_secs(30 * 24 * 3600);
+/// let me = UserClient::builder()
+///     .with_base_url("https://ipaas.example.com")
+///     .with_credentials("token-from-the-backend")
+///     .with_expires_at(ends)
+///     .build()?;
+/// assert_eq!(me.token_expiry(), Some(ends));
+///
+/// let signed_out = UserClient::builder().build()?;
+/// assert_eq!(signed_out.token_expiry(), None);
+/// # Ok::<(), incend::Error>(())
+/// ```
+#[derive(Debug, Default)]
+#[must_use]
+pub struct UserClientBuilder {
+    kit: Config<UserToken>,
+    expires_at: Option<SystemTime>,
+}
+
+impl VendorBuilder for UserClientBuilder {
+    type Credentials = UserToken;
+    const VENDOR: VendorInfo = VENDOR;
+
+    fn kit(&mut self) -> &mut Config<UserToken> {
+        &mut self.kit
+    }
+
+    /// Nothing beyond `INCEND_BASE_URL`: a user token comes from the backend, not from the
+    /// environment.
+    fn read_env(self, _env: &Env) -> Self {
+        self
+    }
+}
+auth_core::client_builder!(UserClientBuilder);
+
+impl UserClientBuilder {
+    /// When the session ends, as the server reported it (the verify answer's `tokenExpiry`,
+    /// [`VerifiedUser::expires_at`]). Without it the server alone decides; with it an
+    /// expired session fails locally, without a request.
+    pub fn with_expires_at(mut self, at: SystemTime) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+
+    /// Build the client. Without a token every call fails with a `SessionExpired` error
+    /// until [`UserClient::set_user_token`] installs one.
+    pub fn build(mut self) -> Result<UserClient> {
+        let token = self.kit.credentials().cloned();
+        if token.is_none() {
+            // KIT-NEED: `Config::finish` requires credentials, but a user client may start
+            // signed out. A placeholder passes the check and is never installed.
+            self.kit.set_credentials(UserToken::new(String::new()));
+        }
+        let parts = self.kit.finish(&VENDOR, IncendErrors)?;
+        let client = UserClient {
+            core: Core::new(parts.session(UserSessionAuth), parts.base_url),
+        };
+        if let Some(token) = token {
+            client.set_user_token(token, self.expires_at);
+        }
+        Ok(client)
+    }
+}
+
+/// The user-side client: the user's own profile, authorized by their session token
+/// (`Authorization: Bearer <base64 of the token>`; no API key is involved). It dereferences
+/// to the kit's [`Core`] (`token_expiry`, `session_stats`, ...). Cheap to clone.
+///
+/// There is no refresh and no sign-in this library can do: when the session has expired
+/// (locally by its reported expiry, or on the server: 401 or 404) every call fails with a
+/// `SessionExpired` error, once, without retrying. Ask the user to sign in again. See the
+/// [crate docs](crate) for the whole flow.
+#[derive(Debug, Clone)]
+pub struct UserClient {
+    core: Core,
+}
+
+impl Deref for UserClient {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl UserClient {
+    /// Start building a user client.
+    pub fn builder() -> UserClientBuilder {
+        UserClientBuilder::default()
+    }
+
+    /// Install a (new) session token, for example after the user signed in again, with the
+    /// expiry the server reported for it.
+    pub fn set_user_token(&self, token: impl Into<UserToken>, expires_at: Option<SystemTime>) {
+        let session = self.session();
+        session.replace(auth::user_session(
+            &token.into(),
+            expires_at,
+            session.http().now(),
+        ));
+    }
+
+    /// Forget the session token (sign out on this device).
+    pub fn sign_out(&self) {
+        self.session().clear();
+    }
+
+    /// The user's profile (`GET /user`). Using the session also extends it on the server.
+    pub async fn profile(&self) -> Result<Profile> {
+        self.call(self.request(Method::GET, "/user")).await
+    }
+
+    /// Change the user's name and profile data (`POST /user/edit`); answers the updated
+    /// profile.
+    pub async fn edit_profile(&self, edit: &ProfileEdit) -> Result<Profile> {
+        self.call(self.request(Method::POST, "/user/edit").json(&edit.wire()))
+            .await
+    }
+
+    async fn call(&self, req: AuthorizedRequest) -> Result<Profile> {
+        let session = self.session();
+        let before = session.current();
+        // The session scrubs its access token (the wire form); the token as handed over is
+        // scrubbed too.
+        let handed_over = before
+            .as_ref()
+            .and_then(|l| l.tokens().data::<HandedOver>())
+            .map(|h| h.0.clone());
+        let req = match &handed_over {
+            Some(t) => req.scrub_secret(t.secret().clone()),
+            None => req,
+        };
+        let resp = req.send().await?;
+        let mut scrub: Vec<&str> = handed_over.iter().map(UserToken::expose).collect();
+        if let Some(l) = &before {
+            scrub.push(l.tokens().access_token().expose());
+        }
+        let status = resp.status().as_u16();
+        let profile = read_json::<ProfileWire>(resp)
+            .await?
+            .into_profile(status, &scrub)?;
+        // The server extends a session as it is used: follow its reported expiry.
+        if let (Some(before), Some(reported)) = (before, profile.session_expires_at) {
+            let now = session.http().now();
+            let known = before.tokens().expiry().expires_at();
+            let same = session
+                .current()
+                .is_some_and(|c| c.generation() == before.generation());
+            if same && known.is_none_or(|k| reported > k) && reported > now {
+                session.replace(
+                    TokenSet::new(
+                        before.tokens().access_token().clone(),
+                        Expiry::at(reported, now),
+                    )
+                    .inherit_from(before.tokens()),
+                );
+            }
+        }
+        Ok(profile)
     }
 }
 
@@ -434,25 +402,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base_urls_are_checked_and_normalised() {
-        assert_eq!(base_url(None).unwrap(), DEFAULT_BASE_URL);
+    fn base_urls_are_checked_by_the_kit() {
+        let build = |url: Option<&str>| {
+            let b = Client::builder().with_credentials("k");
+            match url {
+                Some(u) => b.with_base_url(u).build(),
+                None => b.build(),
+            }
+        };
         assert_eq!(
-            base_url(Some("https://h.example/api/".into())).unwrap(),
-            "https://h.example/api"
+            build(None).unwrap().base_url().as_str(),
+            "https://ipaas.incend.in/"
         );
+        let c = build(Some("https://h.example/api/")).unwrap();
         assert_eq!(
-            base_url(Some(" http://127.0.0.1:9 ".into())).unwrap(),
-            "http://127.0.0.1:9"
+            c.url("/auth/init").unwrap().as_str(),
+            "https://h.example/api/auth/init"
         );
+        let c = build(Some(" http://127.0.0.1:9 ")).unwrap();
+        assert_eq!(c.url("/user").unwrap().as_str(), "http://127.0.0.1:9/user");
         for bad in ["", "h.example", "ftp://h.example"] {
-            assert!(base_url(Some(bad.into())).unwrap_err().is_config(), "{bad}");
+            assert!(build(Some(bad)).unwrap_err().is_config(), "{bad}");
         }
     }
 
     #[test]
     fn builder_debug_hides_the_key() {
         const KEY: &str = "k-secret-1";
-        let b = Client::builder().with_api_key(KEY);
+        let b = Client::builder().with_credentials(KEY);
         assert!(!format!("{b:?}").contains(KEY));
         let c = b.build().unwrap();
         assert!(!format!("{c:?}").contains(KEY));

@@ -1,23 +1,11 @@
 //! Incend's error answers: every one is `{"message": "..."}`, mostly with status 400, so the
-//! message (not the status) says what happened. This module turns them into error kinds.
+//! message (not the status) says what happened. This module turns them into error kinds and
+//! keeps the message's meaning on the error, read back with [`ErrorExt`].
 
 use auth_core::{Error, ErrorKind, http::ErrorParser};
 use reqwest::header::HeaderMap;
 
-/// What an Incend error answer means, read from its message.
-///
-/// Attached to every error built from an Incend answer; read it with
-/// `err.detail::<incend::ApiError>()`.
-///
-/// ```
-/// # fn f(err: incend::Error) {
-/// if let Some(api) = err.detail::<incend::ApiError>() {
-///     if api.reason == incend::ErrorReason::VerificationFailed {
-///         println!("wrong code: {}", api.message);
-///     }
-/// }
-/// # }
-/// ```
+/// What an Incend error answer means, read from its message ([`ErrorExt::error_reason`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum ErrorReason {
@@ -47,15 +35,8 @@ pub enum ErrorReason {
     Other,
 }
 
-/// An Incend error answer: its message and what it means.
-///
-/// ```
-/// # fn f(err: incend::Error) {
-/// if let Some(api) = err.detail::<incend::ApiError>() {
-///     println!("{:?}: {}", api.reason, api.message);
-/// }
-/// # }
-/// ```
+/// An Incend error answer: its message and what it means, attached to every error built
+/// from one ([`ErrorExt::api_error`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ApiError {
@@ -110,6 +91,43 @@ fn kind_for(reason: ErrorReason, base: ErrorKind) -> ErrorKind {
         | ErrorReason::DeliveryFailed => ErrorKind::Rejected,
         // 429 and 5xx keep the kind their status gives.
         ErrorReason::Other => base,
+    }
+}
+
+/// Incend's detail on an [`Error`]: the error answer it came from and what that meant. The
+/// kind (`is_rejected`, `is_session_expired`, ...) says what to do; the reason says which of
+/// the vendor's cases it was, for a message to the user.
+///
+/// ```
+/// use incend::{Error, ErrorExt, ErrorKind, ErrorReason};
+///
+/// fn advice(err: &Error) -> &'static str {
+///     match err.error_reason() {
+///         Some(ErrorReason::VerificationFailed) => "that code is not right, try again",
+///         Some(ErrorReason::Blacklisted) => "this number or address cannot be used",
+///         _ if err.is_session_expired() => "please sign in again",
+///         _ => "something went wrong",
+///     }
+/// }
+/// // An error that did not come from an Incend answer has no detail.
+/// let local = Error::new(ErrorKind::InvalidInput, "one-time code must be 3 to 6 characters");
+/// assert!(local.api_error().is_none());
+/// assert_eq!(advice(&local), "something went wrong");
+/// ```
+pub trait ErrorExt {
+    /// The vendor's error answer (its message, scrubbed of the secrets sent, and what it
+    /// means), when the error came from one.
+    fn api_error(&self) -> Option<&ApiError>;
+
+    /// What the vendor's error answer means, when the error came from one.
+    fn error_reason(&self) -> Option<ErrorReason> {
+        self.api_error().map(|a| a.reason)
+    }
+}
+
+impl ErrorExt for Error {
+    fn api_error(&self) -> Option<&ApiError> {
+        self.detail::<ApiError>()
     }
 }
 
@@ -258,7 +276,7 @@ mod tests {
             assert_eq!(e.kind(), kind, "{message}");
             assert_eq!(e.status(), Some(status));
             assert_eq!(e.vendor_message(), Some(message));
-            let d = e.detail::<ApiError>().expect("detail");
+            let d = e.api_error().expect("detail");
             assert_eq!(d.reason, reason, "{message}");
             assert_eq!(d.message, message);
         }

@@ -50,8 +50,8 @@ impl Channel {
 /// ```
 /// let phone = incend::Recipient::sms("+918838118348")?;
 /// let mail = incend::Recipient::email("user@example.com")?;
+/// assert_eq!((phone.channel(), mail.address()), (incend::Channel::Sms, "user@example.com"));
 /// assert!(incend::Recipient::sms("12-34").unwrap_err().is_invalid_input());
-/// # let _ = (phone, mail);
 /// # Ok::<(), incend::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -218,12 +218,7 @@ impl PartialEq for UserToken {
 impl Eq for UserToken {}
 
 impl UserToken {
-    /// Wrap a token string.
-    ///
-    /// ```
-    /// let t = incend::UserToken::new("jwt");
-    /// # let _ = t;
-    /// ```
+    /// Wrap a token string (on the user's device: the token the backend handed over).
     pub fn new(token: impl Into<String>) -> Self {
         UserToken(SecretString::from(token.into()))
     }
@@ -287,11 +282,7 @@ impl fmt::Display for UserToken {
 pub struct UserId(String);
 
 impl UserId {
-    /// Wrap an id.
-    ///
-    /// ```
-    /// let _ = incend::UserId::new("abc");
-    /// ```
+    /// Wrap an id (one your backend stored).
     pub fn new(id: impl Into<String>) -> Self {
         UserId(id.into())
     }
@@ -312,14 +303,7 @@ impl fmt::Display for UserId {
     }
 }
 
-/// The answer to sending a one-time code.
-///
-/// ```no_run
-/// # async fn f(client: incend::Client) -> incend::Result<()> {
-/// let sent = client.send_otp(&incend::Recipient::sms("+918838118348")?).await?;
-/// println!("{}", sent.message);
-/// # Ok(()) }
-/// ```
+/// The answer to sending a one-time code ([`Client::send_otp`](crate::Client::send_otp)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OtpSent {
@@ -334,16 +318,7 @@ pub struct OtpSent {
 /// personal data (name, profile data) is for the user's device to fetch itself. The verify
 /// answer does carry `name` and `userData`; they are never deserialized into this type, so
 /// they cannot be logged, cached or stored by accident. Hand [`VerifiedUser::user_token`]
-/// to the device, keep [`VerifiedUser::user_id`].
-///
-/// ```no_run
-/// # async fn f(client: incend::Client) -> incend::Result<()> {
-/// let to = incend::Recipient::sms("+918838118348")?;
-/// let user = client.verify_otp(&to, "0123").await?;
-/// println!("verified {}", user.user_id());
-/// let for_the_device: &str = user.user_token().expose();
-/// # let _ = for_the_device; Ok(()) }
-/// ```
+/// to the device, keep [`VerifiedUser::user_id`]. The [crate docs](crate) show the flow.
 #[derive(Debug, Clone)]
 pub struct VerifiedUser {
     user_id: UserId,
@@ -361,41 +336,24 @@ impl VerifiedUser {
     }
 
     /// The user's id: the only user data the backend may store.
-    ///
-    /// ```no_run
-    /// # fn f(u: incend::VerifiedUser) { println!("{}", u.user_id()); }
-    /// ```
     pub fn user_id(&self) -> &UserId {
         &self.user_id
     }
 
     /// The user's session token, to hand to their device.
-    ///
-    /// ```no_run
-    /// # fn f(u: incend::VerifiedUser) { let _ = u.user_token().expose(); }
-    /// ```
     pub fn user_token(&self) -> &UserToken {
         &self.user_token
     }
 
     /// When the server says the session ends (about 30 days; extended as the user uses it).
-    ///
-    /// ```no_run
-    /// # fn f(u: incend::VerifiedUser) { let _ = u.expires_at(); }
-    /// ```
+    /// Hand it to the device with the token, so an expired session fails there locally.
     pub fn expires_at(&self) -> SystemTime {
         self.expires_at
     }
 }
 
-/// A session's state as `GET /auth/token` reports it.
-///
-/// ```no_run
-/// # async fn f(client: incend::Client, token: incend::UserToken) -> incend::Result<()> {
-/// let status = client.token_status(&token).await?;
-/// println!("{} active until {:?}", status.user_id, status.expires_at);
-/// # Ok(()) }
-/// ```
+/// A session's state as `GET /auth/token` reports it
+/// ([`Client::token_status`](crate::Client::token_status)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TokenStatus {
@@ -410,13 +368,6 @@ pub struct TokenStatus {
 /// The user's own profile, as the user's device sees it (`GET /user`, `POST /user/edit`).
 ///
 /// This holds personal data: it is for the user's device, not for a client backend.
-///
-/// ```no_run
-/// # async fn f(user: incend::UserClient) -> incend::Result<()> {
-/// let me = user.profile().await?;
-/// println!("hello {}", me.name.as_deref().unwrap_or("there"));
-/// # Ok(()) }
-/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Profile {
@@ -442,7 +393,7 @@ pub struct Profile {
 ///
 /// ```
 /// let edit = incend::ProfileEdit::new("Asha")?.with_data("city", "Chennai");
-/// # let _ = edit;
+/// assert_ne!(edit, incend::ProfileEdit::new("Asha")?);
 /// assert!(incend::ProfileEdit::new(" ").unwrap_err().is_invalid_input());
 /// # Ok::<(), incend::Error>(())
 /// ```
@@ -454,11 +405,6 @@ pub struct ProfileEdit {
 
 impl ProfileEdit {
     /// An edit setting the display name (the API requires one on every edit).
-    ///
-    /// ```
-    /// let _ = incend::ProfileEdit::new("Asha")?;
-    /// # Ok::<(), incend::Error>(())
-    /// ```
     pub fn new(name: impl Into<String>) -> Result<Self> {
         let name = name.into();
         if name.trim().is_empty() {
@@ -470,12 +416,7 @@ impl ProfileEdit {
         })
     }
 
-    /// Also set the data field `key` to `value`.
-    ///
-    /// ```
-    /// let _ = incend::ProfileEdit::new("Asha")?.with_data("age", 30);
-    /// # Ok::<(), incend::Error>(())
-    /// ```
+    /// Also set the data field `key` to `value` (free-form profile data, such as a city).
     pub fn with_data(
         mut self,
         key: impl Into<String>,

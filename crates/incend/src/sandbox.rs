@@ -1,5 +1,5 @@
 //! An in-process fake of the Incend IPaaS server (feature `sandbox`), for this crate's tests,
-//! its quickstart and your own tests.
+//! its quickstart and your own tests, on the auth-core sandbox kit.
 //!
 //! It serves the five routes over real HTTP on a loopback port and enforces the rules the
 //! server's source shows: the `ipaas` API key on `/auth/*` ("Client not authorised"), the
@@ -7,16 +7,33 @@
 //! status is still pending"), HS256-format user JWTs without `exp` whose expiry lives on the
 //! server and follows the injected clock ("JWT token has expired, re-initiate login", "No
 //! such JWT token is created"), and the `Authorization: Bearer <base64 of the JWT>` wire form.
-//! Faults (401, 429, 5xx) can be queued; every request is counted and recorded.
+//! Anything else is express's `404 Cannot <METHOD> <path>`.
 //!
-//! Start it in your own tests with a `ManualClock` shared with the client:
+//! | route               | name      | kind       | credential            |
+//! |---------------------|-----------|------------|-----------------------|
+//! | `POST /auth/init`   | `init`    | authorized | API key               |
+//! | `POST /auth/verify` | `verify`  | token      | API key (issues a JWT)|
+//! | `GET /auth/token`   | `token`   | authorized | API key + user token  |
+//! | `GET /user`         | `profile` | authorized | user token            |
+//! | `POST /user/edit`   | `edit`    | authorized | user token            |
+//!
+//! The controls are the kit's, the same for every vendor: `inject` (the next authorized
+//! call), `inject_token` (the next verification), `inject_on("profile", ..)` (a route by
+//! name), `expire_tokens`, `hits("verify")`, `token_requests()` (verifications), `recorder()`
+//! (the API key, the codes and the issued tokens redacted), `set_token_lifetime`. Incend's
+//! own: the code sends deliver ([`Sandbox::set_otp`]), recipients the lookup refuses
+//! ([`Sandbox::reject_recipient`]), and one session's server-side expiry
+//! ([`Sandbox::set_session_expiry`], [`Sandbox::expire_session`]).
+//!
+//! Start it in your own tests with a `ManualClock` shared with the clients
+//! ([`Sandbox::client_builder`] and [`Sandbox::user_client_builder`] wire that up):
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> incend::Result<()> {
 //! use std::time::Duration;
-//! use auth_core::ManualClock;
-//! use incend::sandbox::Sandbox;
+//! use incend::Recipient;
+//! use incend::sandbox::{Fault, ManualClock, Sandbox};
 //!
 //! let clock = ManualClock::new();
 //! let sandbox = Sandbox::builder()
@@ -25,32 +42,40 @@
 //!     .otp("4321")
 //!     .start()
 //!     .await;
-//! let client = incend::Client::builder()
-//!     .with_base_url(sandbox.base_url())
-//!     .with_api_key(sandbox.api_key())
-//!     .with_clock(clock.clone())
-//!     .build()?;
-//! let to = incend::Recipient::sms("+918838118348")?;
+//! let client = sandbox.client_builder().build()?;
+//! let to = Recipient::sms("+918838118348")?;
 //! client.send_otp(&to).await?;
 //! let user = client.verify_otp(&to, "4321").await?;
-//! assert_eq!(sandbox.hits("verify"), 1);
+//! assert_eq!((sandbox.hits("verify"), sandbox.token_requests()), (1, 1));
+//!
+//! // A fault in Incend's shape, on the next authorized call.
+//! sandbox.inject(Fault::rate_limited(Some(30), "Too many requests"));
+//! let e = client.token_status(user.user_token()).await.unwrap_err();
+//! assert_eq!((e.is_rate_limited(), e.vendor_message()), (true, Some("Too many requests")));
+//!
+//! // The session's expiry is the server's, on the shared clock.
 //! clock.advance(Duration::from_secs(3600));
 //! assert!(client.token_status(user.user_token()).await.unwrap_err().is_session_expired());
 //! # Ok(()) }
 //! ```
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use auth_core::SharedClock;
-pub use auth_core::sandbox::{Fault, Recorder};
+pub use auth_core::ManualClock;
 use auth_core::sandbox::{
-    Faults, Hits, HttpMockRequest, HttpMockResponse, MockServer, TokenCheck, TokenStore, header,
-    mint_jwt, unix_seconds,
+    Controls, Ctx, HttpMockRequest, HttpMockResponse, Kit, Route, Settings, Spec, TokenCheck,
+    header, mint_jwt, unix_seconds,
 };
+pub use auth_core::sandbox::{Fault, Tokens, VendorSandbox};
 use base64::Engine as _;
 use serde_json::{Value, json};
+
+use crate::{Client, ClientBuilder, Error, Recipient, UserClient, UserClientBuilder, VerifiedUser};
 
 /// The API key the sandbox accepts unless told otherwise.
 pub const SANDBOX_API_KEY: &str = "sandbox-client-key";
@@ -59,22 +84,21 @@ pub const SANDBOX_OTP: &str = "123456";
 
 const THIRTY_DAYS: Duration = Duration::from_secs(30 * 24 * 3600);
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Configures and starts a [`Sandbox`].
+/// Configures and starts a [`Sandbox`]: the kit's `clock` and `token_lifetime` (how long a
+/// user session lasts after verification and after each profile view; default 30 days, as
+/// the server), and Incend's API key and code.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let sandbox = incend::sandbox::Sandbox::builder().api_key("my-key").start().await;
-/// assert_eq!(sandbox.api_key(), "my-key");
+/// let sandbox = incend::sandbox::Sandbox::builder().api_key("my-key").otp("0123").start().await;
+/// assert_eq!((sandbox.api_key(), sandbox.otp().as_str()), ("my-key", "0123"));
+/// assert!(sandbox.base_url().starts_with("http://127.0.0.1:"));
 /// # }
 /// ```
+#[must_use]
 pub struct SandboxBuilder {
-    clock: SharedClock,
-    lifetime: Duration,
+    kit: Settings,
     api_key: String,
     otp: String,
 }
@@ -83,7 +107,7 @@ impl std::fmt::Debug for SandboxBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The API key and the code are credentials, even test ones: never printed.
         f.debug_struct("SandboxBuilder")
-            .field("lifetime", &self.lifetime)
+            .field("token_lifetime", &self.kit.token_lifetime)
             .field("api_key", &"[REDACTED]")
             .field("otp", &"[REDACTED]")
             .finish_non_exhaustive()
@@ -93,97 +117,43 @@ impl std::fmt::Debug for SandboxBuilder {
 impl Default for SandboxBuilder {
     fn default() -> Self {
         SandboxBuilder {
-            clock: SharedClock::default(),
-            lifetime: THIRTY_DAYS,
+            kit: Settings::new(THIRTY_DAYS),
             api_key: SANDBOX_API_KEY.to_owned(),
             otp: SANDBOX_OTP.to_owned(),
         }
     }
 }
 
+auth_core::sandbox_builder!(SandboxBuilder);
+
 impl SandboxBuilder {
-    /// The clock that judges session expiry (share a `ManualClock` with the client).
-    ///
-    /// ```
-    /// let b = incend::sandbox::Sandbox::builder().clock(auth_core::ManualClock::new());
-    /// # let _ = b;
-    /// ```
-    pub fn clock(mut self, clock: impl Into<SharedClock>) -> Self {
-        self.clock = clock.into();
-        self
-    }
-
-    /// How long a user session lasts after verification and after each profile view
-    /// (default 30 days, as the server).
-    ///
-    /// ```
-    /// let b = incend::sandbox::Sandbox::builder().token_lifetime(std::time::Duration::from_secs(60));
-    /// # let _ = b;
-    /// ```
-    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
-        self.lifetime = lifetime;
-        self
-    }
-
-    /// The client API key accepted in the `ipaas` header (default [`SANDBOX_API_KEY`]).
-    ///
-    /// ```
-    /// let b = incend::sandbox::Sandbox::builder().api_key("k");
-    /// # let _ = b;
-    /// ```
+    /// The client API key accepted in the `ipaas` header (default [`SANDBOX_API_KEY`]): set
+    /// your own to check that a client sends the key it was given.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = key.into();
         self
     }
 
     /// The one-time code every send "delivers" (default [`SANDBOX_OTP`]).
-    ///
-    /// ```
-    /// let b = incend::sandbox::Sandbox::builder().otp("0123");
-    /// # let _ = b;
-    /// ```
     pub fn otp(mut self, code: impl Into<String>) -> Self {
         self.otp = code.into();
         self
     }
 
     /// Start the server on a loopback port.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let sandbox = incend::sandbox::Sandbox::builder().start().await;
-    /// assert!(sandbox.base_url().starts_with("http://127.0.0.1:"));
-    /// # }
-    /// ```
     pub async fn start(self) -> Sandbox {
-        let state = Arc::new(State {
-            sessions: TokenStore::new(self.clock.clone()),
-            clock: self.clock,
-            lifetime: self.lifetime,
-            api_key: self.api_key,
-            otp: Mutex::new(self.otp),
-            pending: Mutex::default(),
-            users: Mutex::default(),
-            invalid: Mutex::default(),
-            faults: Faults::default(),
-            hits: Hits::default(),
-            recorder: {
-                // The vendor's own credential header is never rendered, refused or not.
-                let recorder = Recorder::default();
-                recorder.redact_header("ipaas");
-                recorder
-            },
-        });
-        let server = MockServer::start_async().await;
-        let s = state.clone();
-        server
-            .mock_async(move |when, then| {
-                when.any_request();
-                then.respond_with(move |req: &HttpMockRequest| s.handle(req));
-            })
-            .await;
-        Sandbox { server, state }
+        let secrets = [self.api_key.as_str(), self.otp.as_str()];
+        let state = State {
+            api_key: self.api_key.clone(),
+            world: Mutex::new(World {
+                otp: self.otp.clone(),
+                ..World::default()
+            }),
+        };
+        let kit = Kit::start(state, self.kit, &secrets).await;
+        // The vendor's own credential header is never rendered, refused or not.
+        kit.recorder().redact_header("ipaas");
+        Sandbox { kit }
     }
 }
 
@@ -198,19 +168,39 @@ struct User {
     mobile_verified: bool,
 }
 
-struct State {
-    clock: SharedClock,
-    lifetime: Duration,
-    api_key: String,
-    otp: Mutex<String>,
+impl User {
+    fn reached_at(&self, auth_type: &str, address: &str) -> bool {
+        match auth_type {
+            "mobile" => self.mobile.as_deref() == Some(address),
+            _ => self.email.as_deref() == Some(address),
+        }
+    }
+}
+
+/// What the fake server knows beyond its tokens (which are the kit's): its users, the codes
+/// sent and not yet used, the code sends deliver, the recipients its lookup refuses.
+#[derive(Debug, Default)]
+struct World {
+    otp: String,
     /// Codes sent and not yet used, by (authType, address).
-    pending: Mutex<HashMap<(String, String), String>>,
-    users: Mutex<Vec<User>>,
-    invalid: Mutex<HashSet<String>>,
-    sessions: TokenStore,
-    faults: Faults,
-    hits: Hits,
-    recorder: Recorder,
+    pending: HashMap<(String, String), String>,
+    users: Vec<User>,
+    invalid: HashSet<String>,
+}
+
+/// The fake Incend server's own state and route table (its [`Spec`]); the user sessions are
+/// the kit's tokens.
+pub struct State {
+    api_key: String,
+    world: Mutex<World>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("api_key", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
 }
 
 fn answer(status: u16, body: &Value) -> HttpMockResponse {
@@ -278,6 +268,10 @@ fn json_body(req: &HttpMockRequest) -> Option<Value> {
         .filter(Value::is_object)
 }
 
+fn base64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
 /// The user JWT from `Authorization: Bearer <base64>` (or `x-access-token`), decoded the
 /// lenient way Node's `Buffer.from(s, "base64")` does.
 fn user_jwt(req: &HttpMockRequest) -> Option<String> {
@@ -300,54 +294,58 @@ fn user_jwt(req: &HttpMockRequest) -> Option<String> {
     })
 }
 
+/// What express answers for a route it does not have (a wrong method included).
+fn cannot(req: &HttpMockRequest) -> HttpMockResponse {
+    HttpMockResponse::builder()
+        .status(404)
+        .header("Content-Type", "text/html; charset=utf-8")
+        .body(format!(
+            "<pre>Cannot {} {}</pre>",
+            req.method(),
+            req.uri().path()
+        ))
+        .build()
+}
+
+impl Spec for State {
+    fn routes() -> Vec<Route<Self>> {
+        vec![
+            Route::authorized("POST", "/auth/init", "init", State::init),
+            Route::token("POST", "/auth/verify", "verify", State::verify),
+            Route::authorized("GET", "/auth/token", "token", State::token),
+            Route::authorized("GET", "/user", "profile", State::profile),
+            Route::authorized("POST", "/user/edit", "edit", State::edit),
+        ]
+    }
+
+    /// Every Incend error is `{"message": ...}` as JSON.
+    fn fault(&self, fault: &Fault) -> HttpMockResponse {
+        let mut b = HttpMockResponse::builder()
+            .status(fault.status)
+            .header("Content-Type", "application/json");
+        if let Some(s) = fault.retry_after {
+            b = b.header("Retry-After", s.to_string());
+        }
+        b.body(json!({ "message": fault.message }).to_string())
+            .build()
+    }
+
+    fn not_found(&self, req: &HttpMockRequest) -> HttpMockResponse {
+        cannot(req)
+    }
+
+    fn method_not_allowed(&self, req: &HttpMockRequest) -> HttpMockResponse {
+        cannot(req)
+    }
+}
+
 impl State {
-    fn now(&self) -> SystemTime {
-        self.clock.now()
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn handle(&self, req: &HttpMockRequest) -> HttpMockResponse {
-        self.recorder.record(req);
-        let uri = req.uri();
-        let path = uri.path().trim_end_matches('/');
-        let path = if path.is_empty() { "/" } else { path };
-        let method = req.method();
-        let route = match (method.as_str(), path) {
-            ("POST", "/auth/init") => "init",
-            ("POST", "/auth/verify") => "verify",
-            ("GET", "/auth/token") => "token",
-            ("GET", "/user") => "profile",
-            ("POST", "/user/edit") => "edit",
-            _ => {
-                // What express answers for a route it does not have.
-                return HttpMockResponse::builder()
-                    .status(404)
-                    .header("Content-Type", "text/html; charset=utf-8")
-                    .body(format!("<pre>Cannot {method} {path}</pre>"))
-                    .build();
-            }
-        };
-        self.hits.record(route);
-        if let Some(f) = self.faults.take(path) {
-            let mut b = HttpMockResponse::builder()
-                .status(f.status)
-                .header("Content-Type", "application/json");
-            if let Some(s) = f.retry_after {
-                b = b.header("Retry-After", s.to_string());
-            }
-            return b.body(json!({ "message": f.message }).to_string()).build();
-        }
-        if path.starts_with("/auth/") && !self.client_ok(req) {
-            return message(400, "Client not authorised");
-        }
-        match route {
-            "init" => self.init(req),
-            "verify" => self.verify(req),
-            "token" => self.token(req),
-            "profile" => self.profile(req),
-            _ => self.edit(req),
-        }
-    }
-
+    /// Whether the `ipaas` API key (header, or query parameter as the server also takes it)
+    /// is the client's.
     fn client_ok(&self, req: &HttpMockRequest) -> bool {
         let key = header(req, "ipaas").or_else(|| {
             req.query_params()
@@ -358,11 +356,15 @@ impl State {
         key.is_some_and(|k| k == self.api_key)
     }
 
-    fn init(&self, req: &HttpMockRequest) -> HttpMockResponse {
+    fn init(&self, _ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        if !self.client_ok(req) {
+            return message(400, "Client not authorised");
+        }
         let Some((auth_type, address)) = json_body(req).as_ref().and_then(recipient) else {
             return message(400, "Invalid request");
         };
-        if lock(&self.invalid).contains(&address) {
+        let mut world = self.world();
+        if world.invalid.contains(&address) {
             return message(
                 400,
                 if auth_type == "mobile" {
@@ -372,45 +374,45 @@ impl State {
                 },
             );
         }
+        if !world
+            .users
+            .iter()
+            .any(|u| u.reached_at(&auth_type, &address))
         {
-            let mut users = lock(&self.users);
-            let exists = users.iter().any(|u| match auth_type.as_str() {
-                "mobile" => u.mobile.as_deref() == Some(&address),
-                _ => u.email.as_deref() == Some(&address),
+            let n = world.users.len() + 1;
+            let (mobile, email) = if auth_type == "mobile" {
+                (Some(address.clone()), None)
+            } else {
+                (None, Some(address.clone()))
+            };
+            world.users.push(User {
+                // The shape of a MongoDB ObjectId: 24 hex digits.
+                id: format!("64b7f0c2a1d3e5f7{n:08x}"),
+                name: None,
+                email,
+                mobile,
+                data: serde_json::Map::from_iter([
+                    ("allowed".to_owned(), json!(true)),
+                    ("maxData".to_owned(), json!(1000)),
+                ]),
+                email_verified: false,
+                mobile_verified: false,
             });
-            if !exists {
-                let n = users.len() + 1;
-                let (mobile, email) = if auth_type == "mobile" {
-                    (Some(address.clone()), None)
-                } else {
-                    (None, Some(address.clone()))
-                };
-                users.push(User {
-                    // The shape of a MongoDB ObjectId: 24 hex digits.
-                    id: format!("64b7f0c2a1d3e5f7{n:08x}"),
-                    name: None,
-                    email,
-                    mobile,
-                    data: serde_json::Map::from_iter([
-                        ("allowed".to_owned(), json!(true)),
-                        ("maxData".to_owned(), json!(1000)),
-                    ]),
-                    email_verified: false,
-                    mobile_verified: false,
-                });
-            }
         }
-        let code = lock(&self.otp).clone();
         let sent = if auth_type == "mobile" {
             "OTP SMS has been sent successfully"
         } else {
             "OTP email has been sent successfully"
         };
-        lock(&self.pending).insert((auth_type, address), code);
+        let code = world.otp.clone();
+        world.pending.insert((auth_type, address), code);
         message(200, sent)
     }
 
-    fn verify(&self, req: &HttpMockRequest) -> HttpMockResponse {
+    fn verify(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        if !self.client_ok(req) {
+            return message(400, "Client not authorised");
+        }
         let body = json_body(req);
         let code = body
             .as_ref()
@@ -423,9 +425,9 @@ impl State {
             return message(400, "Invalid request");
         };
         let key = (auth_type.clone(), address.clone());
-        {
-            let mut pending = lock(&self.pending);
-            match pending.get(&key) {
+        let user = {
+            let mut world = self.world();
+            match world.pending.get(&key) {
                 // The delivery provider has no open verification to check (never sent, or
                 // already approved and consumed): its 404.
                 None => return message(400, "Something went wrong while verifying OTP - 20404"),
@@ -433,16 +435,14 @@ impl State {
                     return message(400, "OTP verification failed, status is still pending");
                 }
                 Some(_) => {
-                    pending.remove(&key);
+                    world.pending.remove(&key);
                 }
             }
-        }
-        let user = {
-            let mut users = lock(&self.users);
-            let Some(user) = users.iter_mut().find(|u| match auth_type.as_str() {
-                "mobile" => u.mobile.as_deref() == Some(&address),
-                _ => u.email.as_deref() == Some(&address),
-            }) else {
+            let Some(user) = world
+                .users
+                .iter_mut()
+                .find(|u| u.reached_at(&auth_type, &address))
+            else {
                 return message(400, "Something went wrong while verifying OTP - 20404");
             };
             if auth_type == "mobile" {
@@ -452,12 +452,18 @@ impl State {
             }
             user.clone()
         };
-        let now = self.now();
+        let now = ctx.clock().now();
+        let lifetime = ctx.token_lifetime();
         // What `jwt.sign({ userId }, secret)` makes: HS256, `userId` and `iat`, no `exp`.
         let jwt = mint_jwt(&json!({ "userId": user.id, "iat": unix_seconds(now) }));
-        self.sessions
-            .insert(&jwt, &user.id, Some(self.lifetime), HashMap::new());
-        let expiry = now.checked_add(self.lifetime).unwrap_or(now);
+        ctx.store()
+            .insert(&jwt, &user.id, Some(lifetime), HashMap::new());
+        // Longest first in renderings: the base64 form is labelled, to show the wrapping.
+        ctx.recorder()
+            .redact_as(base64(&jwt), "[REDACTED base64(userJwtToken)]");
+        ctx.recorder()
+            .redact_as(jwt.clone(), "[REDACTED userJwtToken]");
+        let expiry = now.checked_add(lifetime).unwrap_or(now);
         answer(
             200,
             &json!({
@@ -473,16 +479,16 @@ impl State {
 
     /// The session a request's token names: `Ok((jwt, user id, expiry))` or the answer to give.
     fn session(
-        &self,
+        ctx: &Ctx,
         req: &HttpMockRequest,
         missing: HttpMockResponse,
     ) -> Result<(String, String, SystemTime), HttpMockResponse> {
         let Some(jwt) = user_jwt(req) else {
             return Err(missing);
         };
-        match self.sessions.check(&jwt) {
+        match ctx.store().check(&jwt) {
             TokenCheck::Valid(t) => {
-                let at = t.expires_at.unwrap_or_else(|| self.now());
+                let at = t.expires_at.unwrap_or_else(|| ctx.clock().now());
                 Ok((jwt, t.subject, at))
             }
             TokenCheck::Expired => Err(message(401, "JWT token has expired, re-initiate login")),
@@ -490,8 +496,11 @@ impl State {
         }
     }
 
-    fn token(&self, req: &HttpMockRequest) -> HttpMockResponse {
-        match self.session(req, message(400, "Invalid request")) {
+    fn token(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        if !self.client_ok(req) {
+            return message(400, "Client not authorised");
+        }
+        match Self::session(ctx, req, message(400, "Invalid request")) {
             Ok((_, user_id, at)) => answer(
                 200,
                 &json!({
@@ -505,8 +514,8 @@ impl State {
     }
 
     fn profile_json(&self, user_id: &str, at: SystemTime, message: &str, with_data: bool) -> Value {
-        let users = lock(&self.users);
-        let u = users.iter().find(|u| u.id == user_id);
+        let world = self.world();
+        let u = world.users.iter().find(|u| u.id == user_id);
         let mut v = json!({
             "message": message,
             "tokenExpiry": js_date(at),
@@ -523,12 +532,13 @@ impl State {
         v
     }
 
-    fn profile(&self, req: &HttpMockRequest) -> HttpMockResponse {
-        match self.session(req, message(401, "Invalid JWT token")) {
+    fn profile(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        match Self::session(ctx, req, message(401, "Invalid JWT token")) {
             Ok((jwt, user_id, _)) => {
                 // Using the session extends it; the sandbox reports the expiry now in force.
-                let at = self.now().checked_add(self.lifetime).unwrap_or(self.now());
-                self.sessions.set_expiry(&jwt, Some(at));
+                let now = ctx.clock().now();
+                let at = now.checked_add(ctx.token_lifetime()).unwrap_or(now);
+                ctx.store().set_expiry(&jwt, Some(at));
                 answer(
                     200,
                     &self.profile_json(&user_id, at, "User session is still active", false),
@@ -538,7 +548,7 @@ impl State {
         }
     }
 
-    fn edit(&self, req: &HttpMockRequest) -> HttpMockResponse {
+    fn edit(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
         let body = json_body(req);
         let name = body
             .as_ref()
@@ -549,7 +559,7 @@ impl State {
         let Some(name) = name else {
             return message(400, "Invalid request");
         };
-        let (_, user_id, at) = match self.session(req, message(401, "Invalid JWT token")) {
+        let (_, user_id, at) = match Self::session(ctx, req, message(401, "Invalid JWT token")) {
             Ok(s) => s,
             Err(resp) => return resp,
         };
@@ -561,13 +571,10 @@ impl State {
             // The server reads `Object.keys(req.body.data)` unguarded and fails.
             return message(500, "Internal Server Error");
         };
-        {
-            let mut users = lock(&self.users);
-            if let Some(u) = users.iter_mut().find(|u| u.id == user_id) {
-                u.name = Some(name);
-                for (k, v) in data {
-                    u.data.insert(k.clone(), v.clone());
-                }
+        if let Some(u) = self.world().users.iter_mut().find(|u| u.id == user_id) {
+            u.name = Some(name);
+            for (k, v) in data {
+                u.data.insert(k.clone(), v.clone());
             }
         }
         answer(
@@ -577,222 +584,245 @@ impl State {
     }
 }
 
-/// The running fake server. Dropping it stops the server.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let sandbox = incend::sandbox::Sandbox::start().await;
-/// assert_eq!(sandbox.api_key(), incend::sandbox::SANDBOX_API_KEY);
-/// # }
-/// ```
+/// The running fake server: the kit's controls (it dereferences to [`Kit`], so `inject`,
+/// `inject_on`, `expire_tokens`, `hits`, `recorder`, `base_url`, ... are there) and
+/// Incend's own. Dropping it stops the server.
 pub struct Sandbox {
-    server: MockServer,
-    state: Arc<State>,
+    kit: Kit<State>,
 }
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox")
-            .field("base_url", &self.server.base_url())
-            .field("hits", &self.state.hits.all())
-            .finish_non_exhaustive()
+        f.debug_tuple("Sandbox").field(&self.kit).finish()
+    }
+}
+
+impl Deref for Sandbox {
+    type Target = Kit<State>;
+    fn deref(&self) -> &Kit<State> {
+        &self.kit
     }
 }
 
 impl Sandbox {
     /// Configure a sandbox.
-    ///
-    /// ```
-    /// let _ = incend::sandbox::Sandbox::builder();
-    /// ```
     pub fn builder() -> SandboxBuilder {
         SandboxBuilder::default()
     }
 
     /// Start a sandbox with the defaults: system clock, 30-day sessions, [`SANDBOX_API_KEY`],
     /// [`SANDBOX_OTP`].
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let sandbox = incend::sandbox::Sandbox::start().await;
-    /// # let _ = sandbox;
-    /// # }
-    /// ```
     pub async fn start() -> Sandbox {
         Self::builder().start().await
     }
 
-    /// The base URL to give the clients.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let sandbox = incend::sandbox::Sandbox::start().await;
-    /// let url = sandbox.base_url();
-    /// # let _ = url;
-    /// # }
-    /// ```
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
+    /// A backend client builder wired to this sandbox: its URL, its clock and the API key it
+    /// accepts.
+    pub fn client_builder(&self) -> ClientBuilder {
+        Client::builder()
+            .with_base_url(self.base_url())
+            .with_clock(self.clock())
+            .with_credentials(self.api_key())
+    }
+
+    /// A user client builder wired to this sandbox (its URL and clock), still without the
+    /// user's token: hand it the one a verification gave with `with_credentials`.
+    pub fn user_client_builder(&self) -> UserClientBuilder {
+        UserClient::builder()
+            .with_base_url(self.base_url())
+            .with_clock(self.clock())
     }
 
     /// The client API key the sandbox accepts.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// assert_eq!(incend::sandbox::Sandbox::start().await.api_key(), "sandbox-client-key");
-    /// # }
-    /// ```
     pub fn api_key(&self) -> &str {
-        &self.state.api_key
+        &self.state().api_key
     }
 
     /// The code the next send delivers.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// assert_eq!(incend::sandbox::Sandbox::start().await.otp(), "123456");
-    /// # }
-    /// ```
     pub fn otp(&self) -> String {
-        lock(&self.state.otp).clone()
+        self.state().world().otp.clone()
     }
 
-    /// Change the code later sends deliver (codes already sent keep theirs).
+    /// Change the code later sends deliver (codes already sent keep theirs). The recorder
+    /// redacts it from now on.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
+    /// # async fn main() -> incend::Result<()> {
     /// let sandbox = incend::sandbox::Sandbox::start().await;
+    /// let backend = sandbox.client_builder().build()?;
+    /// let to = incend::Recipient::email("asha@example.com")?;
+    /// backend.send_otp(&to).await?;
     /// sandbox.set_otp("987");
+    /// backend.send_otp(&to).await?;
     /// assert_eq!(sandbox.otp(), "987");
-    /// # }
+    /// backend.verify_otp(&to, "987").await?;
+    /// # Ok(()) }
     /// ```
     pub fn set_otp(&self, code: impl Into<String>) {
-        *lock(&self.state.otp) = code.into();
+        let code = code.into();
+        self.recorder().redact(code.clone());
+        self.state().world().otp = code;
     }
 
     /// Make the number or address fail the server's lookup ("Invalid mobile number",
-    /// "Invalid email address") on its next send.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// incend::sandbox::Sandbox::start().await.reject_recipient("+15550000000");
-    /// # }
-    /// ```
+    /// "Invalid email address") on its next send: for a test of what your code tells a user
+    /// who mistyped.
     pub fn reject_recipient(&self, address: impl Into<String>) {
-        lock(&self.state.invalid).insert(address.into());
-    }
-
-    /// Serve `fault` (as `{"message": ...}`) on the next request to any route.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// use incend::sandbox::{Fault, Sandbox};
-    /// Sandbox::start().await.inject(Fault::rate_limited(Some(30), "Too many requests"));
-    /// # }
-    /// ```
-    pub fn inject(&self, fault: Fault) {
-        self.state.faults.push(fault);
-    }
-
-    /// Serve `fault` on the next request whose path starts with `path_prefix`.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// use incend::sandbox::{Fault, Sandbox};
-    /// Sandbox::start().await.inject_on("/user", Fault::server_error(503));
-    /// # }
-    /// ```
-    pub fn inject_on(&self, path_prefix: impl Into<String>, fault: Fault) {
-        self.state.faults.push_on(path_prefix, fault);
-    }
-
-    /// Requests served on `route`: `"init"`, `"verify"`, `"token"`, `"profile"` or `"edit"`.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// assert_eq!(incend::sandbox::Sandbox::start().await.hits("verify"), 0);
-    /// # }
-    /// ```
-    pub fn hits(&self, route: &str) -> u64 {
-        self.state.hits.get(route)
-    }
-
-    /// Every request served, for wire-shape snapshots. Requests are recorded as sent: call
-    /// `redact` with the API key, the code and the user token (and its base64 form) before
-    /// rendering one for a snapshot.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let sandbox = incend::sandbox::Sandbox::start().await;
-    /// sandbox.recorder().redact(sandbox.api_key());
-    /// assert!(sandbox.recorder().last("/auth/init").is_none());
-    /// # }
-    /// ```
-    pub fn recorder(&self) -> &Recorder {
-        &self.state.recorder
+        self.state().world().invalid.insert(address.into());
     }
 
     /// When the server will consider the session of `user_jwt` expired (`None`: unknown or
     /// already expired).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// assert!(incend::sandbox::Sandbox::start().await.session_expiry("nope").is_none());
-    /// # }
-    /// ```
     pub fn session_expiry(&self, user_jwt: &str) -> Option<SystemTime> {
-        match self.state.sessions.check(user_jwt) {
+        match self.ctx().store().check(user_jwt) {
             TokenCheck::Valid(t) => t.expires_at,
             _ => None,
         }
     }
 
-    /// Move the server-side expiry of the session of `user_jwt`.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// incend::sandbox::Sandbox::start().await.set_session_expiry("jwt", std::time::SystemTime::now());
-    /// # }
-    /// ```
+    /// Move the server-side expiry of the session of `user_jwt` (the client is not told):
+    /// for a test of a session the server cut short.
     pub fn set_session_expiry(&self, user_jwt: &str, at: SystemTime) {
-        self.state.sessions.set_expiry(user_jwt, Some(at));
+        self.ctx().store().set_expiry(user_jwt, Some(at));
     }
 
-    /// End the session of `user_jwt` on the server now (the client is not told).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// incend::sandbox::Sandbox::start().await.expire_session("jwt");
-    /// # }
-    /// ```
+    /// End the session of `user_jwt` on the server now (the client is not told). Every
+    /// session at once: `expire_tokens(Tokens::All)`.
     pub fn expire_session(&self, user_jwt: &str) {
-        self.state.sessions.revoke(user_jwt);
+        self.ctx().store().revoke(user_jwt);
+    }
+}
+
+/// The contract's first Incend subject: the backend, whose API key nothing renews. Its one
+/// authorized call sends a code (the API key alone).
+impl VendorSandbox for Sandbox {
+    type Client = Client;
+    const NAME: &'static str = "incend (backend, api key)";
+
+    async fn start(clock: ManualClock, lifetime: Duration) -> Self {
+        Sandbox::builder()
+            .clock(clock)
+            .token_lifetime(lifetime)
+            .start()
+            .await
     }
 
-    /// End every session on the server now.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// incend::sandbox::Sandbox::start().await.expire_all_sessions();
-    /// # }
-    /// ```
-    pub fn expire_all_sessions(&self) {
-        self.state.sessions.expire_all();
+    fn client(&self) -> Result<Client, Error> {
+        self.client_builder().build()
+    }
+
+    fn call(client: &Client) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>> {
+        let client = client.clone();
+        Box::pin(async move {
+            let to = Recipient::sms(CONTRACT_MOBILE)?;
+            client.send_otp(&to).await.map(drop)
+        })
+    }
+
+    fn controls(&self) -> &Controls {
+        &self.kit
+    }
+
+    fn renewable(&self) -> bool {
+        false
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![self.api_key().to_owned(), self.otp()]
+    }
+}
+
+const CONTRACT_MOBILE: &str = "+918838118348";
+
+/// A sandbox with one user through the OTP round (send, verify): the contract's second
+/// Incend subject, a user session, which nothing can renew. It dereferences to its
+/// [`Sandbox`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> incend::Result<()> {
+/// use std::time::Duration;
+/// use incend::sandbox::{ManualClock, SignedIn, VendorSandbox as _};
+///
+/// let signed_in = SignedIn::start(ManualClock::new(), Duration::from_secs(3600)).await;
+/// let me = signed_in.client()?;
+/// let profile = me.profile().await?;
+/// assert_eq!(&profile.user_id, signed_in.user().user_id());
+/// assert_eq!(signed_in.token_requests(), 1);
+/// # Ok(()) }
+/// ```
+pub struct SignedIn {
+    sandbox: Sandbox,
+    user: VerifiedUser,
+}
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("sandbox", &self.sandbox)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+impl Deref for SignedIn {
+    type Target = Sandbox;
+    fn deref(&self) -> &Sandbox {
+        &self.sandbox
+    }
+}
+
+impl SignedIn {
+    /// The user the OTP round verified.
+    pub fn user(&self) -> &VerifiedUser {
+        &self.user
+    }
+}
+
+impl VendorSandbox for SignedIn {
+    type Client = UserClient;
+    const NAME: &'static str = "incend (user session)";
+
+    /// Start a sandbox and take one user through the OTP round (panics if the sandbox
+    /// refuses it, which would be a bug of the sandbox or the client).
+    async fn start(clock: ManualClock, lifetime: Duration) -> Self {
+        let sandbox = <Sandbox as VendorSandbox>::start(clock, lifetime).await;
+        let round = async {
+            let backend = sandbox.client_builder().build()?;
+            let to = Recipient::sms(CONTRACT_MOBILE)?;
+            backend.send_otp(&to).await?;
+            backend.verify_otp(&to, &sandbox.otp()).await
+        };
+        let user = round
+            .await
+            .unwrap_or_else(|e| panic!("incend sandbox: the OTP round failed: {e}"));
+        SignedIn { sandbox, user }
+    }
+
+    fn client(&self) -> Result<UserClient, Error> {
+        self.user_client_builder()
+            .with_credentials(self.user.user_token().clone())
+            .with_expires_at(self.user.expires_at())
+            .build()
+    }
+
+    fn call(client: &UserClient) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>> {
+        let client = client.clone();
+        Box::pin(async move { client.profile().await.map(drop) })
+    }
+
+    fn controls(&self) -> &Controls {
+        &self.sandbox.kit
+    }
+
+    fn renewable(&self) -> bool {
+        false
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        let jwt = self.user.user_token().expose().to_owned();
+        vec![self.api_key().to_owned(), self.otp(), base64(&jwt), jwt]
     }
 }
 

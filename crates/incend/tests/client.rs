@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use auth_core::ManualClock;
 use base64::Engine as _;
-use incend::sandbox::{Fault, Sandbox};
+use incend::sandbox::{Fault, ManualClock, Sandbox};
 use incend::{
-    ApiError, Client, ErrorKind, ErrorReason, ProfileEdit, Recipient, UserClient, UserToken,
+    Client, ErrorExt, ErrorKind, ErrorReason, ProfileEdit, Recipient, UserClient, UserToken,
     VerifiedUser,
 };
 
@@ -34,12 +33,7 @@ async fn env() -> Env {
         .token_lifetime(LIFETIME)
         .start()
         .await;
-    let backend = Client::builder()
-        .with_base_url(sandbox.base_url())
-        .with_api_key(API_KEY)
-        .with_clock(clock.clone())
-        .build()
-        .unwrap();
+    let backend = sandbox.client_builder().build().unwrap();
     Env {
         clock,
         sandbox,
@@ -55,11 +49,10 @@ impl Env {
     }
 
     fn user_client(&self, user: &VerifiedUser) -> UserClient {
-        UserClient::builder()
-            .with_base_url(self.sandbox.base_url())
-            .with_user_token(user.user_token().clone())
+        self.sandbox
+            .user_client_builder()
+            .with_credentials(user.user_token().clone())
             .with_expires_at(user.expires_at())
-            .with_clock(self.clock.clone())
             .build()
             .unwrap()
     }
@@ -85,9 +78,7 @@ impl Env {
 }
 
 fn reason(e: &incend::Error) -> ErrorReason {
-    e.detail::<ApiError>()
-        .expect("an incend error detail")
-        .reason
+    e.error_reason().expect("an incend error detail")
 }
 
 #[tokio::test]
@@ -221,7 +212,7 @@ async fn the_user_token_is_a_real_jwt_without_exp_and_expiry_is_the_servers() {
         extended.duration_since(user.expires_at()).unwrap(),
         Duration::from_secs(3600)
     );
-    assert_eq!(me.expires_at(), Some(extended));
+    assert_eq!(me.token_expiry(), Some(extended));
 }
 
 #[tokio::test]
@@ -287,7 +278,7 @@ async fn documented_error_messages_map_to_kinds() {
     // Unknown client key.
     let stranger = Client::builder()
         .with_base_url(env.sandbox.base_url())
-        .with_api_key("not-a-client-key")
+        .with_credentials("not-a-client-key")
         .build()
         .unwrap();
     let e = stranger.send_otp(&to).await.unwrap_err();
@@ -315,7 +306,7 @@ async fn documented_error_messages_map_to_kinds() {
         r#"{"message":"Invalid request"}"#
     );
     env.sandbox
-        .inject_on("/auth/init", Fault::status(400, "Invalid request"));
+        .inject_on("init", Fault::status(400, "Invalid request"));
     let e = env.backend.send_otp(&to).await.unwrap_err();
     assert!(e.is_rejected(), "{e:?}");
     assert_eq!(reason(&e), ErrorReason::InvalidRequest);
@@ -381,7 +372,7 @@ async fn a_session_expired_on_the_server_is_the_distinct_error_everywhere_once()
     me.profile().await.unwrap();
     // The server ends the session; the client still believes it has 30 days.
     env.sandbox.expire_session(user.user_token().expose());
-    assert!(me.expires_at().unwrap() > auth_core::Clock::now(&env.clock));
+    assert!(me.token_expiry().unwrap() > auth_core::Clock::now(&env.clock));
 
     let status = env
         .backend
@@ -507,7 +498,7 @@ async fn the_user_token_never_shows_in_debug_display_or_errors() {
     let b64 = base64::engine::general_purpose::STANDARD.encode(USER_TOKEN);
     let me = UserClient::builder()
         .with_base_url(env.sandbox.base_url())
-        .with_user_token(USER_TOKEN);
+        .with_credentials(USER_TOKEN);
     let builder_shown = format!("{me:?}");
     let me = me.build().unwrap();
     // An error body that echoes the token in both forms is scrubbed.
@@ -563,14 +554,14 @@ async fn configuration_errors() {
     assert!(Client::builder().build().unwrap_err().is_config());
     assert!(
         Client::builder()
-            .with_api_key(" ")
+            .with_credentials(" ")
             .build()
             .unwrap_err()
             .is_config()
     );
     assert!(
         Client::builder()
-            .with_api_key("k")
+            .with_credentials("k")
             .with_base_url("not a url")
             .build()
             .unwrap_err()
@@ -578,7 +569,7 @@ async fn configuration_errors() {
     );
     // The API key is never sent over plain HTTP to a remote host: refused at build.
     let e = Client::builder()
-        .with_api_key(API_KEY)
+        .with_credentials(API_KEY)
         .with_base_url("http://ipaas.example.com")
         .build()
         .unwrap_err();
@@ -679,7 +670,7 @@ async fn many_concurrent_callers_never_cause_a_sign_in_or_a_loop() {
     assert_eq!(env.sandbox.hits("profile"), 50);
     // Past the (extended) expiry: every caller gets the distinct error, none sends.
     let left = me
-        .expires_at()
+        .token_expiry()
         .unwrap()
         .duration_since(auth_core::Clock::now(&env.clock))
         .unwrap();
@@ -731,12 +722,12 @@ async fn against(
         .await;
     let backend = Client::builder()
         .with_base_url(server.base_url())
-        .with_api_key(API_KEY)
+        .with_credentials(API_KEY)
         .build()
         .unwrap();
     let me = UserClient::builder()
         .with_base_url(server.base_url())
-        .with_user_token(USER_TOKEN)
+        .with_credentials(USER_TOKEN)
         .build()
         .unwrap();
     let to = Recipient::sms(MOBILE).unwrap();
@@ -907,7 +898,7 @@ async fn secrets_echoed_in_answers_never_reach_errors() {
     let to = Recipient::sms(MOBILE).unwrap();
     env.backend.send_otp(&to).await.unwrap();
     env.sandbox.inject_on(
-        "/auth/verify",
+        "verify",
         Fault::status(400, format!("key {API_KEY} code {OTP}")),
     );
     let e = env.backend.verify_otp(&to, OTP).await.unwrap_err();
@@ -985,7 +976,10 @@ async fn the_server_side_expiry_can_be_moved_by_the_test() {
 #[tokio::test]
 async fn a_key_that_cannot_be_a_header_is_a_config_error() {
     const GARBLED: &str = "key\nwith-a-newline";
-    let e = Client::builder().with_api_key(GARBLED).build().unwrap_err();
+    let e = Client::builder()
+        .with_credentials(GARBLED)
+        .build()
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config, "{e:?}");
     assert_eq!(
         e.to_string(),
@@ -1007,12 +1001,12 @@ async fn no_secret_of_a_call_survives_a_hostile_echo() {
     let server = httpmock::MockServer::start_async().await;
     let backend = Client::builder()
         .with_base_url(server.base_url())
-        .with_api_key(KEY)
+        .with_credentials(KEY)
         .build()
         .unwrap();
     let me = UserClient::builder()
         .with_base_url(server.base_url())
-        .with_user_token(TOKEN)
+        .with_credentials(TOKEN)
         .build()
         .unwrap();
     let to = Recipient::sms(MOBILE).unwrap();
