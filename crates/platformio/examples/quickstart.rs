@@ -10,10 +10,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use auth_core::ManualClock;
-use auth_core::sandbox::Fault;
-use platformio::sandbox::Sandbox;
-use platformio::{Client, ClientName, ClientUpdate, ErrorExt, NewClient};
+use platformio::sandbox::{Fault, ManualClock, Sandbox};
+use platformio::{Client, ClientName, ClientUpdate, ErrorExt, NewClient, Uuid};
 
 fn live_configured() -> bool {
     let set = |n: &str| std::env::var(n).is_ok_and(|v| !v.trim().is_empty());
@@ -66,7 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         until(expires_at, now())
     );
 
-    let user_id = uuid::Uuid::new_v4();
+    let user_id = Uuid::new_v4();
     let email = format!("quickstart+{}@example.com", user_id.simple());
     let password = format!("pw-{}", user_id.simple());
     let new = NewClient::new(

@@ -1,33 +1,28 @@
-//! The client: builder, service-user login (the token provider) and the client account calls.
+//! The client: the builder on the auth-core kit (platform id and environment, the documented
+//! rate limit) and the client account calls, on the kit's [`Core`].
 
-use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::ops::Deref;
+use std::time::{Duration, SystemTime};
 
-use auth_core::{
-    AccessToken, Error, ErrorKind, Expiry, RateLimiter, Session, SessionStats, SharedClock,
-    TokenSet,
-    http::Http,
-    provider::{Capabilities, TokenProvider, async_trait, sensitive_header},
-};
+use auth_core::client::{Config, Core, Env, VendorBuilder, VendorInfo, parse_base_url};
+use auth_core::http::Http;
+use auth_core::provider::sensitive_header;
+use auth_core::{Error, ErrorKind, RateLimiter};
 use reqwest::Method;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use url::Url;
 use uuid::Uuid;
 
+use crate::auth::{ServiceCredentials, ServiceLogin, login_url};
 use crate::error::{PlatformErrors, error_in_success};
-use crate::models::{
-    ApiTokenAnswer, ClientLogin, ClientToken, ClientTokenAnswer, ClientUpdate, NewClient,
-};
+use crate::models::{ClientLogin, ClientToken, ClientTokenAnswer, ClientUpdate, NewClient};
 
-/// The path of the service-user login.
-pub(crate) const LOGIN_PATH: &str = "/v1/login/password";
 pub(crate) const SIGNUP_PATH: &str = "/v1/client/signup";
 pub(crate) const CLIENT_LOGIN_PATH: &str = "/v1/client/login";
 /// The route template of update and delete, used as the rate-limit key.
-pub(crate) const CLIENT_PATH: &str = "/v1/client/{user_id}";
+const CLIENT_PATH: &str = "/v1/client/{user_id}";
 
 /// The platform's documented limit: 300 calls per minute per endpoint.
 pub const RATE_LIMIT_PER_MINUTE: u32 = 300;
@@ -38,6 +33,8 @@ pub const RATE_LIMIT_PER_MINUTE: u32 = 300;
 /// use platformio::Environment;
 /// assert_eq!(Environment::Staging.base_url("acme")?.as_str(), "https://api.staging.acme.platform.io/");
 /// assert_eq!(Environment::Production.base_url("acme")?.as_str(), "https://api.acme.platform.io/");
+/// assert!(Environment::Production.base_url("bad id!").unwrap_err().is_config());
+/// assert_eq!(Environment::parse("Production")?, Environment::Production);
 /// # Ok::<(), platformio::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,11 +48,8 @@ pub enum Environment {
 }
 
 impl Environment {
-    /// The base URL of this environment for `platform_id`.
-    ///
-    /// ```
-    /// assert!(platformio::Environment::Production.base_url("bad id!").unwrap_err().is_config());
-    /// ```
+    /// The base URL of this environment for `platform_id` (a `Config` error when the id
+    /// cannot be a host label).
     pub fn base_url(self, platform_id: &str) -> Result<Url, Error> {
         let id = platform_id.trim();
         let valid = !id.is_empty()
@@ -76,12 +70,8 @@ impl Environment {
         parse_base_url(&host)
     }
 
-    /// Parse `staging` or `production` (case-insensitive).
-    ///
-    /// ```
-    /// assert_eq!(platformio::Environment::parse("Production")?, platformio::Environment::Production);
-    /// # Ok::<(), platformio::Error>(())
-    /// ```
+    /// Parse `staging` or `production` (case-insensitive; `prod` too), as
+    /// `PLATFORMIO_ENVIRONMENT` is read.
     pub fn parse(name: &str) -> Result<Self, Error> {
         match name.trim().to_ascii_lowercase().as_str() {
             "staging" => Ok(Environment::Staging),
@@ -94,112 +84,15 @@ impl Environment {
     }
 }
 
-fn parse_base_url(raw: &str) -> Result<Url, Error> {
-    let url = Url::parse(raw.trim())
-        .map_err(|e| Error::new(ErrorKind::Config, "base url is not a valid url").with_source(e))?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(Error::new(
-            ErrorKind::Config,
-            "base url must be an http or https url",
-        ));
-    }
-    Ok(url)
-}
+/// The kit's default base URL, standing for "none was given": the platform has no one
+/// production host, the platform id and the environment make it.
+// KIT-NEED: `Config` cannot say whether a base URL was set (no getter, and `finish` takes
+// only a `'static` default); a vendor whose default URL is built at run time needs one.
+const NO_BASE_URL: &str = "https://platform-id-required.invalid";
+const NO_BASE_URL_HOST: &str = "platform-id-required.invalid";
 
-/// The service user's login details. Debug never shows the password.
-///
-/// ```
-/// let creds = platformio::ServiceCredentials::new("service_user", "xxxyyy");
-/// assert!(!format!("{creds:?}").contains("xxxyyy"));
-/// assert_eq!(creds.username(), "service_user");
-/// ```
-#[derive(Clone)]
-pub struct ServiceCredentials {
-    username: String,
-    password: SecretString,
-}
-
-impl ServiceCredentials {
-    /// Credentials from a user name and password.
-    ///
-    /// ```
-    /// let _ = platformio::ServiceCredentials::new("service_user", "xxxyyy");
-    /// ```
-    pub fn new(username: impl Into<String>, password: impl Into<SecretString>) -> Self {
-        ServiceCredentials {
-            username: username.into(),
-            password: password.into(),
-        }
-    }
-
-    /// The user name.
-    ///
-    /// ```
-    /// assert_eq!(platformio::ServiceCredentials::new("u", "p").username(), "u");
-    /// ```
-    pub fn username(&self) -> &str {
-        &self.username
-    }
-}
-
-impl fmt::Debug for ServiceCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServiceCredentials")
-            .field("username", &self.username)
-            .field("password", &"[REDACTED]")
-            .finish()
-    }
-}
-
-/// Service-user login: `POST /v1/login/password`, expiry from the JWT's `exp`; no refresh
-/// grant, so the session logs in again ahead of expiry.
-#[derive(Debug)]
-struct ServiceLogin {
-    http: Http,
-    login_url: Url,
-    credentials: ServiceCredentials,
-    limiter: Option<RateLimiter>,
-}
-
-#[async_trait]
-impl TokenProvider for ServiceLogin {
-    async fn sign_in(&self) -> Result<TokenSet, Error> {
-        if let Some(l) = &self.limiter {
-            l.acquire(&Method::POST, LOGIN_PATH).await?;
-        }
-        let body = serde_json::json!({
-            "username": self.credentials.username,
-            "password": self.credentials.password.expose_secret(),
-        });
-        let req = self
-            .http
-            .request(Method::POST, self.login_url.clone())
-            .json(&body);
-        let secrets = [&self.credentials.password];
-        let resp = self.http.send(req, &secrets).await?;
-        let answer: ApiTokenAnswer = read_answer(resp, &secrets).await?;
-        let received = self.http.now();
-        let expiry = Expiry::from_jwt(&answer.api_token, received)?;
-        Ok(TokenSet::new(AccessToken::new(answer.api_token), expiry))
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::sign_in_only()
-    }
-
-    fn secrets(&self) -> Vec<&SecretString> {
-        vec![&self.credentials.password]
-    }
-
-    /// The platform answers a client's wrong email or password on `/v1/client/login` with
-    /// 401 `errors.login.failed`, the same status as a refused API token. That one is not the
-    /// API token's fault: it surfaces at once, with no service login and no retry.
-    fn rejects_token(&self, error: &Error) -> bool {
-        crate::ErrorExt::error_case(error) != Some(crate::ErrorCase::LoginFailed)
-    }
-}
-
-/// Builds a [`Client`].
+/// Builds a [`Client`]: the service user's credentials, and where the platform is (a
+/// platform id and an environment, or a base URL).
 ///
 /// ```
 /// use platformio::{Client, Environment, ServiceCredentials};
@@ -209,160 +102,134 @@ impl TokenProvider for ServiceLogin {
 ///     .with_credentials(ServiceCredentials::new("service_user", "xxxyyy"))
 ///     .build()?;
 /// assert_eq!(client.base_url().as_str(), "https://api.staging.my_company_platform_id.platform.io/");
+///
+/// // A base URL wins over the platform id; without either, or without credentials, no client.
+/// let proxied = Client::builder()
+///     .with_platform_id("my_company_platform_id")
+///     .with_base_url("https://proxy.example.com/platform/")
+///     .with_credentials(ServiceCredentials::new("service_user", "xxxyyy"))
+///     .build()?;
+/// assert_eq!(proxied.base_url().as_str(), "https://proxy.example.com/platform/");
+/// assert!(Client::builder().with_credentials(ServiceCredentials::new("u", "p")).build().unwrap_err().is_config());
+/// assert!(Client::builder().with_platform_id("acme").build().unwrap_err().is_config());
 /// # Ok::<(), platformio::Error>(())
 /// ```
 #[derive(Debug, Default)]
+#[must_use]
 pub struct ClientBuilder {
-    base_url: Option<String>,
+    kit: Config<ServiceCredentials>,
     platform_id: Option<String>,
     environment: Environment,
-    credentials: Option<ServiceCredentials>,
-    clock: Option<SharedClock>,
-    http_client: Option<reqwest::Client>,
-    limiter: Option<RateLimiter>,
+    /// A variable `with_env` could not read, reported by `build`.
+    // KIT-NEED: `VendorBuilder::read_env` cannot fail; an invalid PLATFORMIO_ENVIRONMENT is
+    // kept here and returned by `build`, as `from_env` returned it before.
+    env_error: Option<Error>,
 }
 
-impl ClientBuilder {
-    /// Use this base URL (a sandbox, a proxy); it wins over the platform id.
-    ///
-    /// ```
-    /// let b = platformio::Client::builder().with_base_url("http://127.0.0.1:8080");
-    /// # drop(b);
-    /// ```
-    pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
-        self.base_url = Some(base_url.into());
-        self
+impl VendorBuilder for ClientBuilder {
+    type Credentials = ServiceCredentials;
+    const VENDOR: VendorInfo = VendorInfo {
+        name: "platformio",
+        env_prefix: "PLATFORMIO",
+        default_base_url: NO_BASE_URL,
+    };
+
+    fn kit(&mut self) -> &mut Config<ServiceCredentials> {
+        &mut self.kit
     }
 
-    /// Build the base URL from the `platform_id` given at onboarding.
-    ///
-    /// ```
-    /// let b = platformio::Client::builder().with_platform_id("acme");
-    /// # drop(b);
-    /// ```
+    /// `PLATFORMIO_PLATFORM_ID`, `PLATFORMIO_ENVIRONMENT` (`staging` by default),
+    /// `PLATFORMIO_USERNAME` and `PLATFORMIO_PASSWORD`.
+    fn read_env(mut self, env: &Env) -> Self {
+        if let Some(id) = env.var("PLATFORM_ID") {
+            self = self.with_platform_id(id);
+        }
+        if let Some(name) = env.var("ENVIRONMENT") {
+            match Environment::parse(&name) {
+                Ok(e) => self = self.with_environment(e),
+                Err(e) => self.env_error = Some(e),
+            }
+        }
+        match (env.var("USERNAME"), env.var("PASSWORD")) {
+            (Some(user), Some(password)) => {
+                self.with_credentials(ServiceCredentials::new(user, password))
+            }
+            _ => self,
+        }
+    }
+}
+auth_core::client_builder!(ClientBuilder);
+
+impl ClientBuilder {
+    /// Build the base URL from the `platform_id` given at onboarding (with the
+    /// [environment](Self::with_environment)), rather than spelling the URL out; a base URL
+    /// set with `with_base_url` wins.
     pub fn with_platform_id(mut self, platform_id: impl Into<String>) -> Self {
         self.platform_id = Some(platform_id.into());
         self
     }
 
-    /// Staging (the default) or production.
-    ///
-    /// ```
-    /// let b = platformio::Client::builder().with_environment(platformio::Environment::Production);
-    /// # drop(b);
-    /// ```
+    /// Talk to your staging deployment (the default, so tests never reach production by
+    /// accident) or to production.
     pub fn with_environment(mut self, environment: impl Into<Environment>) -> Self {
         self.environment = environment.into();
         self
     }
 
-    /// The service user that fetches API tokens.
-    ///
-    /// ```
-    /// let b = platformio::Client::builder()
-    ///     .with_credentials(platformio::ServiceCredentials::new("service_user", "xxxyyy"));
-    /// # drop(b);
-    /// ```
-    pub fn with_credentials(mut self, credentials: impl Into<ServiceCredentials>) -> Self {
-        self.credentials = Some(credentials.into());
-        self
-    }
-
-    /// The clock that judges token expiry (tests share a `ManualClock` with the sandbox).
-    ///
-    /// ```
-    /// let b = platformio::Client::builder().with_clock(auth_core::ManualClock::new());
-    /// # drop(b);
-    /// ```
-    pub fn with_clock(mut self, clock: impl Into<SharedClock>) -> Self {
-        self.clock = Some(clock.into());
-        self
-    }
-
-    /// Send through your own `reqwest::Client` (proxies, timeouts).
-    ///
-    /// ```
-    /// let b = platformio::Client::builder().with_http_client(reqwest::Client::new());
-    /// # drop(b);
-    /// ```
-    pub fn with_http_client(mut self, client: impl Into<reqwest::Client>) -> Self {
-        self.http_client = Some(client.into());
-        self
-    }
-
     /// Keep under the documented limit of 300 calls per minute per endpoint: calls over it
-    /// wait for a slot. Off by default.
-    ///
-    /// ```
-    /// let b = platformio::Client::builder().with_documented_rate_limit();
-    /// # drop(b);
-    /// ```
+    /// wait for a slot rather than being answered 429. Off by default. A limiter of your own
+    /// (`with_rate_limiter`) counts the same way when it is `per_endpoint`: each route once
+    /// (`PUT /v1/client/{user_id}` for every user id together), as the platform does.
     pub fn with_documented_rate_limit(self) -> Self {
         self.with_rate_limiter(
             RateLimiter::new(RATE_LIMIT_PER_MINUTE, Duration::from_secs(60)).per_endpoint(),
         )
     }
 
-    /// Use your own client-side limiter. A per-endpoint limiter counts each route once
-    /// (`PUT /v1/client/{user_id}` for every user id together), as the platform does.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let limiter = auth_core::RateLimiter::new(100, Duration::from_secs(60)).per_endpoint();
-    /// let b = platformio::Client::builder().with_rate_limiter(limiter);
-    /// # drop(b);
-    /// ```
-    pub fn with_rate_limiter(mut self, limiter: impl Into<RateLimiter>) -> Self {
-        self.limiter = Some(limiter.into());
-        self
-    }
-
     /// Build the client. Nothing is sent until the first call.
-    ///
-    /// ```
-    /// let err = platformio::Client::builder().build().unwrap_err();
-    /// assert!(err.is_config());
-    /// ```
-    pub fn build(self) -> Result<Client, Error> {
-        let base_url = match (&self.base_url, &self.platform_id) {
-            (Some(url), _) => parse_base_url(url)?,
-            (None, Some(id)) => self.environment.base_url(id)?,
-            (None, None) => {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    "a base url or a platform id is required",
-                ));
-            }
-        };
-        auth_core::http::ensure_secure(&base_url)?;
-        let credentials = self.credentials.ok_or_else(|| {
-            Error::new(ErrorKind::Config, "service user credentials are required")
-        })?;
-        let mut http = match self.http_client {
-            Some(c) => Http::with_client(c),
-            None => Http::new()?,
+    pub fn build(mut self) -> Result<Client, Error> {
+        if let Some(e) = self.env_error.take() {
+            return Err(e);
         }
-        .with_error_parser(PlatformErrors);
-        if let Some(clock) = self.clock {
-            http = http.with_clock(clock);
+        let limiter = self.kit.rate_limiter().cloned();
+        let mut parts = self.kit.finish(&Self::VENDOR, PlatformErrors)?;
+        if parts.base_url.host_str() == Some(NO_BASE_URL_HOST) {
+            parts.base_url = match &self.platform_id {
+                Some(id) => self.environment.base_url(id)?,
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        "a base url or a platform id is required",
+                    ));
+                }
+            };
         }
-        let login_url = join(&base_url, LOGIN_PATH)?;
+        if limiter.is_some() {
+            parts.http = without_limiter(&parts.http, &parts.base_url);
+        }
         let provider = ServiceLogin {
-            http: http.clone(),
-            login_url,
-            credentials,
-            limiter: self.limiter.clone(),
+            http: parts.http.clone(),
+            login_url: login_url(&parts.base_url),
+            credentials: parts.credentials.clone(),
+            limiter: limiter.clone(),
         };
-        let session = Session::new(provider, http.clone());
+        let session = parts.session(provider);
         Ok(Client {
-            inner: Arc::new(Inner {
-                base_url,
-                http,
-                session,
-                limiter: self.limiter,
-            }),
+            core: Core::new(session, parts.base_url),
+            limiter,
         })
     }
+}
+
+/// `http` without its rate limiter: the same `reqwest` client, clock and error parser.
+// KIT-NEED: the kit's transport keys a per-endpoint limiter on the raw path, so
+// `PUT /v1/client/{user_id}` would count once per user id (and a 401 retry twice); the
+// platform counts the route. The client applies the limiter itself with the route template.
+fn without_limiter(http: &Http, base_url: &Url) -> Http {
+    let (client, _) = http.request(Method::GET, base_url.clone()).build_split();
+    Http::with_client(client)
+        .with_clock(http.clock().clone())
+        .with_error_parser(PlatformErrors)
 }
 
 /// How much of a success body without a documented content is read to look for an error.
@@ -411,7 +278,7 @@ fn scrub_jwts(text: &str) -> String {
 }
 
 /// Decode a success answer as `T`; a body in the platform's error shape is that error.
-async fn read_answer<T: DeserializeOwned>(
+pub(crate) async fn read_answer<T: DeserializeOwned>(
     resp: reqwest::Response,
     secrets: &[&SecretString],
 ) -> Result<T, Error> {
@@ -435,49 +302,28 @@ async fn expect_no_error(resp: reqwest::Response, secrets: &[&SecretString]) -> 
     }
 }
 
-fn join(base: &Url, path: &str) -> Result<Url, Error> {
-    let mut url = base.clone();
-    let prefix = url.path().trim_end_matches('/').to_owned();
-    url.set_path(&format!("{prefix}{path}"));
-    Ok(url)
-}
-
 /// A client of the platform's REST API. Cheap to clone; clones share the cached API token.
 ///
 /// The service user's API token is fetched on first use, cached, and fetched again when it
-/// is expired or within the renewal margin of its JWT `exp` (never once per call).
-///
-/// ```no_run
-/// use platformio::{Client, ClientName, NewClient, ServiceCredentials};
-/// # async fn run() -> platformio::Result<()> {
-/// let client = Client::builder()
-///     .with_platform_id("my_company_platform_id")
-///     .with_credentials(ServiceCredentials::new("service_user", "xxxyyy"))
-///     .build()?;
-/// let token = client
-///     .sign_up(&NewClient::new(uuid::Uuid::new_v4(), "a@example.com", ClientName::new("A", "B"), "pw"))
-///     .await?;
-/// # drop(token); Ok(()) }
-/// ```
+/// is expired or within the renewal margin of its JWT `exp` (never once per call). What
+/// every vendor client has (`session_stats`, `settle`, `token_expiry`, `base_url`, generic
+/// authorized `request`s) comes from the kit's [`Core`], which `Client` dereferences to.
 #[derive(Clone, Debug)]
 pub struct Client {
-    inner: Arc<Inner>,
+    core: Core,
+    /// Applied per call with the route template (see `ClientBuilder::build`).
+    limiter: Option<RateLimiter>,
 }
 
-#[derive(Debug)]
-struct Inner {
-    base_url: Url,
-    http: Http,
-    session: Session,
-    limiter: Option<RateLimiter>,
+impl Deref for Client {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 impl Client {
     /// Start building a client.
-    ///
-    /// ```
-    /// let _ = platformio::Client::builder();
-    /// ```
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
@@ -485,113 +331,28 @@ impl Client {
     /// A client from the environment: `PLATFORMIO_BASE_URL` or `PLATFORMIO_PLATFORM_ID`
     /// (with `PLATFORMIO_ENVIRONMENT`, `staging` by default), `PLATFORMIO_USERNAME` and
     /// `PLATFORMIO_PASSWORD`.
-    ///
-    /// ```no_run
-    /// let client = platformio::Client::from_env()?;
-    /// # Ok::<(), platformio::Error>(())
-    /// ```
     pub fn from_env() -> Result<Client, Error> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let mut b = Client::builder();
-        if let Some(url) = var("PLATFORMIO_BASE_URL") {
-            b = b.with_base_url(url);
-        }
-        if let Some(id) = var("PLATFORMIO_PLATFORM_ID") {
-            b = b.with_platform_id(id);
-        }
-        if let Some(env) = var("PLATFORMIO_ENVIRONMENT") {
-            b = b.with_environment(Environment::parse(&env)?);
-        }
-        let username = var("PLATFORMIO_USERNAME").ok_or_else(|| {
-            Error::new(
-                ErrorKind::Config,
-                "environment variable PLATFORMIO_USERNAME is not set",
-            )
-        })?;
-        let password = var("PLATFORMIO_PASSWORD").ok_or_else(|| {
-            Error::new(
-                ErrorKind::Config,
-                "environment variable PLATFORMIO_PASSWORD is not set",
-            )
-        })?;
-        b.with_credentials(ServiceCredentials::new(username, password))
-            .build()
-    }
-
-    /// The base URL every path is joined to.
-    ///
-    /// ```
-    /// let c = platformio::Client::builder()
-    ///     .with_base_url("https://api.acme.platform.io")
-    ///     .with_credentials(platformio::ServiceCredentials::new("u", "p"))
-    ///     .build()?;
-    /// assert_eq!(c.base_url().host_str(), Some("api.acme.platform.io"));
-    /// # Ok::<(), platformio::Error>(())
-    /// ```
-    pub fn base_url(&self) -> &Url {
-        &self.inner.base_url
-    }
-
-    /// What the token session did: logins, expiries, 401 recoveries, requests.
-    ///
-    /// ```
-    /// let c = platformio::Client::builder()
-    ///     .with_base_url("https://api.acme.platform.io")
-    ///     .with_credentials(platformio::ServiceCredentials::new("u", "p"))
-    ///     .build()?;
-    /// assert_eq!(c.session_stats().sign_ins, 0);
-    /// # Ok::<(), platformio::Error>(())
-    /// ```
-    pub fn session_stats(&self) -> SessionStats {
-        self.inner.session.stats()
+        Self::builder().with_env().build()
     }
 
     /// Make sure a valid API token is cached (logging the service user in if needed) and
-    /// return when it expires.
-    ///
-    /// ```no_run
-    /// # async fn run(client: platformio::Client) -> platformio::Result<()> {
-    /// let expires_at = client.sign_in().await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn sign_in(&self) -> Result<Option<std::time::SystemTime>, Error> {
-        let lease = self.inner.session.token().await?;
+    /// return when it expires: a start-up check that the credentials work.
+    pub async fn sign_in(&self) -> Result<Option<SystemTime>, Error> {
+        let lease = self.session().token().await?;
         Ok(lease.tokens().expiry().expires_at())
-    }
-
-    /// Wait for a background token renewal (started inside the margin) to finish, if any.
-    ///
-    /// ```no_run
-    /// # async fn run(client: platformio::Client) {
-    /// client.settle().await;
-    /// # }
-    /// ```
-    pub async fn settle(&self) {
-        let _ = self.inner.session.settle().await;
     }
 
     /// Create a client account (`POST /v1/client/signup`) and return its client token.
     /// A user id that already exists fails with an error for which
     /// [`ErrorExt::is_user_id_taken`](crate::ErrorExt::is_user_id_taken) is true.
-    ///
-    /// ```no_run
-    /// use platformio::{ClientName, ErrorExt, NewClient};
-    /// # async fn run(client: platformio::Client) -> platformio::Result<()> {
-    /// let new = NewClient::new(uuid::Uuid::new_v4(), "a@example.com", ClientName::new("A", "B"), "pw");
-    /// match client.sign_up(&new).await {
-    ///     Ok(token) => println!("created, token {token}"),
-    ///     Err(e) if e.is_user_id_taken() => println!("already exists"),
-    ///     Err(e) => return Err(e),
-    /// }
-    /// # Ok(()) }
-    /// ```
     pub async fn sign_up(&self, client: &NewClient) -> Result<ClientToken, Error> {
         let body = client.to_body()?;
-        let req = self.post(SIGNUP_PATH).await?.json(&body);
+        self.limit(&Method::POST, SIGNUP_PATH).await?;
         let resp = self
-            .inner
-            .session
-            .send_with_secrets(req, &[client.password()])
+            .request(Method::POST, SIGNUP_PATH)
+            .json(&body)
+            .scrub_secret(client.password().clone())
+            .send()
             .await?;
         let answer: ClientTokenAnswer = read_answer(resp, &[client.password()]).await?;
         Ok(answer.client_token)
@@ -599,12 +360,6 @@ impl Client {
 
     /// Log a client in (`POST /v1/client/login`, the page's "create a session"): the client
     /// token and the account's details.
-    ///
-    /// ```no_run
-    /// # async fn run(client: platformio::Client) -> platformio::Result<()> {
-    /// let login = client.login_client("a@example.com", "pw").await?;
-    /// # drop(login); Ok(()) }
-    /// ```
     pub async fn login_client(
         &self,
         email: impl Into<String>,
@@ -619,24 +374,18 @@ impl Client {
             ));
         }
         let body = serde_json::json!({"email": email, "password": password.expose_secret()});
-        let req = self.post(CLIENT_LOGIN_PATH).await?.json(&body);
+        self.limit(&Method::POST, CLIENT_LOGIN_PATH).await?;
         let resp = self
-            .inner
-            .session
-            .send_with_secrets(req, &[&password])
+            .request(Method::POST, CLIENT_LOGIN_PATH)
+            .json(&body)
+            .scrub_secret(password.clone())
+            .send()
             .await?;
         read_answer(resp, &[&password]).await
     }
 
     /// Update a client account partially (`PUT /v1/client/{user_id}` with `Client-Token`).
     /// Fields not set in `update` are left unchanged; a cleared field is sent as `null`.
-    ///
-    /// ```no_run
-    /// use platformio::ClientUpdate;
-    /// # async fn run(client: platformio::Client, id: uuid::Uuid, token: platformio::ClientToken) -> platformio::Result<()> {
-    /// client.update_client(id, &token, &ClientUpdate::new().last_name("King").clear_phone_number()).await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn update_client(
         &self,
         user_id: Uuid,
@@ -644,24 +393,19 @@ impl Client {
         update: &ClientUpdate,
     ) -> Result<(), Error> {
         let body = update.to_body()?;
-        let req = self
-            .client_request(Method::PUT, user_id, client_token)
-            .await?
-            .json(&body);
         let mut secrets = vec![client_token.as_secret()];
         secrets.extend(update.password_secret());
-        let resp = self.inner.session.send_with_secrets(req, &secrets).await?;
+        let resp = self
+            .client_request(Method::PUT, user_id, client_token, &secrets)
+            .await?
+            .json(&body)
+            .send()
+            .await?;
         expect_no_error(resp, &secrets).await
     }
 
     /// Delete a client account (`DELETE /v1/client/{user_id}` with `Client-Token` and the
     /// reason); the platform answers 204.
-    ///
-    /// ```no_run
-    /// # async fn run(client: platformio::Client, id: uuid::Uuid, token: platformio::ClientToken) -> platformio::Result<()> {
-    /// client.delete_client(id, &token, "requested by the client").await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn delete_client(
         &self,
         user_id: Uuid,
@@ -669,50 +413,47 @@ impl Client {
         reason: impl Into<String>,
     ) -> Result<(), Error> {
         let body = serde_json::json!({"reason": reason.into()});
-        let req = self
-            .client_request(Method::DELETE, user_id, client_token)
-            .await?
-            .json(&body);
         let secrets = [client_token.as_secret()];
-        let resp = self.inner.session.send_with_secrets(req, &secrets).await?;
+        let resp = self
+            .client_request(Method::DELETE, user_id, client_token, &secrets)
+            .await?
+            .json(&body)
+            .send()
+            .await?;
         expect_no_error(resp, &secrets).await
     }
 
     async fn limit(&self, method: &Method, route: &str) -> Result<(), Error> {
-        if let Some(l) = &self.inner.limiter {
+        if let Some(l) = &self.limiter {
             l.acquire(method, route).await?;
         }
         Ok(())
     }
 
-    async fn post(&self, path: &str) -> Result<reqwest::RequestBuilder, Error> {
-        self.limit(&Method::POST, path).await?;
-        let url = join(&self.inner.base_url, path)?;
-        Ok(self.inner.http.request(Method::POST, url))
-    }
-
+    /// An authorized request on one client's account, with its `Client-Token`; `secrets`
+    /// are scrubbed from any error.
     async fn client_request(
         &self,
         method: Method,
         user_id: Uuid,
         client_token: &ClientToken,
-    ) -> Result<reqwest::RequestBuilder, Error> {
+        secrets: &[&SecretString],
+    ) -> Result<auth_core::AuthorizedRequest, Error> {
         self.limit(&method, CLIENT_PATH).await?;
-        let url = join(
-            &self.inner.base_url,
-            &format!("/v1/client/{}", user_id.hyphenated()),
-        )?;
         let header = sensitive_header("", client_token.as_secret()).map_err(|_| {
             Error::new(
                 ErrorKind::InvalidInput,
                 "client token holds characters not allowed in a header",
             )
         })?;
-        Ok(self
-            .inner
-            .http
-            .request(method, url)
-            .header("Client-Token", header))
+        let path = format!("/v1/client/{}", user_id.hyphenated());
+        let mut req = self
+            .request(method, &path)
+            .header(HeaderName::from_static("client-token"), header);
+        for s in secrets {
+            req = req.scrub_secret((*s).clone());
+        }
+        Ok(req)
     }
 }
 
@@ -770,15 +511,6 @@ mod tests {
         );
         assert_eq!(scrub_jwts(jwt), "[REDACTED]");
         assert_eq!(scrub_jwts("plain text é"), "plain text é");
-    }
-
-    #[test]
-    fn join_keeps_a_base_path() {
-        let base = Url::parse("https://proxy.example.com/platform/").unwrap();
-        assert_eq!(
-            join(&base, LOGIN_PATH).unwrap().as_str(),
-            "https://proxy.example.com/platform/v1/login/password"
-        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// The parsed error body of a failed call, attached to the [`Error`] it caused.
 ///
-/// Read it back with [`ErrorExt::api_errors`] (or `err.detail::<ApiErrors>()`).
+/// Read it back with [`ErrorExt::api_errors`].
 ///
 /// ```
 /// use platformio::ApiErrors;
@@ -99,20 +99,13 @@ impl ApiErrors {
         (!parsed.errors.is_empty()).then_some(parsed)
     }
 
-    /// The reported errors.
-    ///
-    /// ```
-    /// assert!(platformio::ApiErrors::default().errors().is_empty());
-    /// ```
+    /// The reported errors, in the platform's order.
     pub fn errors(&self) -> &[ApiError] {
         &self.errors
     }
 
-    /// The case of the first error whose code is known (else [`ErrorCase::Other`]).
-    ///
-    /// ```
-    /// assert_eq!(platformio::ApiErrors::default().case(), platformio::ErrorCase::Other);
-    /// ```
+    /// The case of the first error whose code is known (else [`ErrorCase::Other`]): a body
+    /// may list a generic error before the one you can act on.
     pub fn case(&self) -> ErrorCase {
         self.errors
             .iter()
@@ -167,15 +160,24 @@ impl fmt::Display for ApiError {
     }
 }
 
-/// Platform-specific questions about an [`Error`].
+/// Platform-specific questions about an [`Error`]: the one route to the platform's error
+/// detail. Implemented for [`Error`]; import it to ask.
 ///
 /// ```
-/// use platformio::{Error, ErrorExt};
-/// fn handle(err: &Error) {
-///     if err.is_user_id_taken() {
-///         // pick another UUID
-///     }
-/// }
+/// # #[cfg(not(feature = "sandbox"))] fn main() {}
+/// # #[cfg(feature = "sandbox")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> platformio::Result<()> {
+/// use platformio::{ClientName, ErrorCase, ErrorExt, NewClient, Uuid, sandbox::Sandbox};
+/// let sandbox = Sandbox::start().await;
+/// let client = sandbox.client_builder().build()?;
+/// let new = NewClient::new(Uuid::new_v4(), "a@example.com", ClientName::new("A", "B"), "pw-1");
+/// client.sign_up(&new).await?;
+/// let taken = client.sign_up(&new).await.unwrap_err();
+/// assert!(taken.is_user_id_taken() && taken.is_rejected());
+/// assert_eq!(taken.error_case(), Some(ErrorCase::UserIdTaken));
+/// assert_eq!(taken.api_errors().map(|a| a.errors()[0].code.as_str()), Some("errors.conflict.id"));
+/// # Ok(()) }
 /// ```
 pub trait ErrorExt {
     /// The parsed `{"errors":[...]}` body, when the vendor sent one.

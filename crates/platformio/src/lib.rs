@@ -7,13 +7,13 @@
 //! # #[cfg(feature = "sandbox")]
 //! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 //! # async fn main() -> platformio::Result<()> {
-//! use platformio::{ClientName, ClientUpdate, NewClient, sandbox::Sandbox};
+//! use platformio::{ClientName, ClientUpdate, NewClient, Uuid, sandbox::Sandbox};
 //!
 //! // Against the real platform: Client::builder().with_platform_id("..").with_credentials(..).
 //! let sandbox = Sandbox::start().await;
 //! let client = sandbox.client_builder().build()?;
 //!
-//! let user_id = uuid::Uuid::new_v4();
+//! let user_id = Uuid::new_v4();
 //! let new = NewClient::new(user_id, "ada@example.com", ClientName::new("Ada", "Lovelace"), "pw-1")
 //!     .with_phone_number("+27761234567");
 //! client.sign_up(&new).await?;
@@ -23,8 +23,9 @@
 //! client.update_client(user_id, &login.client_token, &update).await?;
 //! client.delete_client(user_id, &login.client_token, "requested by the client").await?;
 //!
-//! // One service login served all four calls.
+//! // One service login served all four calls; the account keeps only its id.
 //! assert_eq!(client.session_stats().sign_ins, 1);
+//! assert!(sandbox.account(user_id).is_some_and(|a| a.deleted && a.email.is_none()));
 //! # Ok(()) }
 //! ```
 //!
@@ -33,15 +34,21 @@
 //! (there is no refresh grant); error bodies `{"errors":[...]}` whose `status` is a number
 //! or a string; 409 on an existing user id ([`ErrorExt::is_user_id_taken`]); an opt-in
 //! limiter for the documented 300 calls per minute per endpoint.
+//!
+//! [`Client::from_env`] reads `PLATFORMIO_BASE_URL` or `PLATFORMIO_PLATFORM_ID` (with
+//! `PLATFORMIO_ENVIRONMENT`, `staging` by default), `PLATFORMIO_USERNAME` and
+//! `PLATFORMIO_PASSWORD`.
 
+mod auth;
 mod client;
 mod error;
 mod models;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
+pub use auth::ServiceCredentials;
 pub use auth_core::{Error, ErrorKind, Result, SessionStats};
-pub use client::{Client, ClientBuilder, Environment, RATE_LIMIT_PER_MINUTE, ServiceCredentials};
+pub use client::{Client, ClientBuilder, Environment, RATE_LIMIT_PER_MINUTE};
 pub use error::{ApiError, ApiErrors, ErrorCase, ErrorExt};
 pub use models::{
     ClientAccount, ClientLogin, ClientName, ClientToken, ClientUpdate, CustomValue, NewClient,

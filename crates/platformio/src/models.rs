@@ -21,20 +21,13 @@ use uuid::Uuid;
 pub struct ClientToken(SecretString);
 
 impl ClientToken {
-    /// Wrap a client token (for example one kept from an earlier login).
-    ///
-    /// ```
-    /// let _ = platformio::ClientToken::new("ct");
-    /// ```
+    /// Wrap a client token kept from an earlier sign-up or login (in your own store), to
+    /// update or delete that client later.
     pub fn new(value: impl Into<String>) -> Self {
         ClientToken(SecretString::from(value.into()))
     }
 
     /// The token itself. Call it only where it goes on the wire or into your own store.
-    ///
-    /// ```
-    /// assert_eq!(platformio::ClientToken::new("ct").expose(), "ct");
-    /// ```
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
@@ -62,12 +55,7 @@ impl<'de> Deserialize<'de> for ClientToken {
     }
 }
 
-/// A client's first and last name.
-///
-/// ```
-/// let n = platformio::ClientName::new("Ada", "Lovelace");
-/// assert_eq!(n.first_name, "Ada");
-/// ```
+/// A client's first and last name (both required by the platform at sign-up).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ClientName {
@@ -81,10 +69,6 @@ pub struct ClientName {
 
 impl ClientName {
     /// A name from its two parts.
-    ///
-    /// ```
-    /// let _ = platformio::ClientName::new("Ada", "Lovelace");
-    /// ```
     pub fn new(first_name: impl Into<String>, last_name: impl Into<String>) -> Self {
         ClientName {
             first_name: first_name.into(),
@@ -214,12 +198,8 @@ impl fmt::Debug for NewClient {
 }
 
 impl NewClient {
-    /// The required fields: your UUIDv4 for the client, email, name and chosen password.
-    ///
-    /// ```
-    /// use platformio::{ClientName, NewClient};
-    /// let _ = NewClient::new(uuid::Uuid::new_v4(), "a@example.com", ClientName::new("A", "B"), "pw");
-    /// ```
+    /// The required fields: your UUIDv4 for the client (the platform keeps it as the
+    /// account's id), email, name and the client's chosen password.
     pub fn new(
         user_id: Uuid,
         email: impl Into<String>,
@@ -236,25 +216,14 @@ impl NewClient {
         }
     }
 
-    /// Add the optional phone number (E.164, such as `+27761234567`).
-    ///
-    /// ```
-    /// # use platformio::{ClientName, NewClient};
-    /// let _ = NewClient::new(uuid::Uuid::new_v4(), "a@example.com", ClientName::new("A", "B"), "pw")
-    ///     .with_phone_number("+27761234567");
-    /// ```
+    /// Add the optional phone number (E.164, such as `+27761234567`; another form is
+    /// refused before sending).
     pub fn with_phone_number(mut self, phone_number: impl Into<String>) -> Self {
         self.phone_number = Some(phone_number.into());
         self
     }
 
-    /// Add one entry of `custom_data`.
-    ///
-    /// ```
-    /// # use platformio::{ClientName, NewClient};
-    /// let _ = NewClient::new(uuid::Uuid::new_v4(), "a@example.com", ClientName::new("A", "B"), "pw")
-    ///     .with_custom_data("newsletter", true);
-    /// ```
+    /// Add one entry of `custom_data`: your own fields on the account, kept by the platform.
     pub fn with_custom_data(
         mut self,
         key: impl Into<String>,
@@ -264,13 +233,7 @@ impl NewClient {
         self
     }
 
-    /// The client's user id.
-    ///
-    /// ```
-    /// # use platformio::{ClientName, NewClient};
-    /// let id = uuid::Uuid::new_v4();
-    /// assert_eq!(NewClient::new(id, "a@example.com", ClientName::new("A", "B"), "pw").user_id(), id);
-    /// ```
+    /// The client's user id, the key of later updates and the deletion.
     pub fn user_id(&self) -> Uuid {
         self.user_id
     }
@@ -315,6 +278,7 @@ impl NewClient {
 ///
 /// ```
 /// use platformio::ClientUpdate;
+/// assert!(ClientUpdate::new().is_empty());
 /// let update = ClientUpdate::new().email("new@example.com").clear_phone_number();
 /// assert!(!update.is_empty());
 /// ```
@@ -342,90 +306,55 @@ impl fmt::Debug for ClientUpdate {
 }
 
 impl ClientUpdate {
-    /// An update that changes nothing yet.
-    ///
-    /// ```
-    /// assert!(platformio::ClientUpdate::new().is_empty());
-    /// ```
+    /// An update that changes nothing yet (sending it is refused before any request).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Change the email address.
-    ///
-    /// ```
-    /// let _ = platformio::ClientUpdate::new().email("a@example.com");
-    /// ```
+    /// Change the email address (the client's login name).
     pub fn email(mut self, email: impl Into<String>) -> Self {
         self.email = Some(email.into());
         self
     }
 
-    /// Change the first name.
-    ///
-    /// ```
-    /// let _ = platformio::ClientUpdate::new().first_name("Ada");
-    /// ```
+    /// Change the first name (the last name is kept unless set too).
     pub fn first_name(mut self, first_name: impl Into<String>) -> Self {
         self.first_name = Some(first_name.into());
         self
     }
 
-    /// Change the last name.
-    ///
-    /// ```
-    /// let _ = platformio::ClientUpdate::new().last_name("King");
-    /// ```
+    /// Change the last name (the first name is kept unless set too).
     pub fn last_name(mut self, last_name: impl Into<String>) -> Self {
         self.last_name = Some(last_name.into());
         self
     }
 
-    /// Change the password.
-    ///
-    /// ```
-    /// let _ = platformio::ClientUpdate::new().password("n3w");
-    /// ```
+    /// Change the client's password (scrubbed from any error, redacted in Debug).
     pub fn password(mut self, password: impl Into<SecretString>) -> Self {
         self.password = Some(password.into());
         self
     }
 
-    /// Set the phone number (E.164).
-    ///
-    /// ```
-    /// let _ = platformio::ClientUpdate::new().phone_number("+27761234567");
-    /// ```
+    /// Set the phone number (E.164; another form is refused before sending).
     pub fn phone_number(mut self, phone_number: impl Into<String>) -> Self {
         self.phone_number = Some(Some(phone_number.into()));
         self
     }
 
-    /// Clear the phone number (sends `"phone_number": null`).
-    ///
-    /// ```
-    /// let _ = platformio::ClientUpdate::new().clear_phone_number();
-    /// ```
+    /// Clear the phone number (sends `"phone_number": null`, the platform's way to clear an
+    /// optional field).
     pub fn clear_phone_number(mut self) -> Self {
         self.phone_number = Some(None);
         self
     }
 
-    /// Set one entry of `custom_data`.
-    ///
-    /// ```
-    /// let _ = platformio::ClientUpdate::new().custom_data("tier", "silver");
-    /// ```
+    /// Set one entry of `custom_data` (entries not named are kept).
     pub fn custom_data(mut self, key: impl Into<String>, value: impl Into<CustomValue>) -> Self {
         self.custom_data.insert(key.into(), value.into());
         self
     }
 
     /// Whether the update would change nothing.
-    ///
-    /// ```
-    /// assert!(!platformio::ClientUpdate::new().first_name("A").is_empty());
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.email.is_none()
             && self.first_name.is_none()
@@ -486,14 +415,8 @@ impl ClientUpdate {
     }
 }
 
-/// What a client login returns: the client token and the account's details.
-///
-/// ```no_run
-/// # async fn run(client: platformio::Client) -> platformio::Result<()> {
-/// let login = client.login_client("ada@example.com", "pw").await?;
-/// println!("{:?} {}", login.account.user_id, login.account.email.as_deref().unwrap_or(""));
-/// # Ok(()) }
-/// ```
+/// What a client login returns ([`Client::login_client`](crate::Client::login_client)):
+/// the client token and the account's details.
 #[derive(Debug, Clone, Deserialize)]
 #[non_exhaustive]
 pub struct ClientLogin {

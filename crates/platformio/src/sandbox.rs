@@ -1,14 +1,25 @@
 //! An in-process fake of the platform (feature `sandbox`) for tests, examples and your own
-//! tests: service login issuing real-format JWTs of configurable lifetime judged by an
-//! injected clock, client accounts kept in memory, the documented error answers, and
-//! injectable 401, 429 and 5xx faults.
+//! tests, on the auth-core sandbox kit: service login issuing real-format JWTs of
+//! configurable lifetime judged by an injected clock, client accounts kept in memory, the
+//! documented error answers in the platform's shape, and the kit's controls (faults, token
+//! expiry, hits, the recorder) through [`Sandbox`]'s dereference to [`Kit`].
 //!
-//! Start it in your own tests with the `sandbox` feature enabled:
+//! | Route                         | Name           | Kind       |
+//! |-------------------------------|----------------|------------|
+//! | `POST /v1/login/password`     | `login`        | token      |
+//! | `POST /v1/client/signup`      | `signup`       | authorized |
+//! | `POST /v1/client/login`       | `client_login` | authorized |
+//! | `PUT /v1/client/{user_id}`    | `update`       | authorized |
+//! | `DELETE /v1/client/{user_id}` | `delete`       | authorized |
+//! | anything else                 | `unknown`      | open: 404 in the platform's shape |
+//!
+//! The names are those of `hits(..)` and `inject_on(..)`. `inject` faults the next
+//! authorized call, `inject_token` the next service login.
 //!
 //! ```
 //! use std::time::Duration;
-//! use auth_core::ManualClock;
-//! use platformio::sandbox::Sandbox;
+//! use platformio::sandbox::{Fault, ManualClock, Sandbox, Tokens};
+//! use platformio::{ClientName, NewClient, Uuid};
 //!
 //! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 //! # async fn main() -> platformio::Result<()> {
@@ -23,54 +34,63 @@
 //! clock.advance(Duration::from_secs(601));
 //! client.sign_in().await?;
 //! assert_eq!(sandbox.token_requests(), 2);
+//!
+//! // A fault in the platform's shape on the next authorized call.
+//! sandbox.inject(Fault::rate_limited(Some(30), "Too many requests"));
+//! let id = Uuid::new_v4();
+//! let new = NewClient::new(id, "a@example.com", ClientName::new("A", "B"), "pw-1");
+//! let e = client.sign_up(&new).await.unwrap_err();
+//! assert!(e.is_rate_limited() && e.retry_after() == Some(Duration::from_secs(30)));
+//!
+//! // A revoked API token is refused with 401 and renewed by one service login.
+//! sandbox.expire_tokens(Tokens::All);
+//! client.sign_up(&new).await?;
+//! assert_eq!((sandbox.token_requests(), sandbox.hits("signup")), (3, 3));
+//! assert!(sandbox.account(id).is_some_and(|a| !format!("{a:?}").contains("pw-1")));
 //! # Ok(()) }
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, UNIX_EPOCH};
 
-use auth_core::SharedClock;
+use auth_core::Error;
+/// Re-exported so your tests need only this crate.
+pub use auth_core::ManualClock;
 use auth_core::sandbox::{
-    Fault, Faults, Hits, HttpMockRequest, HttpMockResponse, MockServer, Recorder, TokenCheck,
-    TokenStore, bearer, empty, header, json, mint_jwt, unix_seconds,
+    Controls, Ctx, HttpMockRequest, HttpMockResponse, Kit, Recorder, Route, Settings, Spec,
+    TokenCheck, VendorSandbox, bearer, empty, header, json, mint_jwt, unix_seconds,
 };
+/// Re-exported so your tests need only this crate.
+pub use auth_core::sandbox::{Fault, Tokens};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::client::{CLIENT_LOGIN_PATH, ClientBuilder, LOGIN_PATH, SIGNUP_PATH};
+use crate::auth::LOGIN_PATH;
+use crate::client::{CLIENT_LOGIN_PATH, ClientBuilder, SIGNUP_PATH};
 use crate::models::is_e164;
-use crate::{Client, ClientName, ServiceCredentials};
+use crate::{Client, ClientName, NewClient, ServiceCredentials};
 
 /// The service user name a sandbox accepts unless told otherwise.
 pub const DEFAULT_USERNAME: &str = "service_user";
 /// The service user password a sandbox accepts unless told otherwise.
 pub const DEFAULT_PASSWORD: &str = "sandbox-service-password";
 
+/// The password of the clients the contract's calls sign up.
+const CONTRACT_CLIENT_PASSWORD: &str = "contract-client-password";
+
 const ERROR_ID: &str = "21fc115e-08c8-45af-8f0b-271f7d6fe254";
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Configures and starts a [`Sandbox`].
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let sandbox = platformio::sandbox::Sandbox::builder()
-///     .service_user("svc", "pw")
-///     .token_lifetime(std::time::Duration::from_secs(3600))
-///     .start()
-///     .await;
-/// assert_eq!(sandbox.credentials().username(), "svc");
-/// # }
-/// ```
+/// Configures and starts a [`Sandbox`]: the kit's `clock` and `token_lifetime` (one hour by
+/// default), and the service user it accepts.
 #[derive(Debug)]
+#[must_use]
 pub struct SandboxBuilder {
-    clock: SharedClock,
-    lifetime: Duration,
+    kit: Settings,
     username: String,
     password: String,
 }
@@ -78,43 +98,18 @@ pub struct SandboxBuilder {
 impl Default for SandboxBuilder {
     fn default() -> Self {
         SandboxBuilder {
-            clock: SharedClock::default(),
-            lifetime: Duration::from_secs(3600),
+            kit: Settings::new(Duration::from_secs(3600)),
             username: DEFAULT_USERNAME.into(),
             password: DEFAULT_PASSWORD.into(),
         }
     }
 }
 
+auth_core::sandbox_builder!(SandboxBuilder);
+
 impl SandboxBuilder {
-    /// The clock that sets `exp` and judges expiry (share a `ManualClock` with the client).
-    ///
-    /// ```
-    /// let b = platformio::sandbox::Sandbox::builder().clock(auth_core::ManualClock::new());
-    /// # drop(b);
-    /// ```
-    pub fn clock(mut self, clock: impl Into<SharedClock>) -> Self {
-        self.clock = clock.into();
-        self
-    }
-
-    /// How long an API token lives (one hour by default).
-    ///
-    /// ```
-    /// let b = platformio::sandbox::Sandbox::builder().token_lifetime(std::time::Duration::from_secs(600));
-    /// # drop(b);
-    /// ```
-    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
-        self.lifetime = lifetime;
-        self
-    }
-
-    /// The service user the sandbox accepts.
-    ///
-    /// ```
-    /// let b = platformio::sandbox::Sandbox::builder().service_user("svc", "pw");
-    /// # drop(b);
-    /// ```
+    /// Accept this service user instead of [`DEFAULT_USERNAME`] and [`DEFAULT_PASSWORD`]
+    /// (to mirror the credentials your own configuration holds).
     pub fn service_user(
         mut self,
         username: impl Into<String>,
@@ -126,91 +121,40 @@ impl SandboxBuilder {
     }
 
     /// Start the sandbox on a loopback port.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let sandbox = platformio::sandbox::Sandbox::builder().start().await;
-    /// assert!(sandbox.base_url().starts_with("http://127.0.0.1"));
-    /// # }
-    /// ```
     pub async fn start(self) -> Sandbox {
-        let state = Arc::new(State {
-            clock: self.clock.clone(),
-            lifetime: Mutex::new(self.lifetime),
+        let state = State {
             username: self.username,
-            password: self.password.clone(),
-            api_tokens: TokenStore::new(self.clock.clone()),
-            client_tokens: Mutex::new(HashMap::new()),
-            accounts: Mutex::new(BTreeMap::new()),
-            faults: Faults::default(),
-            login_faults: Faults::default(),
-            hits: Hits::default(),
-            recorder: {
-                // The vendor's own credential header is never rendered, refused or not.
-                let recorder = Recorder::default();
-                recorder.redact_header("client-token");
-                recorder
-            },
-            serial: Mutex::new(0),
-        });
-        state.recorder.redact(self.password);
-        let server = MockServer::start_async().await;
-        let s = state.clone();
-        server
-            .mock_async(move |_when, then| {
-                then.respond_with(move |req: &HttpMockRequest| s.dispatch(req));
-            })
-            .await;
-        Sandbox {
-            server: Arc::new(server),
-            state,
-        }
+            password: self.password,
+            data: Mutex::default(),
+            recorder: OnceLock::new(),
+        };
+        let password = state.password.clone();
+        let kit = Kit::start(state, self.kit, &[&password]).await;
+        // The vendor's own credential header is never rendered, refused or not.
+        kit.recorder().redact_header("client-token");
+        let _ = kit.state().recorder.set(kit.recorder().clone());
+        Sandbox { kit }
     }
 }
 
-/// The in-process fake platform. Cheap to clone; clones share the server and its state.
-///
-/// Routes: `POST /v1/login/password`, `POST /v1/client/signup`, `POST /v1/client/login`,
-/// `PUT` and `DELETE /v1/client/{user_id}`. Hit counters are named `login`, `signup`,
-/// `client_login`, `update` and `delete`.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> platformio::Result<()> {
-/// let sandbox = platformio::sandbox::Sandbox::start().await;
-/// let client = sandbox.client_builder().build()?;
-/// client.sign_in().await?;
-/// assert_eq!(sandbox.hits("login"), 1);
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
+/// The in-process fake platform (routes and names in the [module docs](self)). Every
+/// control is the kit's, through `Deref`: `inject`, `inject_on`, `inject_token`,
+/// `expire_tokens`, `token_requests`, `hits`, `recorder`, `base_url`, `clock`,
+/// `set_token_lifetime`.
+#[derive(Debug)]
 pub struct Sandbox {
-    server: Arc<MockServer>,
-    state: Arc<State>,
+    kit: Kit<State>,
 }
 
-impl fmt::Debug for Sandbox {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sandbox")
-            .field("base_url", &self.server.base_url())
-            .finish_non_exhaustive()
+impl Deref for Sandbox {
+    type Target = Kit<State>;
+    fn deref(&self) -> &Kit<State> {
+        &self.kit
     }
 }
 
-/// A client account as the sandbox stores it. Debug never shows the client's password.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> platformio::Result<()> {
-/// use platformio::{ClientName, NewClient, Uuid};
-/// let sandbox = platformio::sandbox::Sandbox::start().await;
-/// let client = sandbox.client_builder().build()?;
-/// let id = Uuid::new_v4();
-/// client.sign_up(&NewClient::new(id, "a@example.com", ClientName::new("A", "B"), "pw-1")).await?;
-/// assert!(sandbox.account(id).is_some_and(|a| !format!("{a:?}").contains("pw-1")));
-/// # Ok(()) }
-/// ```
+/// A client account as the sandbox stores it ([`Sandbox::account`]). Debug never shows the
+/// client's password.
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SandboxAccount {
@@ -245,198 +189,168 @@ impl fmt::Debug for SandboxAccount {
 
 impl Sandbox {
     /// Start a sandbox with the defaults: system clock, one-hour tokens, the default user.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let _sandbox = platformio::sandbox::Sandbox::start().await;
-    /// # }
-    /// ```
     pub async fn start() -> Sandbox {
         SandboxBuilder::default().start().await
     }
 
     /// Configure a sandbox.
-    ///
-    /// ```
-    /// let _ = platformio::sandbox::Sandbox::builder();
-    /// ```
     pub fn builder() -> SandboxBuilder {
         SandboxBuilder::default()
     }
 
-    /// The base URL to give the client.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let s = platformio::sandbox::Sandbox::start().await;
-    /// assert!(s.base_url().starts_with("http://"));
-    /// # }
-    /// ```
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
     /// The service user the sandbox accepts.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let s = platformio::sandbox::Sandbox::start().await;
-    /// assert_eq!(s.credentials().username(), platformio::sandbox::DEFAULT_USERNAME);
-    /// # }
-    /// ```
     pub fn credentials(&self) -> ServiceCredentials {
-        ServiceCredentials::new(self.state.username.clone(), self.state.password.clone())
+        let s = self.state();
+        ServiceCredentials::new(s.username.clone(), s.password.clone())
     }
 
     /// A client builder wired to this sandbox: base URL, service user and clock.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> platformio::Result<()> {
-    /// let s = platformio::sandbox::Sandbox::start().await;
-    /// let client = s.client_builder().build()?;
-    /// # drop(client); Ok(()) }
-    /// ```
     pub fn client_builder(&self) -> ClientBuilder {
         Client::builder()
             .with_base_url(self.base_url())
             .with_credentials(self.credentials())
-            .with_clock(self.state.clock.clone())
+            .with_clock(self.clock())
     }
 
-    /// Serve `fault` (in the platform's error shape) on the next client account call.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// use auth_core::sandbox::Fault;
-    /// let s = platformio::sandbox::Sandbox::start().await;
-    /// s.inject(Fault::rate_limited(Some(30), "Too many requests"));
-    /// # }
-    /// ```
-    pub fn inject(&self, fault: Fault) {
-        self.state.faults.push(fault);
-    }
-
-    /// Serve `fault` on the next client account call whose path starts with `path_prefix`.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// use auth_core::sandbox::Fault;
-    /// let s = platformio::sandbox::Sandbox::start().await;
-    /// s.inject_on("/v1/client/login", Fault::server_error(503));
-    /// # }
-    /// ```
-    pub fn inject_on(&self, path_prefix: impl Into<String>, fault: Fault) {
-        self.state.faults.push_on(path_prefix, fault);
-    }
-
-    /// Serve `fault` on the next service login (`POST /v1/login/password`).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// use auth_core::sandbox::Fault;
-    /// let s = platformio::sandbox::Sandbox::start().await;
-    /// s.inject_login(Fault::server_error(503));
-    /// # }
-    /// ```
-    pub fn inject_login(&self, fault: Fault) {
-        self.state.login_faults.push(fault);
-    }
-
-    /// Requests served on `route` (`login`, `signup`, `client_login`, `update`, `delete`,
-    /// `unknown`).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// assert_eq!(platformio::sandbox::Sandbox::start().await.hits("signup"), 0);
-    /// # }
-    /// ```
-    pub fn hits(&self, route: &str) -> u64 {
-        self.state.hits.get(route)
-    }
-
-    /// Service logins answered (successful or not).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// assert_eq!(platformio::sandbox::Sandbox::start().await.token_requests(), 0);
-    /// # }
-    /// ```
-    pub fn token_requests(&self) -> u64 {
-        self.state.hits.get("login")
-    }
-
-    /// The recorder of every request served; passwords, bearer tokens and client tokens are
-    /// redacted, whether the sandbox accepted them or not.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// assert!(platformio::sandbox::Sandbox::start().await.recorder().all().is_empty());
-    /// # }
-    /// ```
-    pub fn recorder(&self) -> &Recorder {
-        &self.state.recorder
-    }
-
-    /// Change the lifetime of API tokens issued from now on.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// platformio::sandbox::Sandbox::start().await.set_token_lifetime(std::time::Duration::from_secs(60));
-    /// # }
-    /// ```
-    pub fn set_token_lifetime(&self, lifetime: Duration) {
-        *lock(&self.state.lifetime) = lifetime;
-    }
-
-    /// Revoke every API token issued so far (they answer 401 from now on).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// platformio::sandbox::Sandbox::start().await.revoke_api_tokens();
-    /// # }
-    /// ```
-    pub fn revoke_api_tokens(&self) {
-        self.state.api_tokens.expire_all();
-    }
-
-    /// The stored account of `user_id`, if one was signed up.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// assert!(platformio::sandbox::Sandbox::start().await.account(uuid::Uuid::nil()).is_none());
-    /// # }
-    /// ```
+    /// The stored account of `user_id`, if one was signed up (deleted ones keep their id).
     pub fn account(&self, user_id: Uuid) -> Option<SandboxAccount> {
-        lock(&self.state.accounts).get(&user_id).cloned()
+        self.state().data().accounts.get(&user_id).cloned()
     }
 }
 
-struct State {
-    clock: SharedClock,
-    lifetime: Mutex<Duration>,
+impl VendorSandbox for Sandbox {
+    type Client = Client;
+    const NAME: &'static str = "platformio";
+
+    async fn start(clock: ManualClock, lifetime: Duration) -> Self {
+        Sandbox::builder()
+            .clock(clock)
+            .token_lifetime(lifetime)
+            .start()
+            .await
+    }
+
+    fn client(&self) -> Result<Client, Error> {
+        self.client_builder().build()
+    }
+
+    /// Signs a new client account up (a fresh user id each call).
+    fn call(client: &Client) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>> {
+        let client = client.clone();
+        Box::pin(async move {
+            let id = Uuid::new_v4();
+            let new = NewClient::new(
+                id,
+                format!("contract-{}@client.com", id.simple()),
+                ClientName::new("Contract", "Client"),
+                CONTRACT_CLIENT_PASSWORD,
+            );
+            client.sign_up(&new).await.map(drop)
+        })
+    }
+
+    fn controls(&self) -> &Controls {
+        &self.kit
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![
+            self.state().password.clone(),
+            CONTRACT_CLIENT_PASSWORD.to_owned(),
+        ]
+    }
+}
+
+/// The platform behind a [`Sandbox`]: the service user it accepts, client accounts and
+/// client tokens. Read it through [`Sandbox::account`] and [`Sandbox::credentials`].
+pub struct State {
     username: String,
     password: String,
-    api_tokens: TokenStore,
-    client_tokens: Mutex<HashMap<String, Uuid>>,
-    accounts: Mutex<BTreeMap<Uuid, SandboxAccount>>,
-    faults: Faults,
-    login_faults: Faults,
-    hits: Hits,
-    recorder: Recorder,
-    serial: Mutex<u64>,
+    data: Mutex<Data>,
+    /// The kit's recorder, for the answers that get no `Ctx` (faults).
+    recorder: OnceLock<Recorder>,
+}
+
+/// What the platform keeps, behind the state's one lock.
+#[derive(Default)]
+struct Data {
+    accounts: BTreeMap<Uuid, SandboxAccount>,
+    /// Client token -> the account it may act on.
+    client_tokens: HashMap<String, Uuid>,
+    /// How many recorded requests [`State::fault`] has swept for secrets.
+    swept: usize,
+}
+
+// The accounts hold the clients' passwords: Debug shows counts only.
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("State")
+            .field("username", &self.username)
+            .field("accounts", &self.data().accounts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Spec for State {
+    fn routes() -> Vec<Route<Self>> {
+        vec![
+            Route::token("POST", LOGIN_PATH, "login", State::login),
+            Route::authorized("POST", SIGNUP_PATH, "signup", State::signup),
+            Route::authorized(
+                "POST",
+                CLIENT_LOGIN_PATH,
+                "client_login",
+                State::client_login,
+            ),
+            // `*` as the old dispatch's prefix match: a malformed id is the platform's 404.
+            Route::authorized("PUT", "/v1/client/*", "update", State::update),
+            Route::authorized("DELETE", "/v1/client/*", "delete", State::delete),
+            // Unknown paths and methods: the platform's 404, counted.
+            Route::open("*", "/*", "unknown", State::unknown),
+        ]
+    }
+
+    /// The fault in the platform's error shape. The kit serves it without a handler seeing
+    /// the request, so the secrets it carries are redacted here, from the recorder.
+    // KIT-NEED: `Spec::fault` gets no request (and no hook runs on every request); the
+    // platform redacts every secret a request carries, refused ones too.
+    fn fault(&self, fault: &Fault) -> HttpMockResponse {
+        if let Some(recorder) = self.recorder.get() {
+            let all = recorder.all();
+            let mut data = self.data();
+            for r in all.iter().skip(data.swept) {
+                let h = |name: &str| {
+                    r.headers
+                        .iter()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.clone())
+                };
+                let bearer =
+                    h("authorization").and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned));
+                for s in request_secrets(bearer, h("client-token"), &r.body) {
+                    recorder.redact(s);
+                }
+            }
+            data.swept = all.len();
+        }
+        fault_response(fault)
+    }
+}
+
+/// Every secret a request carries, accepted or not: its bearer token, its client token, the
+/// password in its body.
+fn request_secrets(
+    bearer: Option<String>,
+    client_token: Option<String>,
+    body: &str,
+) -> Vec<String> {
+    let mut out: Vec<String> = bearer.into_iter().chain(client_token).collect();
+    if let Ok(Value::Object(body)) = serde_json::from_str::<Value>(body)
+        && let Some(Value::String(p)) = body.get("password")
+    {
+        out.push(p.clone());
+    }
+    out
 }
 
 /// The platform's error answer.
@@ -599,84 +513,58 @@ fn check_phone(p: &str) -> Result<(), HttpMockResponse> {
 }
 
 impl State {
-    fn dispatch(&self, req: &HttpMockRequest) -> HttpMockResponse {
-        self.redact_secrets(req);
-        self.recorder.record(req);
-        let method = req.method();
-        let path = req.uri().path().to_owned();
-        let method = method.as_str();
-        let answer = match (method, path.as_str()) {
-            ("POST", LOGIN_PATH) => {
-                self.hits.record("login");
-                match self.login_faults.take(&path) {
-                    Some(f) => Err(fault_response(&f)),
-                    None => self.login(req),
-                }
-            }
-            (_, LOGIN_PATH) => Err(not_found("Endpoint")),
-            ("POST", SIGNUP_PATH) => self.authorized(req, "signup", |s| s.signup(req)),
-            ("POST", CLIENT_LOGIN_PATH) => {
-                self.authorized(req, "client_login", |s| s.client_login(req))
-            }
-            ("PUT", p) if p.starts_with("/v1/client/") => {
-                let id = p.trim_start_matches("/v1/client/").to_owned();
-                self.authorized(req, "update", |s| s.update(req, &id))
-            }
-            ("DELETE", p) if p.starts_with("/v1/client/") => {
-                let id = p.trim_start_matches("/v1/client/").to_owned();
-                self.authorized(req, "delete", |s| s.delete(req, &id))
-            }
-            _ => {
-                self.hits.record("unknown");
-                Err(not_found("Endpoint"))
-            }
+    fn data(&self) -> MutexGuard<'_, Data> {
+        self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Redact every secret `req` carries, then answer it with `f` (after the API token
+    /// check when `authorized`).
+    fn serve(
+        &self,
+        ctx: &Ctx,
+        req: &HttpMockRequest,
+        authorized: bool,
+        f: impl FnOnce() -> Answer,
+    ) -> HttpMockResponse {
+        let secrets = request_secrets(bearer(req), header(req, "client-token"), &req.body_string());
+        for s in secrets {
+            ctx.recorder().redact(s);
+        }
+        let answer = if authorized {
+            check_api_token(ctx, req).and_then(|()| f())
+        } else {
+            f()
         };
         answer.unwrap_or_else(|e| e)
     }
 
-    /// Every secret a request carries, accepted or not (a refused password, a forged client
-    /// token), is redacted from the recorder before the request is recorded.
-    fn redact_secrets(&self, req: &HttpMockRequest) {
-        if let Some(token) = bearer(req) {
-            self.recorder.redact(token);
-        }
-        if let Some(token) = header(req, "client-token") {
-            self.recorder.redact(token);
-        }
-        if let Ok(Value::Object(body)) = serde_json::from_str::<Value>(&req.body_string())
-            && let Some(Value::String(p)) = body.get("password")
-        {
-            self.recorder.redact(p.clone());
-        }
+    fn login(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        self.serve(ctx, req, false, || self.service_login(ctx, req))
     }
 
-    fn authorized(
-        &self,
-        req: &HttpMockRequest,
-        route: &str,
-        f: impl FnOnce(&Self) -> Answer,
-    ) -> Answer {
-        self.hits.record(route);
-        let Some(token) = bearer(req) else {
-            return Err(auth_invalid());
-        };
-        match self.api_tokens.check(&token) {
-            TokenCheck::Valid(_) => {}
-            _ => return Err(auth_invalid()),
-        }
-        if let Some(fault) = self.faults.take(req.uri().path()) {
-            return Err(fault_response(&fault));
-        }
-        f(self)
+    fn signup(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        self.serve(ctx, req, true, || self.create_client(ctx, req))
     }
 
-    fn next_serial(&self) -> u64 {
-        let mut s = lock(&self.serial);
-        *s += 1;
-        *s
+    fn client_login(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        self.serve(ctx, req, true, || self.log_client_in(ctx, req))
     }
 
-    fn login(&self, req: &HttpMockRequest) -> Answer {
+    fn update(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        let id = client_id(req);
+        self.serve(ctx, req, true, || self.update_client(ctx, req, &id))
+    }
+
+    fn delete(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        let id = client_id(req);
+        self.serve(ctx, req, true, || self.delete_client(req, &id))
+    }
+
+    fn unknown(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        self.serve(ctx, req, false, || Err(not_found("Endpoint")))
+    }
+
+    fn service_login(&self, ctx: &Ctx, req: &HttpMockRequest) -> Answer {
         if header(req, "authorization").is_some() {
             // The login is the one endpoint without bearer auth; a client sending one is confused.
             return Err(field_value(
@@ -690,34 +578,32 @@ impl State {
         if username != self.username || password != self.password {
             return Err(login_failed());
         }
-        let now = self.clock.now();
-        let lifetime = *lock(&self.lifetime);
-        let exp = unix_seconds(now.checked_add(lifetime).unwrap_or(now));
-        let serial = self.next_serial();
+        let now = ctx.clock().now();
+        let exp = unix_seconds(now.checked_add(ctx.token_lifetime()).unwrap_or(now));
         let jwt = mint_jwt(&json!({
             "r": ["service"],
             "exp": exp,
             "iat": unix_seconds(now),
             "sub": "f76ec415-1811-4935-a659-63dc2483c852",
             "reg": "za",
-            "jti": serial,
+            "jti": ctx.store().next_serial(),
         }));
-        self.api_tokens.insert(&jwt, username, None, HashMap::new());
+        ctx.store().insert(&jwt, username, None, HashMap::new());
         // The store judges expiry by the exact `exp` the client reads.
-        self.api_tokens
+        ctx.store()
             .set_expiry(&jwt, Some(UNIX_EPOCH + Duration::from_secs(exp)));
-        self.recorder.redact(jwt.clone());
+        ctx.recorder().redact(jwt.clone());
         Ok(json(200, &json!({"api_token": jwt})))
     }
 
-    fn issue_client_token(&self, user_id: Uuid) -> String {
-        let token = format!("ct-{}-{}", self.next_serial(), user_id.simple());
-        lock(&self.client_tokens).insert(token.clone(), user_id);
-        self.recorder.redact(token.clone());
+    fn issue_client_token(&self, ctx: &Ctx, user_id: Uuid) -> String {
+        let token = format!("ct-{}-{}", ctx.store().next_serial(), user_id.simple());
+        self.data().client_tokens.insert(token.clone(), user_id);
+        ctx.recorder().redact(token.clone());
         token
     }
 
-    fn signup(&self, req: &HttpMockRequest) -> Answer {
+    fn create_client(&self, ctx: &Ctx, req: &HttpMockRequest) -> Answer {
         let body = json_object(req, true)?;
         let raw_id = string_field(&body, "user_id", true)?.unwrap_or_default();
         let user_id = Uuid::parse_str(raw_id).map_err(|_| field_value("user_id", "not a UUID"))?;
@@ -752,7 +638,8 @@ impl State {
             Some(v) => check_custom_data(v)?,
         };
         {
-            let mut accounts = lock(&self.accounts);
+            let mut data = self.data();
+            let accounts = &mut data.accounts;
             if accounts.contains_key(&user_id) {
                 return Err(error(
                     409,
@@ -774,7 +661,7 @@ impl State {
                     None,
                 ));
             }
-            self.recorder.redact(password.clone());
+            ctx.recorder().redact(password.clone());
             accounts.insert(
                 user_id,
                 SandboxAccount {
@@ -788,20 +675,22 @@ impl State {
                 },
             );
         }
-        let token = self.issue_client_token(user_id);
+        let token = self.issue_client_token(ctx, user_id);
         Ok(json(200, &json!({"client_token": token})))
     }
 
-    fn client_login(&self, req: &HttpMockRequest) -> Answer {
+    fn log_client_in(&self, ctx: &Ctx, req: &HttpMockRequest) -> Answer {
         let body = json_object(req, true)?;
         let email = string_field(&body, "email", true)?.unwrap_or_default();
         let password = string_field(&body, "password", true)?.unwrap_or_default();
-        let account = lock(&self.accounts)
+        let account = self
+            .data()
+            .accounts
             .values()
             .find(|a| !a.deleted && a.email.as_deref() == Some(email) && a.password == password)
             .cloned()
             .ok_or_else(login_failed)?;
-        let token = self.issue_client_token(account.user_id);
+        let token = self.issue_client_token(ctx, account.user_id);
         Ok(json(
             200,
             &json!({
@@ -824,21 +713,22 @@ impl State {
         let Some(token) = header(req, "client-token") else {
             return Err(field_value("Client-Token", "header is required"));
         };
-        match lock(&self.client_tokens).get(&token) {
+        match self.data().client_tokens.get(&token) {
             Some(owner) if *owner == user_id => {}
             Some(_) => return Err(forbidden("Client token belongs to another client.")),
             None => return Err(forbidden("Client token is not valid.")),
         }
-        match lock(&self.accounts).get(&user_id) {
+        match self.data().accounts.get(&user_id) {
             Some(a) if !a.deleted => Ok(user_id),
             _ => Err(not_found("Client")),
         }
     }
 
-    fn update(&self, req: &HttpMockRequest, raw_id: &str) -> Answer {
+    fn update_client(&self, ctx: &Ctx, req: &HttpMockRequest, raw_id: &str) -> Answer {
         let user_id = self.client_account(req, raw_id)?;
         let body = json_object(req, true)?;
-        let mut accounts = lock(&self.accounts);
+        let mut data = self.data();
+        let accounts = &mut data.accounts;
         let Some(current) = accounts.get(&user_id) else {
             return Err(not_found("Client"));
         };
@@ -854,7 +744,7 @@ impl State {
                     next.email = Some(e.clone());
                 }
                 ("password", Value::String(p)) if !p.is_empty() => {
-                    self.recorder.redact(p.clone());
+                    ctx.recorder().redact(p.clone());
                     next.password = p.clone();
                 }
                 ("name", Value::Object(n)) => {
@@ -891,11 +781,11 @@ impl State {
         Ok(empty(200))
     }
 
-    fn delete(&self, req: &HttpMockRequest, raw_id: &str) -> Answer {
+    fn delete_client(&self, req: &HttpMockRequest, raw_id: &str) -> Answer {
         let user_id = self.client_account(req, raw_id)?;
         let body = json_object(req, false)?;
         string_field(&body, "reason", false)?;
-        if let Some(a) = lock(&self.accounts).get_mut(&user_id) {
+        if let Some(a) = self.data().accounts.get_mut(&user_id) {
             // Personal data goes; the user id stays for relational purposes.
             a.deleted = true;
             a.email = None;
@@ -904,7 +794,26 @@ impl State {
             a.custom_data = Map::new();
             a.password = String::new();
         }
-        lock(&self.client_tokens).retain(|_, owner| *owner != user_id);
+        self.data()
+            .client_tokens
+            .retain(|_, owner| *owner != user_id);
         Ok(empty(204))
+    }
+}
+
+/// The user id segment of `/v1/client/{user_id}` (anything after the prefix).
+fn client_id(req: &HttpMockRequest) -> String {
+    req.uri()
+        .path()
+        .trim_start_matches("/v1/client/")
+        .to_owned()
+}
+
+/// A valid API token in `Authorization: Bearer`, or the platform's 401.
+fn check_api_token(ctx: &Ctx, req: &HttpMockRequest) -> Result<(), HttpMockResponse> {
+    let token = bearer(req).ok_or_else(auth_invalid)?;
+    match ctx.store().check(&token) {
+        TokenCheck::Valid(_) => Ok(()),
+        _ => Err(auth_invalid()),
     }
 }

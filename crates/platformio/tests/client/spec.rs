@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use auth_core::ManualClock;
-use auth_core::sandbox::{MockServer, RecordedRequest, mint_jwt, unix_seconds};
+use auth_core::sandbox::{RecordedRequest, mint_jwt, unix_seconds};
 use httpmock::Method::POST;
-use platformio::sandbox::Sandbox;
+use httpmock::MockServer;
+use platformio::sandbox::{ManualClock, Sandbox};
 use platformio::{
     Client, ClientName, ClientUpdate, ErrorCase, ErrorExt, ErrorKind, NewClient, ServiceCredentials,
 };
@@ -28,7 +28,7 @@ fn shared_spec_dir() -> PathBuf {
 }
 
 fn vendored_spec_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openapi")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/client/openapi")
 }
 
 /// `PLATFORMIO_SPEC_DIR`, else `shared/` beside the repository, else the verbatim copy.

@@ -1,12 +1,16 @@
 //! The client against the sandbox (and httpmock for malformed answers), over real HTTP:
-//! the exact requests, the JWT expiry rules, the error shape, the limiter, secret hygiene.
+//! the exact requests, the JWT expiry rules, the error shape, the limiter, secret hygiene;
+//! and, in `spec`, every request and answer checked against the vendor's OpenAPI files.
+
+// A test crate's root looks for modules beside itself: the path keeps them under client/.
+#[path = "client/spec.rs"]
+mod spec;
 
 use std::time::Duration;
 
-use auth_core::ManualClock;
-use auth_core::sandbox::{Fault, MockServer};
 use httpmock::Method::POST;
-use platformio::sandbox::{DEFAULT_PASSWORD, Sandbox};
+use httpmock::MockServer;
+use platformio::sandbox::{DEFAULT_PASSWORD, Fault, ManualClock, Sandbox, Tokens};
 use platformio::{
     Client, ClientName, ClientToken, ClientUpdate, ErrorCase, ErrorExt, NewClient,
     ServiceCredentials,
@@ -239,7 +243,7 @@ async fn jwt_reused_while_valid_renewed_once_in_margin_and_after_expiry() {
         .login_client("nobody@client.com", "x")
         .await
         .unwrap_err();
-    client.settle().await;
+    client.settle().await.unwrap();
     assert_eq!(sandbox.token_requests(), 1, "renewed outside the margin");
 
     // Inside the margin: the valid token keeps being served while one renewal runs.
@@ -262,7 +266,7 @@ async fn jwt_reused_while_valid_renewed_once_in_margin_and_after_expiry() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    client.settle().await;
+    client.settle().await.unwrap();
     assert_eq!(sandbox.token_requests(), 2, "one renewal inside the margin");
     assert_eq!(client.session_stats().expiries, 0);
 
@@ -441,9 +445,9 @@ async fn faults_become_typed_errors() {
 
     // A 5xx on the token endpoint is retried inside the renewal (3 attempts by default).
     for _ in 0..3 {
-        sandbox.inject_login(Fault::server_error(502));
+        sandbox.inject_token(Fault::server_error(502));
     }
-    client.settle().await;
+    client.settle().await.unwrap();
     let fresh = sandbox.client_builder().build().unwrap();
     let e = fresh.sign_in().await.unwrap_err();
     assert!(e.is_transient());
@@ -779,7 +783,7 @@ async fn the_sandbox_enforces_the_wire_rules() {
         .unwrap();
     assert_eq!(r.status(), 404);
     // An expired token is refused.
-    sandbox.revoke_api_tokens();
+    sandbox.expire_tokens(Tokens::All);
     let r = http
         .post(format!("{base}/v1/client/login"))
         .bearer_auth(&jwt)
