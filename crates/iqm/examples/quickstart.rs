@@ -11,10 +11,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use auth_core::ManualClock;
-use auth_core::sandbox::Fault;
 use iqm::Client;
-use iqm::sandbox::Sandbox;
+use iqm::sandbox::{Fault, ManualClock, Sandbox};
 
 fn live_configured() -> bool {
     let set = |n: &str| std::env::var(n).is_ok_and(|v| !v.trim().is_empty());
@@ -45,26 +43,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         let sandbox = Sandbox::builder()
             .clock(clock.clone())
-            .expires_in(expires_in)
+            .token_lifetime(Duration::from_secs(expires_in))
             .start()
             .await;
         let client = sandbox.client_builder().with_rate_limit().build()?;
         (client, Some(sandbox), "sandbox")
     };
-    let now = || {
-        if sandbox.is_some() {
-            auth_core::Clock::now(&clock)
-        } else {
-            SystemTime::now()
-        }
+    let now = || match &sandbox {
+        Some(sandbox) => sandbox.clock().now(),
+        None => SystemTime::now(),
     };
-    println!("iqm quickstart ({mode}) against {}", client.base_url());
+    println!(
+        "iqm quickstart ({mode}) against {}",
+        client.base_url().as_str().trim_end_matches('/')
+    );
     let mut calls = 0u64;
 
     let ow_id = client.login().await?;
     println!(
         "logged in: workspace (owId) {ow_id}, access token {}",
-        until(client.token_expiry().and_then(|e| e.expires_at()), now())
+        until(client.token_expiry(), now())
     );
 
     let fetched = client.fetch_workspace_id().await?;
@@ -92,7 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         client.refresh().await?;
         println!(
             "refreshed on demand: access token {}",
-            until(client.token_expiry().and_then(|e| e.expires_at()), now())
+            until(client.token_expiry(), now())
         );
         let again = client.fetch_workspace_id().await?;
         calls += 1;

@@ -1,5 +1,6 @@
 //! IQM's error shape, `{success: false, errorObjects: [{error, reason?, field?}], data?}`,
-//! parsed without loss into the workspace error, and the status-to-kind mapping.
+//! parsed without loss into the workspace error, the status-to-kind mapping, and
+//! [`ErrorExt`], the one way to read that detail back from an error.
 
 use auth_core::{Error, ErrorKind, http::ErrorParser};
 use reqwest::header::HeaderMap;
@@ -76,7 +77,7 @@ impl ErrorObject {
 }
 
 /// The parsed body of an IQM error answer, attached to every [`Error`] built from one; read
-/// it back with `err.detail::<IqmError>()`.
+/// it back with [`ErrorExt::iqm_error`].
 ///
 /// Every error object is kept in order, `data` is kept as sent (the account-on-hold answer
 /// puts `{status, reason, supportEmail}` there), and unknown top-level members land in
@@ -235,19 +236,50 @@ impl IqmError {
     }
 }
 
-/// The account-on-hold detail of an error, when IQM refused because the account is held.
+/// IQM's error detail on a workspace [`Error`]: the parsed error body and the
+/// account-on-hold answer. The one route to them; import it with `use iqm::ErrorExt`.
 ///
-/// ```no_run
-/// # async fn run(client: iqm::Client) {
-/// if let Err(e) = client.login().await {
-///     if let Some(hold) = iqm::account_hold(&e) {
-///         eprintln!("account on hold: {:?}; write to {:?}", hold.reason, hold.support_email);
-///     }
-/// }
-/// # }
 /// ```
-pub fn account_hold(err: &Error) -> Option<AccountHold> {
-    err.detail::<IqmError>().and_then(IqmError::account_hold)
+/// # #[cfg(feature = "sandbox")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), iqm::Error> {
+/// use iqm::ErrorExt as _;
+/// use iqm::sandbox::Sandbox;
+///
+/// let sandbox = Sandbox::builder().start().await;
+/// sandbox.set_on_hold(Sandbox::EMAIL, true);
+/// let e = sandbox.client_builder().build()?.login().await.unwrap_err();
+/// let hold = e.account_hold().expect("the on-hold answer");
+/// assert_eq!(hold.support_email.as_deref(), Some("support@iqm.com"));
+/// assert_eq!(e.iqm_error().map(|d| d.error_objects.len()), Some(1));
+/// assert!(e.is_rejected() && !e.is_retryable());
+/// # Ok(()) }
+/// # #[cfg(not(feature = "sandbox"))]
+/// # fn main() {}
+/// ```
+pub trait ErrorExt: sealed::Sealed {
+    /// The parsed IQM error body, when the error came from one (every object of
+    /// `errorObjects`, `data` and any other member, as sent).
+    fn iqm_error(&self) -> Option<&IqmError>;
+
+    /// The account-on-hold detail, when IQM refused because the account is held.
+    fn account_hold(&self) -> Option<AccountHold>;
+}
+
+impl ErrorExt for Error {
+    fn iqm_error(&self) -> Option<&IqmError> {
+        self.detail::<IqmError>()
+    }
+
+    fn account_hold(&self) -> Option<AccountHold> {
+        self.iqm_error().and_then(IqmError::account_hold)
+    }
+}
+
+mod sealed {
+    /// Only `auth_core::Error` carries IQM's detail.
+    pub trait Sealed {}
+    impl Sealed for auth_core::Error {}
 }
 
 fn take_text(map: &mut Map<String, Value>, key: &str) -> Option<String> {
@@ -274,13 +306,7 @@ fn scalar_text(v: &Value) -> Option<String> {
 }
 
 /// The kind IQM's documented statuses map to.
-///
-/// ```
-/// use iqm::{ErrorKind, kind_for_iqm_status};
-/// assert_eq!(kind_for_iqm_status(422), ErrorKind::Rejected);
-/// assert_eq!(kind_for_iqm_status(408), ErrorKind::Transient);
-/// ```
-pub fn kind_for_iqm_status(status: u16) -> ErrorKind {
+fn kind_for_iqm_status(status: u16) -> ErrorKind {
     match status {
         // Validation, forbidden workspace, failed precondition, unprocessable input.
         400 | 403 | 412 | 422 => ErrorKind::Rejected,
@@ -362,7 +388,7 @@ mod tests {
             assert_eq!(e.is_retryable(), retryable, "status {status}");
             assert_eq!(e.status(), Some(status));
             assert_eq!(e.vendor_message(), Some("x"));
-            assert_eq!(e.detail::<IqmError>().unwrap().error_objects.len(), 1);
+            assert_eq!(e.iqm_error().unwrap().error_objects.len(), 1);
         }
     }
 
@@ -376,7 +402,7 @@ mod tests {
             e.vendor_message(),
             Some("email: is required; password: too short (min 6)")
         );
-        let d = e.detail::<IqmError>().unwrap();
+        let d = e.iqm_error().unwrap();
         assert_eq!(d.error_objects[1].extra["code"], 7);
         assert_eq!(
             e.to_string(),
@@ -396,7 +422,7 @@ mod tests {
             e.to_string()
                 .starts_with("iqm account is on hold (HTTP 400)")
         );
-        let hold = account_hold(&e).unwrap();
+        let hold = e.account_hold().unwrap();
         assert_eq!(hold.status, "On Hold");
         assert_eq!(hold.reason.as_deref(), Some("missed payments"));
     }
@@ -412,7 +438,7 @@ mod tests {
         // Plain text stays as the base made it.
         let e = parse(502, "Bad Gateway");
         assert_eq!(e.vendor_message(), Some("Bad Gateway"));
-        assert!(e.detail::<IqmError>().is_none());
+        assert!(e.iqm_error().is_none());
         // Nulls, a single object instead of an array, numbers instead of strings.
         let d = IqmError::from_body(
             r#"{"success":false,"data":null,"errorObjects":{"error":404,"reason":null}}"#,

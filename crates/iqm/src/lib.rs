@@ -14,23 +14,30 @@
 //! - Token answers are read whether wrapped in `{success, data}` or flat.
 //! - Error answers `{success: false, errorObjects: [...], data?}` become the error's vendor
 //!   message and an [`IqmError`] detail holding every object; the account-on-hold answer is
-//!   recognisable ([`account_hold`]). 400/403/412/422 are rejections, 408 and 500 transient,
-//!   429 rate limiting.
+//!   recognisable ([`ErrorExt::account_hold`]; [`ErrorExt::iqm_error`] reads the whole
+//!   body back). 400/403/412/422 are rejections, 408 and 500 transient, 429 rate limiting.
 //! - IQM's 20 requests per minute is available as an opt-in client-side limiter
 //!   ([`ClientBuilder::with_rate_limit`]).
+//! - The client is the auth-core kit's [`Core`](auth_core::client::Core) plus IQM's calls:
+//!   `session_stats`, `settle`, `token_expiry` and authorized `request`s are the kit's.
 //!
-//! Against the in-process sandbox (feature `sandbox`):
+//! Against the in-process sandbox (feature `sandbox`), which is also how your tests can
+//! drive it:
 //!
 //! ```
 //! # #[cfg(feature = "sandbox")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), iqm::Error> {
 //! use std::time::Duration;
-//! use auth_core::ManualClock;
-//! use iqm::sandbox::Sandbox;
+//! use iqm::ErrorExt as _;
+//! use iqm::sandbox::{ManualClock, Sandbox};
 //!
 //! let clock = ManualClock::new();
-//! let sandbox = Sandbox::builder().clock(clock.clone()).expires_in(3600).start().await;
+//! let sandbox = Sandbox::builder()
+//!     .clock(clock.clone())
+//!     .token_lifetime(Duration::from_secs(3600))
+//!     .start()
+//!     .await;
 //! let client = sandbox.client_builder().build()?;
 //!
 //! let ow_id = client.login().await?;
@@ -40,27 +47,17 @@
 //! assert_eq!(again.to_string(), ow_id);
 //! assert_eq!(client.session_stats().refreshes, 1);
 //! client.logout().await?;
+//!
+//! sandbox.set_on_hold(Sandbox::EMAIL, true);
+//! let held = client.login().await.unwrap_err();
+//! assert!(held.account_hold().is_some() && !held.is_retryable());
 //! # Ok(()) }
 //! # #[cfg(not(feature = "sandbox"))]
 //! # fn main() {}
 //! ```
 //!
-//! Against IQM:
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), iqm::Error> {
-//! use iqm::{Client, Credentials};
-//! let client = Client::builder()
-//!     .with_credentials(Credentials::new("client-id", "client-secret", "me@example.com", "pw"))
-//!     .with_rate_limit()
-//!     .build()?;
-//! let ow_id = client.login().await?;
-//! let orgs: serde_json::Value = client.get_data("/api/v3/ua/user/allowed-organizations").await?;
-//! # Ok(()) }
-//! ```
-
-// Library code must not panic on input; tests and examples may unwrap (see clippy.toml).
-#![warn(clippy::unwrap_used)]
+//! Against IQM, leave the base URL out and give your credentials (or call
+//! [`Client::from_env`]); [`ClientBuilder`] shows the options.
 
 mod auth;
 mod client;
@@ -73,8 +70,8 @@ pub use auth::{
     ClientCredentials, Credentials, IAA_HOST_HEADER, LoginFlow, OwId, RefreshFlow, WORKSPACE_HEADER,
 };
 pub use auth_core::{Error, ErrorKind, Expiry, RateLimiter, Result, SessionStats, TokenSet};
-pub use client::{ApiRequest, Client, ClientBuilder, Environment, PRODUCTION_URL, RATE_LIMIT};
-pub use error::{AccountHold, ErrorObject, IqmError, account_hold, kind_for_iqm_status};
+pub use client::{Client, ClientBuilder, Environment, PRODUCTION_URL, RATE_LIMIT};
+pub use error::{AccountHold, ErrorExt, ErrorObject, IqmError};
 pub use models::SignUp;
 
 // The README's examples are compiled as doctests.

@@ -9,12 +9,19 @@ use crate::error::{IqmError, unsuccessful};
 
 /// What a sign-up returns: the new user's tokens (no workspace id yet), scope and type.
 ///
-/// ```no_run
-/// # async fn run(client: iqm::Client) -> Result<(), iqm::Error> {
-/// let s = client.sign_up("new@example.com", "pw").await?;
+/// ```
+/// # #[cfg(feature = "sandbox")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), iqm::Error> {
+/// let sandbox = iqm::sandbox::Sandbox::builder().start().await;
+/// let client = sandbox.client_builder().build()?;
+/// let s = client.sign_up("new@example.com", "their-password").await?;
 /// assert!(s.tokens.refresh_token().is_some());
-/// println!("{:?} {:?}", s.scope, s.token_type);
+/// assert_eq!(s.tokens.data::<iqm::OwId>(), None);
+/// assert_eq!((s.scope.as_deref(), s.token_type.as_deref()), (Some("read write"), Some("bearer")));
 /// # Ok(()) }
+/// # #[cfg(not(feature = "sandbox"))]
+/// # fn main() {}
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-use auth_core::ManualClock;
-use auth_core::sandbox::{Fault, MockServer};
 use httpmock::Method::{GET, POST};
-use iqm::sandbox::Sandbox;
-use iqm::{Client, Credentials, ErrorKind, IqmError, LoginFlow};
+use httpmock::MockServer;
+use iqm::sandbox::{Fault, ManualClock, Sandbox, Tokens};
+use iqm::{Client, Credentials, ErrorExt as _, ErrorKind, IqmError, LoginFlow};
 use serde_json::{Value, json};
 
 const CLIENT_SECRET: &str = Sandbox::CLIENT_SECRET;
@@ -28,7 +27,7 @@ async fn setup(expires_in: u64) -> (ManualClock, Sandbox, Client) {
     let clock = ManualClock::new();
     let sandbox = Sandbox::builder()
         .clock(clock.clone())
-        .expires_in(expires_in)
+        .token_lifetime(Duration::from_secs(expires_in))
         .start()
         .await;
     let client = sandbox.client_builder().build().unwrap();
@@ -172,7 +171,7 @@ async fn renewal_ahead_of_expiry_uses_the_refresh_token() {
 async fn rejected_refresh_falls_back_to_one_login() {
     let (clock, sandbox, client) = setup(600).await;
     client.login().await.unwrap();
-    sandbox.expire_refresh_tokens();
+    sandbox.expire_tokens(Tokens::Refresh);
     clock.advance(Duration::from_secs(601));
     let ow = client.fetch_workspace_id().await.unwrap();
     assert_eq!(ow, Sandbox::OW_ID.to_string());
@@ -194,7 +193,7 @@ async fn rejected_refresh_falls_back_to_one_login() {
 async fn refresh_and_login_both_rejected_is_a_clear_unauthorized_error() {
     let (clock, sandbox, client) = setup(600).await;
     client.login().await.unwrap();
-    sandbox.expire_refresh_tokens();
+    sandbox.expire_tokens(Tokens::Refresh);
     sandbox.set_password(Sandbox::EMAIL, NEW_PASSWORD);
     clock.advance(Duration::from_secs(601));
     let e = client.fetch_workspace_id().await.unwrap_err();
@@ -205,7 +204,7 @@ async fn refresh_and_login_both_rejected_is_a_clear_unauthorized_error() {
         "iqm refused the login: check the client id, secret, email and password (HTTP 403): \
          User doesn't exist or user is not allowed to provided workspace."
     );
-    assert_eq!(e.detail::<IqmError>().unwrap().error_objects.len(), 1);
+    assert_eq!(e.iqm_error().unwrap().error_objects.len(), 1);
     assert_redacted(&format!("{e} {e:?}"), &[NEW_PASSWORD]);
     assert_eq!(sandbox.hits("refresh"), 1);
     assert_eq!(sandbox.hits("login"), 2);
@@ -221,7 +220,7 @@ async fn account_on_hold_is_recognisable() {
     assert_eq!(e.kind(), ErrorKind::Rejected);
     assert!(!e.is_retryable());
     assert_eq!(e.status(), Some(400));
-    let hold = iqm::account_hold(&e).unwrap();
+    let hold = e.account_hold().unwrap();
     assert_eq!(hold.status, "On Hold");
     assert_eq!(hold.support_email.as_deref(), Some("support@iqm.com"));
     assert!(
@@ -591,9 +590,7 @@ async fn check_example(route: &str, method: &str, status: u16, example: &Value) 
     };
     let what = format!("{method} {route} {status}");
     assert_eq!(e.status(), Some(status), "{what}");
-    let detail = e
-        .detail::<IqmError>()
-        .unwrap_or_else(|| panic!("{what}: no detail"));
+    let detail = e.iqm_error().unwrap_or_else(|| panic!("{what}: no detail"));
     // Without loss: the detail serializes back to the example exactly.
     assert_eq!(&serde_json::to_value(detail).unwrap(), example, "{what}");
     let objects = example["errorObjects"].as_array().unwrap();
@@ -606,7 +603,7 @@ async fn check_example(route: &str, method: &str, status: u16, example: &Value) 
     let expected = match (route, status) {
         // A held account is a rejection (and recognisable); a refused login is unauthorized.
         (_, 400) => {
-            assert!(iqm::account_hold(&e).is_some(), "{what}");
+            assert!(e.account_hold().is_some(), "{what}");
             ErrorKind::Rejected
         }
         ("/api/v3/ua/login", 403) => ErrorKind::Unauthorized,
@@ -673,9 +670,9 @@ async fn notes_error_shape_at_every_documented_status() {
             e.vendor_message(),
             Some("budget: Invalid value (must be positive); Second problem")
         );
-        let d = e.detail::<IqmError>().unwrap();
+        let d = e.iqm_error().unwrap();
         assert_eq!(serde_json::to_value(d).unwrap(), example);
-        assert!(iqm::account_hold(&e).is_none());
+        assert!(e.account_hold().is_none());
     }
 }
 
@@ -773,10 +770,7 @@ async fn a_login_400_is_refused_only_when_it_says_so() {
         let e = client.login().await.unwrap_err();
         assert_eq!(e.kind(), kind, "{body}");
         assert_eq!(e.status(), Some(400));
-        assert_eq!(
-            serde_json::to_value(e.detail::<IqmError>().unwrap()).unwrap(),
-            body
-        );
+        assert_eq!(serde_json::to_value(e.iqm_error().unwrap()).unwrap(), body);
     }
 }
 
@@ -866,7 +860,7 @@ async fn garbled_login_answers_are_typed_errors() {
     )
     .await;
     assert_eq!(e.vendor_message(), Some("nope"));
-    assert_eq!(e.detail::<IqmError>().unwrap().error_objects.len(), 1);
+    assert_eq!(e.iqm_error().unwrap().error_objects.len(), 1);
 }
 
 #[tokio::test]
@@ -1037,11 +1031,7 @@ async fn secrets_echoed_in_error_bodies_are_scrubbed() {
         .unwrap();
     let secrets = [ECHO_SECRET, ECHO_PASSWORD, basic.as_str(), ECHO_REFRESH];
     let check = |e: &iqm::Error| {
-        let shown = format!(
-            "{e} {e:?} {:?} {:?}",
-            e.vendor_message(),
-            e.detail::<IqmError>()
-        );
+        let shown = format!("{e} {e:?} {:?} {:?}", e.vendor_message(), e.iqm_error());
         for s in secrets {
             assert!(!shown.contains(s), "{s:?} leaked in {shown}");
         }
@@ -1130,10 +1120,7 @@ async fn a_garbled_retry_after_is_tolerated() {
     assert!(e.is_rate_limited() && e.is_retryable(), "{e:?}");
     assert_eq!(e.retry_after(), None);
     assert_eq!(e.vendor_message(), Some("Too many requests"));
-    assert_eq!(
-        serde_json::to_value(e.detail::<IqmError>().unwrap()).unwrap(),
-        body
-    );
+    assert_eq!(serde_json::to_value(e.iqm_error().unwrap()).unwrap(), body);
     m.assert_calls_async(1).await;
     assert_eq!(client.session_stats().sign_ins, 1);
 }
