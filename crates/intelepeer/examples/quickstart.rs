@@ -12,10 +12,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use auth_core::ManualClock;
-use auth_core::sandbox::Fault;
 use futures::TryStreamExt as _;
-use intelepeer::sandbox::Sandbox;
+use intelepeer::sandbox::{Fault, ManualClock, Sandbox};
 use intelepeer::{Client, Error, SendSms};
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -31,7 +29,10 @@ fn set(name: &str) -> Option<String> {
 }
 
 fn describe_expiry(client: &Client, now: SystemTime) -> String {
-    match client.token_expiry().and_then(|e| e.remaining(now)) {
+    let left = client
+        .token_expiry()
+        .map(|at| at.duration_since(now).unwrap_or_default());
+    match left {
         Some(left) => format!(
             "token valid for {}h{:02}m",
             left.as_secs() / 3600,
@@ -70,7 +71,7 @@ async fn live() -> Result<(Client, Counts), Error> {
     let mut counts = Counts::default();
     println!(
         "mode: live against {}",
-        client.base_url(intelepeer::Api::Portal)
+        client.base_url().as_str().trim_end_matches('/')
     );
     client.authenticate().await?;
     println!(
@@ -116,7 +117,7 @@ async fn sandbox() -> Result<(Client, Counts), Error> {
     println!(
         "authenticated as {}: {}",
         Sandbox::USERNAME,
-        describe_expiry(&client, auth_core::Clock::now(&clock))
+        describe_expiry(&client, sandbox.clock().now())
     );
     send(&client, &sms, &mut counts).await?;
     list_accounts(&client, &mut counts).await?;
@@ -127,7 +128,7 @@ async fn sandbox() -> Result<(Client, Counts), Error> {
     println!(
         "re-authenticated on demand ({} authenticate calls so far): {}",
         sandbox.token_requests(),
-        describe_expiry(&client, auth_core::Clock::now(&clock))
+        describe_expiry(&client, sandbox.clock().now())
     );
 
     sandbox.inject(Fault::unauthorized());

@@ -7,38 +7,30 @@ use std::time::{Duration, SystemTime};
 use auth_core::{
     AccessToken, ApiKey, Error, ErrorKind, Expiry, TokenSet,
     http::Http,
-    provider::{AuthScheme, Capabilities, TokenProvider, async_trait},
+    provider::{AuthScheme, Capabilities, SchemeByUrl, TokenProvider, async_trait},
 };
 use reqwest::header::{ACCEPT, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorExt as _};
 
 /// How long a portal token lives when it is not a JWT carrying `exp`.
 pub(crate) const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// The path prefix, under the portal base URL, of the API that takes the raw token.
-pub(crate) const PORTAL_MY_PATH: &str = "/_rest/v4/my/";
+/// The path, under the portal base URL, of the API that takes the raw token.
+const PORTAL_MY_PATH: &str = "/_rest/v4/my/";
 
-/// Which `Authorization` scheme goes on which request: the portal's `/_rest/v4/my/*` API
-/// takes the raw token, everything else (the SMS / CPaaS API) `Bearer`.
-#[derive(Debug, Clone)]
-pub(crate) struct SchemeRule {
-    /// `{portal base}/_rest/v4/my/`: a request URL starting with it is a portal call.
-    pub(crate) portal_prefix: String,
-    pub(crate) portal: AuthScheme,
-    pub(crate) other: AuthScheme,
-}
-
-impl SchemeRule {
-    pub(crate) fn scheme_for(&self, url: &reqwest::Url) -> AuthScheme {
-        if url.as_str().starts_with(&self.portal_prefix) {
-            self.portal
-        } else {
-            self.other
-        }
-    }
+/// Which `Authorization` scheme goes on which request: `portal` on the portal's
+/// `/_rest/v4/my/*` API (under the portal's own base path), `other` everywhere else (the
+/// SMS / CPaaS API).
+pub(crate) fn schemes(
+    portal: &url::Url,
+    portal_scheme: AuthScheme,
+    other: AuthScheme,
+) -> SchemeByUrl {
+    let prefix = format!("{}{PORTAL_MY_PATH}", portal.path().trim_end_matches('/'));
+    SchemeByUrl::new(other).rule(portal.host_str().unwrap_or_default(), prefix, portal_scheme)
 }
 
 /// What the client authenticates with.
@@ -67,12 +59,9 @@ pub enum Credentials {
 }
 
 impl Credentials {
-    /// Username and password of an API Access user.
-    ///
-    /// ```
-    /// let c = intelepeer::Credentials::password("api-user", "pw");
-    /// # drop(c);
-    /// ```
+    /// Username and password of an API Access user (created in the Customer Portal's User
+    /// Management with API access): the client authenticates for the 24-hour token and
+    /// again whenever it runs out.
     pub fn password(username: impl Into<String>, password: impl Into<String>) -> Self {
         Credentials::Password {
             username: username.into(),
@@ -80,7 +69,8 @@ impl Credentials {
         }
     }
 
-    /// The long-standing CPaaS token.
+    /// The long-standing CPaaS token copied from the CPaaS portal, for the CPaaS APIs: it
+    /// is used as is and never renewed.
     ///
     /// ```
     /// let c = intelepeer::Credentials::static_token("tok");
@@ -118,11 +108,7 @@ impl fmt::Debug for Credentials {
 /// A token shaped like a JWT (three segments, the first starting `eyJ`, the base64url of
 /// `{"`) whose header or payload cannot be read is a typed `BadResponse`, not an opaque
 /// token: its `exp` would be silently ignored otherwise.
-pub(crate) fn token_expiry(
-    token: &str,
-    lifetime: Duration,
-    now: SystemTime,
-) -> Result<Expiry, Error> {
+pub(crate) fn expiry_of(token: &str, lifetime: Duration, now: SystemTime) -> Result<Expiry, Error> {
     let jwt_shaped = token.starts_with("eyJ") && token.split('.').count() == 3;
     match auth_core::jwt::jwt_claims(token) {
         Ok(claims) if claims.contains_key("exp") => Expiry::from_jwt(token, now),
@@ -167,16 +153,16 @@ fn token_from_answer(answer: &Value) -> Result<String, Error> {
 pub(crate) struct IntelePeerAuth {
     pub(crate) credentials: Credentials,
     pub(crate) http: Http,
-    pub(crate) authenticate_url: String,
+    pub(crate) authenticate_url: url::Url,
     pub(crate) lifetime: Duration,
-    pub(crate) schemes: SchemeRule,
+    pub(crate) schemes: SchemeByUrl,
 }
 
 impl fmt::Debug for IntelePeerAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IntelePeerAuth")
             .field("credentials", &self.credentials)
-            .field("authenticate_url", &self.authenticate_url)
+            .field("authenticate_url", &self.authenticate_url.as_str())
             .field("lifetime", &self.lifetime)
             .field("schemes", &self.schemes)
             .finish()
@@ -195,7 +181,7 @@ impl IntelePeerAuth {
         });
         let request = self
             .http
-            .request(reqwest::Method::POST, &self.authenticate_url)
+            .request(reqwest::Method::POST, self.authenticate_url.clone())
             .header(ACCEPT, "application/json")
             .json(&body);
         let answer: Value = match self.http.send_json(request, &[password]).await {
@@ -210,7 +196,7 @@ impl IntelePeerAuth {
             Err(e) if e.is_unauthorized() => return Err(bad_credentials(e)),
             Err(e) => return Err(e),
         };
-        let expiry = token_expiry(&token, self.lifetime, self.http.now())?;
+        let expiry = expiry_of(&token, self.lifetime, self.http.now())?;
         Ok(TokenSet::new(AccessToken::new(token), expiry))
     }
 }
@@ -226,7 +212,7 @@ fn bad_credentials(e: Error) -> Error {
     if let Some(m) = e.vendor_message() {
         out = out.with_vendor_message(m);
     }
-    if let Some(d) = e.detail::<ApiError>() {
+    if let Some(d) = e.api_error() {
         out = out.with_detail(d.clone());
     }
     out.with_source(e)
@@ -272,10 +258,9 @@ impl TokenProvider for IntelePeerAuth {
         tokens: &TokenSet,
         request: &mut reqwest::Request,
     ) -> Result<(), Error> {
-        let scheme = self.schemes.scheme_for(request.url());
-        let headers = request.headers_mut();
-        scheme.apply(tokens, headers)?;
-        headers
+        self.schemes.apply(tokens, request)?;
+        request
+            .headers_mut()
             .entry(ACCEPT)
             .or_insert(HeaderValue::from_static("application/json"));
         Ok(())
@@ -332,7 +317,7 @@ mod tests {
     #[test]
     fn opaque_token_lives_the_configured_lifetime() {
         let now = UNIX_EPOCH + Duration::from_secs(1_000);
-        let e = token_expiry("fFkq-opaque", DEFAULT_TOKEN_LIFETIME, now).unwrap();
+        let e = expiry_of("fFkq-opaque", DEFAULT_TOKEN_LIFETIME, now).unwrap();
         assert_eq!(e.expires_at(), Some(now + Duration::from_secs(86_400)));
         assert_eq!(e.lifetime(), Some(DEFAULT_TOKEN_LIFETIME));
     }
@@ -340,16 +325,16 @@ mod tests {
     #[test]
     fn jwt_token_uses_exp_and_jwt_without_exp_gets_the_lifetime() {
         let now = UNIX_EPOCH + Duration::from_secs(1_000);
-        let e = token_expiry(&jwt(r#"{"exp":4600}"#), DEFAULT_TOKEN_LIFETIME, now).unwrap();
+        let e = expiry_of(&jwt(r#"{"exp":4600}"#), DEFAULT_TOKEN_LIFETIME, now).unwrap();
         assert_eq!(
             e.expires_at(),
             Some(UNIX_EPOCH + Duration::from_secs(4_600))
         );
         assert_eq!(e.lifetime(), Some(Duration::from_secs(3_600)));
-        let e = token_expiry(&jwt(r#"{"sub":"x"}"#), DEFAULT_TOKEN_LIFETIME, now).unwrap();
+        let e = expiry_of(&jwt(r#"{"sub":"x"}"#), DEFAULT_TOKEN_LIFETIME, now).unwrap();
         assert_eq!(e.expires_at(), Some(now + DEFAULT_TOKEN_LIFETIME));
         // A JWT whose exp is present but malformed is a typed error, not a guess.
-        let err = token_expiry(&jwt(r#"{"exp":"soon"}"#), DEFAULT_TOKEN_LIFETIME, now).unwrap_err();
+        let err = expiry_of(&jwt(r#"{"exp":"soon"}"#), DEFAULT_TOKEN_LIFETIME, now).unwrap_err();
         assert!(err.is_bad_response());
     }
 
@@ -358,13 +343,13 @@ mod tests {
         let now = UNIX_EPOCH + Duration::from_secs(1_000);
         // JWT header, payload not base64url JSON.
         let garbled = format!("{}.%%%not-base64.sig", b64(r#"{"alg":"HS256"}"#));
-        let e = token_expiry(&garbled, DEFAULT_TOKEN_LIFETIME, now).unwrap_err();
+        let e = expiry_of(&garbled, DEFAULT_TOKEN_LIFETIME, now).unwrap_err();
         assert!(e.is_bad_response());
         assert_eq!(e.to_string(), "authenticate answer holds a malformed JWT");
-        let e = token_expiry("eyJbroken.eyJbroken.sig", DEFAULT_TOKEN_LIFETIME, now).unwrap_err();
+        let e = expiry_of("eyJbroken.eyJbroken.sig", DEFAULT_TOKEN_LIFETIME, now).unwrap_err();
         assert!(e.is_bad_response());
         // An opaque token that happens to hold dots is still opaque.
-        let e = token_expiry("fFkq.abc.def", DEFAULT_TOKEN_LIFETIME, now).unwrap();
+        let e = expiry_of("fFkq.abc.def", DEFAULT_TOKEN_LIFETIME, now).unwrap();
         assert_eq!(e.expires_at(), Some(now + DEFAULT_TOKEN_LIFETIME));
     }
 
@@ -391,7 +376,7 @@ mod tests {
         let e = token_from_answer(&json!({"code": 401, "error": "Unauthorized"})).unwrap_err();
         assert!(e.is_unauthorized());
         assert_eq!(e.vendor_message(), Some("Unauthorized"));
-        assert_eq!(e.detail::<ApiError>().unwrap().code, Some(401));
+        assert_eq!(e.api_error().unwrap().code, Some(401));
         // Another vendor error body: a bad response carrying the vendor's words.
         let e = token_from_answer(&json!({"code": 500, "error": "db down"})).unwrap_err();
         assert!(e.is_bad_response());
@@ -400,15 +385,12 @@ mod tests {
 
     #[test]
     fn scheme_follows_the_url() {
-        let schemes = SchemeRule {
-            portal_prefix: format!("https://customer.example{PORTAL_MY_PATH}"),
-            portal: AuthScheme::Raw,
-            other: AuthScheme::Bearer,
-        };
+        let portal = url::Url::parse("https://customer.example").unwrap();
+        let schemes = schemes(&portal, AuthScheme::Raw, AuthScheme::Bearer);
         let auth = IntelePeerAuth {
             credentials: Credentials::static_token("tok-123"),
             http: Http::with_client(reqwest::Client::new()),
-            authenticate_url: "https://customer.example/_rest/v4/authenticate".into(),
+            authenticate_url: portal.join("/_rest/v4/authenticate").unwrap(),
             lifetime: DEFAULT_TOKEN_LIFETIME,
             schemes,
         };
@@ -438,6 +420,21 @@ mod tests {
         assert_eq!(
             header("https://customer.example/_rest/v4/other"),
             "Bearer tok-123"
+        );
+        // A portal under a base path: its /my/ API is under that path.
+        let rule = super::schemes(
+            &url::Url::parse("http://127.0.0.1:9/prefix/").unwrap(),
+            AuthScheme::Raw,
+            AuthScheme::Bearer,
+        );
+        let url = |s: &str| url::Url::parse(s).unwrap();
+        assert_eq!(
+            rule.scheme_for(&url("http://127.0.0.1:9/prefix/_rest/v4/my/accounts")),
+            AuthScheme::Raw
+        );
+        assert_eq!(
+            rule.scheme_for(&url("http://127.0.0.1:9/_rest/v4/my/accounts")),
+            AuthScheme::Bearer
         );
     }
 }

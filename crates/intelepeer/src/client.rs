@@ -1,22 +1,22 @@
-//! The client, its builder, and authorized requests to either IntelePeer API.
+//! The client and its builder on the auth-core kit, and IntelePeer's operations on its two
+//! hosts: the portal (authenticate and `/_rest/v4/my/*`, the kit's base URL) and the SMS /
+//! CPaaS API (its own URL).
 
 use std::fmt;
-use std::sync::Arc;
+use std::ops::Deref;
 use std::time::Duration;
 
-use auth_core::{
-    Error, ErrorKind, Expiry, Page, PageToken, Session, SessionStats, SharedClock,
-    http::Http,
-    provider::{AuthScheme, Paginator},
-};
+use auth_core::client::{Config, Core, Env, VendorBuilder, VendorInfo, parse_base_url};
+use auth_core::provider::{AuthScheme, Paginator};
+use auth_core::{AuthorizedRequest, Error, ErrorKind, Page, PageToken};
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use url::Url;
 
-use crate::auth::{
-    Credentials, DEFAULT_TOKEN_LIFETIME, IntelePeerAuth, PORTAL_MY_PATH, SchemeRule,
-};
+use crate::auth::{Credentials, DEFAULT_TOKEN_LIFETIME, IntelePeerAuth, schemes};
 use crate::error::IntelePeerErrors;
 use crate::models::{Account, SendSms, SmsReceipt, parse_page};
 
@@ -32,11 +32,8 @@ const SMS_AUTHENTICATE_PATH: &str = "/_rest/v4/app/sms/authenticate/get_portal_a
 const SEND_SMS_PATH: &str = "/_rest/v4/app/sms/send";
 const ACCOUNTS_PATH: &str = "/_rest/v4/my/accounts";
 
-/// Which IntelePeer host serves the portal (authenticate and `/my/*`).
-///
-/// ```
-/// assert_eq!(intelepeer::Environment::default().portal_url(), "https://customer.intelepeer.com");
-/// ```
+/// Which IntelePeer host serves the portal (authenticate and `/my/*`): its URL is the base
+/// URL when none is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Environment {
@@ -49,10 +46,6 @@ pub enum Environment {
 
 impl Environment {
     /// The portal base URL of this environment.
-    ///
-    /// ```
-    /// assert!(intelepeer::Environment::Atmosphere.portal_url().starts_with("https://atmosphere"));
-    /// ```
     pub fn portal_url(self) -> &'static str {
         match self {
             Environment::CustomerPortal => CUSTOMER_PORTAL_URL,
@@ -81,10 +74,6 @@ pub enum Api {
 
 impl Api {
     /// The scheme IntelePeer documents for this API.
-    ///
-    /// ```
-    /// assert_eq!(intelepeer::Api::Cpaas.default_scheme(), intelepeer::AuthScheme::Bearer);
-    /// ```
     pub fn default_scheme(self) -> AuthScheme {
         match self {
             Api::Portal => AuthScheme::Raw,
@@ -94,10 +83,6 @@ impl Api {
 }
 
 /// Where the username and password are exchanged for a token.
-///
-/// ```
-/// assert_eq!(intelepeer::AuthEndpoint::default(), intelepeer::AuthEndpoint::Portal);
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AuthEndpoint {
@@ -109,154 +94,102 @@ pub enum AuthEndpoint {
     SmsApi,
 }
 
-/// Builds a [`Client`].
+/// Builds a [`Client`]: the kit's setters (`with_base_url` for the portal host,
+/// `with_credentials`, `with_clock`, `with_http_client`, `with_env`, ...) plus IntelePeer's
+/// own options below.
 ///
-/// ```no_run
-/// use intelepeer::{Client, Credentials, Environment};
+/// ```
+/// use intelepeer::{API_URL, ATMOSPHERE_URL, Client, Credentials, Environment};
 /// let client = Client::builder()
 ///     .with_environment(Environment::Atmosphere)
 ///     .with_credentials(Credentials::password("api-user", "password"))
 ///     .build()?;
+/// // The environment picks the portal; the SMS API keeps its own host.
+/// assert_eq!(client.base_url().as_str(), format!("{ATMOSPHERE_URL}/"));
+/// assert_eq!(client.api_url().as_str(), format!("{API_URL}/"));
+///
+/// // Each host is checked: plain http is refused off loopback, the API URL too.
+/// let refused = Client::builder()
+///     .with_api_url("http://api.example.com")
+///     .with_credentials(Credentials::static_token("t"))
+///     .build();
+/// assert!(refused.unwrap_err().is_insecure_transport());
 /// # Ok::<(), intelepeer::Error>(())
 /// ```
-#[derive(Default)]
+#[derive(Debug, Default)]
 #[must_use]
 pub struct ClientBuilder {
+    kit: Config<Credentials>,
     environment: Environment,
-    portal_url: Option<String>,
     api_url: Option<String>,
-    credentials: Option<Credentials>,
-    clock: Option<SharedClock>,
-    http_client: Option<reqwest::Client>,
     token_lifetime: Option<Duration>,
     auth_endpoint: AuthEndpoint,
     portal_scheme: Option<AuthScheme>,
     cpaas_scheme: Option<AuthScheme>,
 }
 
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("environment", &self.environment)
-            .field("portal_url", &self.portal_url)
-            .field("api_url", &self.api_url)
-            .field("credentials", &self.credentials)
-            .field("auth_endpoint", &self.auth_endpoint)
-            .finish_non_exhaustive()
+impl VendorBuilder for ClientBuilder {
+    type Credentials = Credentials;
+    const VENDOR: VendorInfo = VendorInfo {
+        name: "intelepeer",
+        env_prefix: "INTELEPEER",
+        default_base_url: CUSTOMER_PORTAL_URL,
+    };
+
+    fn kit(&mut self) -> &mut Config<Credentials> {
+        &mut self.kit
+    }
+
+    /// `INTELEPEER_API_URL` (SMS host), and `INTELEPEER_USERNAME` + `INTELEPEER_PASSWORD`
+    /// or else `INTELEPEER_TOKEN` (the static CPaaS token); the kit reads
+    /// `INTELEPEER_BASE_URL` (portal host).
+    fn read_env(mut self, env: &Env) -> Self {
+        if let Some(url) = env.var("API_URL") {
+            self.api_url = Some(url);
+        }
+        match (env.var("USERNAME"), env.var("PASSWORD"), env.var("TOKEN")) {
+            (Some(user), Some(password), _) => {
+                self.with_credentials(Credentials::password(user, password))
+            }
+            (_, _, Some(token)) => self.with_credentials(Credentials::static_token(token)),
+            _ => self,
+        }
     }
 }
+auth_core::client_builder!(ClientBuilder);
 
 impl ClientBuilder {
-    /// Authenticate against (and call the `/my/*` API of) this environment's portal.
-    ///
-    /// ```
-    /// let b = intelepeer::Client::builder().with_environment(intelepeer::Environment::Atmosphere);
-    /// # drop(b);
-    /// ```
+    /// Authenticate against (and call the `/my/*` API of) the Atmosphere host instead of
+    /// the Customer Portal; a base URL given with `with_base_url` still wins.
     pub fn with_environment(mut self, environment: impl Into<Environment>) -> Self {
         self.environment = environment.into();
         self
     }
 
-    /// One base URL for both APIs (a sandbox, a gateway or a proxy in front of IntelePeer).
-    ///
-    /// ```
-    /// let b = intelepeer::Client::builder().with_base_url("http://127.0.0.1:8080");
-    /// # drop(b);
-    /// ```
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        let url = url.into();
-        self.portal_url = Some(url.clone());
-        self.api_url = Some(url);
-        self
-    }
-
-    /// The portal base URL (authenticate and `/my/*`), overriding the environment.
-    ///
-    /// ```
-    /// let b = intelepeer::Client::builder().with_portal_url("https://customer.intelepeer.com");
-    /// # drop(b);
-    /// ```
-    pub fn with_portal_url(mut self, url: impl Into<String>) -> Self {
-        self.portal_url = Some(url.into());
-        self
-    }
-
-    /// The SMS / CPaaS API base URL (default [`API_URL`]).
-    ///
-    /// ```
-    /// let b = intelepeer::Client::builder().with_api_url("https://api.intelepeer.com");
-    /// # drop(b);
-    /// ```
+    /// The SMS / CPaaS API base URL (default [`API_URL`]): point it at a sandbox, or a
+    /// gateway in front of IntelePeer, together with `with_base_url` for the portal.
     pub fn with_api_url(mut self, url: impl Into<String>) -> Self {
         self.api_url = Some(url.into());
         self
     }
 
-    /// The credentials: a username and password, or the static CPaaS token.
-    ///
-    /// ```
-    /// let b = intelepeer::Client::builder().with_credentials(intelepeer::Credentials::static_token("t"));
-    /// # drop(b);
-    /// ```
-    pub fn with_credentials(mut self, credentials: impl Into<Credentials>) -> Self {
-        self.credentials = Some(credentials.into());
-        self
-    }
-
-    /// The clock used for expiry decisions (tests inject a `ManualClock`).
-    ///
-    /// ```
-    /// let b = intelepeer::Client::builder().with_clock(auth_core::ManualClock::new());
-    /// # drop(b);
-    /// ```
-    pub fn with_clock(mut self, clock: impl Into<SharedClock>) -> Self {
-        self.clock = Some(clock.into());
-        self
-    }
-
-    /// Send through your own `reqwest::Client` (proxies, timeouts).
-    ///
-    /// ```
-    /// let b = intelepeer::Client::builder().with_http_client(reqwest::Client::new());
-    /// # drop(b);
-    /// ```
-    pub fn with_http_client(mut self, client: impl Into<reqwest::Client>) -> Self {
-        self.http_client = Some(client.into());
-        self
-    }
-
-    /// How long a token that is not a JWT with `exp` is trusted (default 24 hours).
-    ///
-    /// ```
-    /// let b = intelepeer::Client::builder().with_token_lifetime(std::time::Duration::from_secs(3600));
-    /// # drop(b);
-    /// ```
+    /// How long a token that is not a JWT with `exp` is trusted (default 24 hours, the
+    /// documented lifetime): shorten it if your account's tokens are cut earlier.
     pub fn with_token_lifetime(mut self, lifetime: impl Into<Duration>) -> Self {
         self.token_lifetime = Some(lifetime.into());
         self
     }
 
-    /// Where to authenticate (default [`AuthEndpoint::Portal`]).
-    ///
-    /// ```
-    /// let b = intelepeer::Client::builder().with_auth_endpoint(intelepeer::AuthEndpoint::SmsApi);
-    /// # drop(b);
-    /// ```
+    /// Authenticate at the SMS-era endpoint of IntelePeer's code samples
+    /// ([`AuthEndpoint::SmsApi`]) instead of the portal's documented one.
     pub fn with_auth_endpoint(mut self, endpoint: impl Into<AuthEndpoint>) -> Self {
         self.auth_endpoint = endpoint.into();
         self
     }
 
-    /// Override the `Authorization` scheme of one API (default [`Api::default_scheme`]):
-    /// [`Api::Portal`]'s applies to the portal's `/_rest/v4/my/*` URLs, [`Api::Cpaas`]'s to
-    /// every other authorized request.
-    ///
-    /// ```
-    /// use intelepeer::{Api, AuthScheme};
-    /// let b = intelepeer::Client::builder().with_auth_scheme(Api::Portal, AuthScheme::Bearer);
-    /// # drop(b);
-    /// ```
+    /// Override the `Authorization` scheme of one API (default [`Api::default_scheme`]),
+    /// for a gateway that expects another form: [`Api::Portal`]'s applies to the portal's
+    /// `/_rest/v4/my/*` URLs, [`Api::Cpaas`]'s to every other authorized request.
     pub fn with_auth_scheme(mut self, api: Api, scheme: impl Into<AuthScheme>) -> Self {
         let scheme = scheme.into();
         match api {
@@ -266,68 +199,16 @@ impl ClientBuilder {
         self
     }
 
-    /// Read `INTELEPEER_BASE_URL` (portal host), `INTELEPEER_API_URL` (SMS host), and
-    /// `INTELEPEER_USERNAME` + `INTELEPEER_PASSWORD` or else `INTELEPEER_TOKEN` (the static
-    /// CPaaS token). Unset variables leave the builder as it was.
-    ///
-    /// ```no_run
-    /// let client = intelepeer::Client::builder().with_env().build()?;
-    /// # Ok::<(), intelepeer::Error>(())
-    /// ```
-    pub fn with_env(mut self) -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        if let Some(url) = var("INTELEPEER_BASE_URL") {
-            self.portal_url = Some(url);
-        }
-        if let Some(url) = var("INTELEPEER_API_URL") {
-            self.api_url = Some(url);
-        }
-        match (
-            var("INTELEPEER_USERNAME"),
-            var("INTELEPEER_PASSWORD"),
-            var("INTELEPEER_TOKEN"),
-        ) {
-            (Some(user), Some(password), _) => {
-                self.credentials = Some(Credentials::password(user, password));
-            }
-            (_, _, Some(token)) => self.credentials = Some(Credentials::static_token(token)),
-            _ => {}
-        }
-        self
-    }
-
-    /// Build the client. Fails on a missing credential, a malformed base URL, or a plain
-    /// `http://` URL to anything but loopback.
-    ///
-    /// ```
-    /// let err = intelepeer::Client::builder().build().unwrap_err();
-    /// assert!(err.is_config());
-    /// ```
+    /// Build the client. Fails on missing credentials, a malformed portal or API URL, a
+    /// plain `http://` URL to anything but loopback, or a zero token lifetime.
     pub fn build(self) -> Result<Client, Error> {
-        let credentials = self.credentials.ok_or_else(|| {
-            Error::new(
-                ErrorKind::Config,
-                "no credentials: call with_credentials or set the environment",
-            )
-        })?;
-        let portal_url = base_url(
-            self.portal_url
-                .as_deref()
-                .unwrap_or(self.environment.portal_url()),
-        )?;
-        let api_url = base_url(self.api_url.as_deref().unwrap_or(API_URL))?;
-        let client = match self.http_client {
-            Some(c) => c,
-            None => auth_core::http::default_client()?,
+        // The environment's portal is the base URL when none was given.
+        let vendor = VendorInfo {
+            default_base_url: self.environment.portal_url(),
+            ..Self::VENDOR
         };
-        let mut http = Http::with_client(client).with_error_parser(IntelePeerErrors);
-        if let Some(clock) = self.clock {
-            http = http.with_clock(clock);
-        }
-        let authenticate_url = match self.auth_endpoint {
-            AuthEndpoint::Portal => format!("{portal_url}{AUTHENTICATE_PATH}"),
-            AuthEndpoint::SmsApi => format!("{api_url}{SMS_AUTHENTICATE_PATH}"),
-        };
+        let parts = self.kit.finish(&vendor, IntelePeerErrors)?;
+        let api_url = parse_base_url(self.api_url.as_deref().unwrap_or(API_URL))?;
         let lifetime = self.token_lifetime.unwrap_or(DEFAULT_TOKEN_LIFETIME);
         if lifetime.is_zero() {
             return Err(Error::new(
@@ -335,209 +216,126 @@ impl ClientBuilder {
                 "token lifetime must be positive",
             ));
         }
+        let authenticate_url = match self.auth_endpoint {
+            AuthEndpoint::Portal => under(&parts.base_url, AUTHENTICATE_PATH)?,
+            AuthEndpoint::SmsApi => under(&api_url, SMS_AUTHENTICATE_PATH)?,
+        };
         let provider = IntelePeerAuth {
-            credentials,
-            http: http.clone(),
+            credentials: parts.credentials.clone(),
+            http: parts.http.clone(),
             authenticate_url,
             lifetime,
-            schemes: SchemeRule {
-                portal_prefix: format!("{portal_url}{PORTAL_MY_PATH}"),
-                portal: self.portal_scheme.unwrap_or(Api::Portal.default_scheme()),
-                other: self.cpaas_scheme.unwrap_or(Api::Cpaas.default_scheme()),
-            },
+            schemes: schemes(
+                &parts.base_url,
+                self.portal_scheme.unwrap_or(Api::Portal.default_scheme()),
+                self.cpaas_scheme.unwrap_or(Api::Cpaas.default_scheme()),
+            ),
         };
+        // The session never signs in for a credential that cannot be renewed: a static
+        // token is installed up front.
         let initial = provider.initial_tokens();
-        let session = Session::new(provider, http.clone());
+        let session = parts.session(provider);
         if let Some(tokens) = initial {
             session.replace(tokens);
         }
         Ok(Client {
-            inner: Arc::new(Inner {
-                session,
-                http,
-                portal_url,
-                api_url,
-            }),
+            api: Core::new(session.clone(), api_url),
+            portal: Core::new(session, parts.base_url),
         })
     }
 }
 
-fn base_url(raw: &str) -> Result<String, Error> {
-    let parsed = url::Url::parse(raw.trim())
-        .map_err(|e| Error::new(ErrorKind::Config, "base url is not a valid url").with_source(e))?;
-    if parsed.cannot_be_a_base() || parsed.query().is_some() {
-        return Err(Error::new(
-            ErrorKind::Config,
-            "base url must be a plain http(s) url without query",
-        ));
-    }
-    auth_core::http::ensure_secure(&parsed)?;
-    Ok(parsed.as_str().trim_end_matches('/').to_owned())
-}
-
-struct Inner {
-    session: Session,
-    http: Http,
-    portal_url: String,
-    api_url: String,
+/// `path` under `base`, as the kit joins a request path to a base URL.
+fn under(base: &Url, path: &str) -> Result<Url, Error> {
+    let joined = format!("{}{path}", base.as_str().trim_end_matches('/'));
+    Url::parse(&joined)
+        .map_err(|e| Error::new(ErrorKind::Config, "base url cannot take a path").with_source(e))
 }
 
 /// The IntelePeer client: one token for both APIs, put on each request with that API's
 /// scheme, renewed by authenticating again when it expires or is refused. Cheap to clone.
 ///
-/// ```no_run
-/// # async fn run() -> Result<(), intelepeer::Error> {
-/// use intelepeer::{Client, Credentials, SendSms};
-/// let client = Client::builder()
-///     .with_credentials(Credentials::password("api-user", "password"))
-///     .build()?;
-/// let receipt = client.send_sms(&SendSms::new("+13035550100", "+13035550199", "hi")).await?;
-/// println!("{:?}", receipt.message_id);
+/// It dereferences to the kit's [`Core`] for the portal (its base URL, session stats,
+/// `settle`, `token_expiry`); [`request`](Self::request) reaches either API.
+///
+/// ```
+/// # #[cfg(feature = "sandbox")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), intelepeer::Error> {
+/// use intelepeer::{Api, sandbox::Sandbox};
+/// let sandbox = Sandbox::builder().accounts(3).start().await;
+/// let client = sandbox.client_builder().build()?;
+/// // Any endpoint of either API, with its scheme and the session's 401 handling.
+/// let v: serde_json::Value = client
+///     .request(Api::Portal, reqwest::Method::GET, "/_rest/v4/my/accounts")
+///     .query(&[("page", "1"), ("pageSize", "100")])
+///     .send_json()
+///     .await?;
+/// assert_eq!(v["accounts"].as_array().map(Vec::len), Some(3));
+/// assert_eq!(client.session_stats().sign_ins, 1);
 /// # Ok(()) }
+/// # #[cfg(not(feature = "sandbox"))]
+/// # fn main() {}
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    portal: Core,
+    api: Core,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("portal_url", &self.inner.portal_url)
-            .field("api_url", &self.inner.api_url)
-            .field("session", &self.inner.session)
+            .field("portal", &self.portal)
+            .field("api_url", &self.api.base_url().as_str())
             .finish()
+    }
+}
+
+impl Deref for Client {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.portal
     }
 }
 
 impl Client {
     /// A builder.
-    ///
-    /// ```
-    /// let b = intelepeer::Client::builder();
-    /// # drop(b);
-    /// ```
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
 
     /// A client from the environment (see [`ClientBuilder::with_env`]).
-    ///
-    /// ```no_run
-    /// let client = intelepeer::Client::from_env()?;
-    /// # Ok::<(), intelepeer::Error>(())
-    /// ```
     pub fn from_env() -> Result<Client, Error> {
-        ClientBuilder::default().with_env().build()
+        Self::builder().with_env().build()
+    }
+
+    /// The SMS / CPaaS API's base URL (the portal's is [`Core::base_url`]).
+    pub fn api_url(&self) -> &Url {
+        self.api.base_url()
     }
 
     /// Authenticate now, unless a valid token is already held (a static token always is).
     /// Calls authenticate on their own when needed; this surfaces bad credentials early.
-    ///
-    /// ```no_run
-    /// # async fn run(client: intelepeer::Client) -> Result<(), intelepeer::Error> {
-    /// client.authenticate().await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn authenticate(&self) -> Result<(), Error> {
-        self.inner.session.token().await.map(drop)
-    }
-
-    /// The expiry of the token currently held, if one is.
-    ///
-    /// ```no_run
-    /// # async fn run(client: intelepeer::Client) -> Result<(), intelepeer::Error> {
-    /// client.authenticate().await?;
-    /// println!("{:?}", client.token_expiry().and_then(|e| e.expires_at()));
-    /// # Ok(()) }
-    /// ```
-    pub fn token_expiry(&self) -> Option<Expiry> {
-        self.inner.session.current().map(|l| *l.tokens().expiry())
-    }
-
-    /// What the session did: authentications, expiries, 401 recoveries, requests.
-    ///
-    /// ```no_run
-    /// # fn f(client: intelepeer::Client) {
-    /// println!("{} authentications", client.session_stats().sign_ins);
-    /// # }
-    /// ```
-    pub fn session_stats(&self) -> SessionStats {
-        self.inner.session.stats()
-    }
-
-    /// Wait for a re-authentication started in the background (inside the renewal margin the
-    /// valid token keeps being served while it runs); its failure, if any, is not an error
-    /// here: the next call tries again.
-    ///
-    /// ```no_run
-    /// # async fn run(client: intelepeer::Client) {
-    /// client.settle().await;
-    /// # }
-    /// ```
-    pub async fn settle(&self) {
-        let _ = self.inner.session.settle().await;
-    }
-
-    /// The base URL of `api`.
-    ///
-    /// ```no_run
-    /// # fn f(client: intelepeer::Client) {
-    /// assert_eq!(client.base_url(intelepeer::Api::Cpaas), "https://api.intelepeer.com");
-    /// # }
-    /// ```
-    pub fn base_url(&self, api: Api) -> &str {
-        match api {
-            Api::Portal => &self.inner.portal_url,
-            Api::Cpaas => &self.inner.api_url,
-        }
+        self.session().token().await.map(drop)
     }
 
     /// An authorized request to `path` (from the host root, e.g. `/_rest/v4/my/accounts`)
     /// of `api`, sent with the scheme its URL calls for and the session's 401 handling.
-    ///
-    /// ```no_run
-    /// # async fn run(client: intelepeer::Client) -> Result<(), intelepeer::Error> {
-    /// use intelepeer::Api;
-    /// let v: serde_json::Value = client
-    ///     .request(Api::Portal, reqwest::Method::GET, "/_rest/v4/my/accounts")
-    ///     .query(&[("page", "1"), ("pageSize", "100")])
-    ///     .send_json()
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn request(&self, api: Api, method: Method, path: &str) -> ApiRequest {
-        let builder = if path.starts_with('/') {
-            let url = format!("{}{path}", self.base_url(api));
-            Ok(self.inner.http.request(method, url))
-        } else {
-            Err(Error::new(
-                ErrorKind::InvalidInput,
-                "request path must start with '/'",
-            ))
-        };
-        ApiRequest::new(self.inner.session.clone(), builder)
+    pub fn request(&self, api: Api, method: Method, path: &str) -> AuthorizedRequest {
+        match api {
+            Api::Portal => self.portal.request(method, path),
+            Api::Cpaas => self.api.request(method, path),
+        }
     }
 
     /// `GET` `path` of `api` and decode the JSON answer.
-    ///
-    /// ```no_run
-    /// # async fn run(client: intelepeer::Client) -> Result<(), intelepeer::Error> {
-    /// let me: serde_json::Value = client.get_json(intelepeer::Api::Portal, "/_rest/v4/my/profile").await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn get_json<T: DeserializeOwned>(&self, api: Api, path: &str) -> Result<T, Error> {
         self.request(api, Method::GET, path).send_json().await
     }
 
     /// `POST` `body` as JSON to `path` of `api` and decode the JSON answer.
-    ///
-    /// ```no_run
-    /// # async fn run(client: intelepeer::Client) -> Result<(), intelepeer::Error> {
-    /// let body = serde_json::json!({"from": "+13035550100", "to": "+13035550199", "text": "hi"});
-    /// let v: serde_json::Value = client.post_json(intelepeer::Api::Cpaas, "/_rest/v4/app/sms/send", &body).await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn post_json<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         api: Api,
@@ -550,14 +348,8 @@ impl Client {
             .await
     }
 
-    /// Send an SMS: `POST /_rest/v4/app/sms/send` on the SMS API, `Bearer` token.
-    ///
-    /// ```no_run
-    /// # async fn run(client: intelepeer::Client) -> Result<(), intelepeer::Error> {
-    /// let sms = intelepeer::SendSms::new("+13035550100", "+13035550199", "hello");
-    /// let receipt = client.send_sms(&sms).await?;
-    /// # Ok(()) }
-    /// ```
+    /// Send an SMS: `POST /_rest/v4/app/sms/send` on the SMS API, `Bearer` token. An empty
+    /// `from`, `to` or `text` is refused before sending.
     pub async fn send_sms(&self, sms: &SendSms) -> Result<SmsReceipt, Error> {
         sms.validate()?;
         self.post_json(Api::Cpaas, SEND_SMS_PATH, sms).await
@@ -565,13 +357,6 @@ impl Client {
 
     /// One page of the portal's accounts: `GET /_rest/v4/my/accounts?page=..&pageSize=..`
     /// with the raw token. `page` is 1-based.
-    ///
-    /// ```no_run
-    /// # async fn run(client: intelepeer::Client) -> Result<(), intelepeer::Error> {
-    /// let page = client.accounts_page(1, 100).await?;
-    /// println!("{} accounts, more: {}", page.items.len(), page.next.is_some());
-    /// # Ok(()) }
-    /// ```
     pub async fn accounts_page(&self, page: u64, page_size: u64) -> Result<Page<Account>, Error> {
         if page == 0 || page_size == 0 {
             return Err(Error::new(
@@ -589,13 +374,6 @@ impl Client {
 
     /// Every page of the accounts, as a stream (the next page is fetched while you work on
     /// the current one).
-    ///
-    /// ```no_run
-    /// # async fn run(client: intelepeer::Client) -> Result<(), intelepeer::Error> {
-    /// use futures::TryStreamExt;
-    /// let pages: Vec<_> = client.account_pages(100).try_collect().await?;
-    /// # Ok(()) }
-    /// ```
     pub fn account_pages(
         &self,
         page_size: u64,
@@ -604,13 +382,6 @@ impl Client {
     }
 
     /// Every account, page after page, as a stream.
-    ///
-    /// ```no_run
-    /// # async fn run(client: intelepeer::Client) -> Result<(), intelepeer::Error> {
-    /// use futures::TryStreamExt;
-    /// let accounts: Vec<intelepeer::Account> = client.accounts(100).try_collect().await?;
-    /// # Ok(()) }
-    /// ```
     pub fn accounts(&self, page_size: u64) -> BoxStream<'static, Result<Account, Error>> {
         self.account_paginator(page_size).items()
     }
@@ -619,43 +390,24 @@ impl Client {
         &self,
         page_size: u64,
     ) -> Paginator<
-        impl FnMut(PageToken) -> futures::future::BoxFuture<'static, Result<Page<Account>, Error>>
-        + Send
-        + 'static,
+        impl FnMut(PageToken) -> BoxFuture<'static, Result<Page<Account>, Error>> + Send + 'static,
     > {
         let client = self.clone();
         Paginator::new(PageToken::Number(1), move |token| {
             let client = client.clone();
-            let fut: futures::future::BoxFuture<'static, Result<Page<Account>, Error>> =
-                Box::pin(async move {
-                    match token {
-                        PageToken::Number(n) => client.accounts_page(n, page_size).await,
-                        _ => Err(Error::new(
-                            ErrorKind::BadResponse,
-                            "accounts are paged by number",
-                        )),
-                    }
-                });
+            let fut: BoxFuture<'static, Result<Page<Account>, Error>> = Box::pin(async move {
+                match token {
+                    PageToken::Number(n) => client.accounts_page(n, page_size).await,
+                    _ => Err(Error::new(
+                        ErrorKind::BadResponse,
+                        "accounts are paged by number",
+                    )),
+                }
+            });
             fut
         })
     }
 }
-
-/// An authorized request under construction; see [`Client::request`]. The base URL was
-/// picked from its [`Api`] and the token goes on with that API's scheme; the rest (query,
-/// body, headers, sending with one retry after a 401) is auth-core's shared
-/// [`AuthorizedRequest`](auth_core::AuthorizedRequest).
-///
-/// ```no_run
-/// # async fn run(client: intelepeer::Client) -> Result<(), intelepeer::Error> {
-/// let resp = client
-///     .request(intelepeer::Api::Cpaas, reqwest::Method::GET, "/_rest/v4/app/sms/status")
-///     .query(&[("id", "42")])
-///     .send()
-///     .await?;
-/// # drop(resp); Ok(()) }
-/// ```
-pub type ApiRequest = auth_core::AuthorizedRequest;
 
 #[cfg(test)]
 mod tests {
@@ -682,15 +434,33 @@ mod tests {
             .with_environment(Environment::Atmosphere)
             .build()
             .unwrap();
-        assert_eq!(c.base_url(Api::Portal), ATMOSPHERE_URL);
-        assert_eq!(c.base_url(Api::Cpaas), API_URL);
+        assert_eq!(c.url("/x").unwrap().as_str(), format!("{ATMOSPHERE_URL}/x"));
+        assert_eq!(c.api_url().as_str(), format!("{API_URL}/"));
         let c = Client::builder()
             .with_credentials(creds)
             .with_base_url("http://127.0.0.1:9/prefix/")
+            .with_api_url("http://127.0.0.1:9/prefix/")
             .build()
             .unwrap();
-        assert_eq!(c.base_url(Api::Portal), "http://127.0.0.1:9/prefix");
-        assert_eq!(c.base_url(Api::Cpaas), "http://127.0.0.1:9/prefix");
+        assert_eq!(c.url("/x").unwrap().as_str(), "http://127.0.0.1:9/prefix/x");
+        assert_eq!(c.api_url().as_str(), "http://127.0.0.1:9/prefix/");
+    }
+
+    #[test]
+    fn an_environment_gives_way_to_a_base_url_and_a_zero_lifetime_is_refused() {
+        let c = Client::builder()
+            .with_base_url("https://gateway.example")
+            .with_environment(Environment::Atmosphere)
+            .with_credentials(Credentials::static_token("t"))
+            .build()
+            .unwrap();
+        assert_eq!(c.base_url().as_str(), "https://gateway.example/");
+        let e = Client::builder()
+            .with_credentials(Credentials::static_token("t"))
+            .with_token_lifetime(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert!(e.is_config());
     }
 
     #[tokio::test]

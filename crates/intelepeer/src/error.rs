@@ -1,4 +1,5 @@
-//! IntelePeer's error shape, `{"code": ..., "error": ...}`, parsed into the workspace error.
+//! IntelePeer's error shape, `{"code": ..., "error": ...}`, parsed into the workspace error,
+//! and [`ErrorExt`], the one way to read it back.
 
 use auth_core::{Error, http::ErrorParser};
 use reqwest::header::HeaderMap;
@@ -8,7 +9,7 @@ use serde_json::Value;
 ///
 /// IntelePeer answers errors as `{"code": 401, "error": "Unauthorized"}`; some services send
 /// `message` instead of `error`, and `code` is sometimes a string. Read it back with
-/// [`Error::detail`].
+/// [`ErrorExt::api_error`].
 ///
 /// ```
 /// use intelepeer::ApiError;
@@ -73,6 +74,36 @@ impl ApiError {
     }
 }
 
+/// IntelePeer's detail on an [`Error`]: import it to read the parsed error body.
+///
+/// ```
+/// # #[cfg(feature = "sandbox")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), intelepeer::Error> {
+/// use intelepeer::{Credentials, ErrorExt as _, SendSms, sandbox::Sandbox};
+/// let sandbox = Sandbox::builder().start().await;
+/// let client = sandbox
+///     .client_builder()
+///     .with_credentials(Credentials::password(Sandbox::USERNAME, "wrong"))
+///     .build()?;
+/// let e = client.send_sms(&SendSms::new("+1303", "+1720", "hi")).await.unwrap_err();
+/// assert!(e.is_unauthorized());
+/// assert_eq!(e.api_error().and_then(|d| d.code), Some(401));
+/// # Ok(()) }
+/// # #[cfg(not(feature = "sandbox"))]
+/// # fn main() {}
+/// ```
+pub trait ErrorExt {
+    /// The parsed `{"code": ..., "error": ...}` body, when IntelePeer sent one.
+    fn api_error(&self) -> Option<&ApiError>;
+}
+
+impl ErrorExt for Error {
+    fn api_error(&self) -> Option<&ApiError> {
+        self.detail::<ApiError>()
+    }
+}
+
 /// The [`ErrorParser`] for IntelePeer answers.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct IntelePeerErrors;
@@ -113,7 +144,7 @@ mod tests {
         let e = parse(401, r#"{"code":401,"error":"Unauthorized"}"#);
         assert_eq!(e.kind(), ErrorKind::Unauthorized);
         assert_eq!(e.vendor_message(), Some("Unauthorized"));
-        let d = e.detail::<ApiError>().unwrap();
+        let d = e.api_error().unwrap();
         assert_eq!(d.code, Some(401));
         assert_eq!(
             e.to_string(),
@@ -125,11 +156,11 @@ mod tests {
     fn tolerant_of_other_shapes() {
         let e = parse(400, r#"{"code":null,"message":"bad number","extra":[1]}"#);
         assert_eq!(e.vendor_message(), Some("bad number"));
-        assert_eq!(e.detail::<ApiError>().unwrap().code, None);
+        assert_eq!(e.api_error().unwrap().code, None);
         // Plain text stays as the base made it.
         let e = parse(502, "Bad Gateway");
         assert_eq!(e.vendor_message(), Some("Bad Gateway"));
-        assert!(e.detail::<ApiError>().is_none());
+        assert!(e.api_error().is_none());
         // A JSON object with none of the fields is not an ApiError.
         assert!(ApiError::from_body(r#"{"x":1}"#).is_none());
         assert!(ApiError::from_body("[1,2]").is_none());

@@ -9,7 +9,7 @@
 //! - A 401 from the authenticate call itself is "bad credentials", never retried.
 //! - The static CPaaS token never expires and is never renewed: its 401 surfaces.
 //! - `{"code": ..., "error": ...}` error bodies become the error's vendor message and an
-//!   [`ApiError`] detail.
+//!   [`ApiError`] detail, read back with [`ErrorExt::api_error`].
 //!
 //! Against the in-process sandbox (feature `sandbox`):
 //!
@@ -32,17 +32,11 @@
 //! # fn main() {}
 //! ```
 //!
-//! Against IntelePeer:
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), intelepeer::Error> {
-//! use intelepeer::{Client, Credentials, SendSms};
-//! let client = Client::builder()
-//!     .with_credentials(Credentials::password("api-user", "password"))
-//!     .build()?;
-//! client.send_sms(&SendSms::new("+13035550100", "+13035550199", "hello")).await?;
-//! # Ok(()) }
-//! ```
+//! Against IntelePeer, build the client with
+//! `Client::builder().with_credentials(Credentials::password("api-user", "password"))` (or
+//! [`Credentials::static_token`]) and call it the same way; `Client::from_env()` reads
+//! `INTELEPEER_BASE_URL` (portal host), `INTELEPEER_API_URL` (SMS host), and
+//! `INTELEPEER_USERNAME` + `INTELEPEER_PASSWORD` or `INTELEPEER_TOKEN`.
 
 mod auth;
 mod client;
@@ -53,14 +47,14 @@ pub mod sandbox;
 
 pub use auth::Credentials;
 pub use auth_core::{
-    Error, ErrorKind, Expiry, Page, PageToken, Result, SessionStats,
+    AuthorizedRequest, Error, ErrorKind, Page, PageToken, Result, SessionStats,
     provider::{AuthScheme, PageInfo},
 };
 pub use client::{
-    API_URL, ATMOSPHERE_URL, Api, ApiRequest, AuthEndpoint, CUSTOMER_PORTAL_URL, Client,
-    ClientBuilder, Environment,
+    API_URL, ATMOSPHERE_URL, Api, AuthEndpoint, CUSTOMER_PORTAL_URL, Client, ClientBuilder,
+    Environment,
 };
-pub use error::ApiError;
+pub use error::{ApiError, ErrorExt};
 pub use models::{Account, SendSms, SmsReceipt};
 
 // The README's examples are compiled as doctests.

@@ -23,12 +23,8 @@ pub struct SendSms {
 }
 
 impl SendSms {
-    /// An SMS from `from` to `to` saying `text`.
-    ///
-    /// ```
-    /// let sms = intelepeer::SendSms::new("+1303", "+1720", "hi");
-    /// # drop(sms);
-    /// ```
+    /// An SMS from `from` to `to` saying `text` (numbers as IntelePeer takes them, e.g.
+    /// E.164 `+13035550100`).
     pub fn new(from: impl Into<String>, to: impl Into<String>, text: impl Into<String>) -> Self {
         SendSms {
             from: from.into(),

@@ -1,9 +1,9 @@
-//! An in-process fake of IntelePeer (feature `sandbox`) for this crate's tests, its
-//! quickstart, and your own tests.
+//! An in-process fake of IntelePeer (feature `sandbox`) on the auth-core sandbox kit, for
+//! this crate's tests, its quickstart, and your own tests.
 //!
 //! One local server plays the Customer Portal and the SMS API:
 //!
-//! | route | name for [`Sandbox::hits`] | rules |
+//! | route | name for `hits` / `inject_on` | rules |
 //! |---|---|---|
 //! | `POST /_rest/v4/authenticate` | `authenticate` | JSON `{username, password}`, `Content-Type` and `Accept: application/json`; bad credentials: 401 `{"code":401,"error":"Unauthorized"}` |
 //! | `POST /_rest/v4/app/sms/authenticate/get_portal_auth_token` | `sms_authenticate` | same as above |
@@ -12,13 +12,20 @@
 //!
 //! Tokens are opaque (`ipt-1`, ...) or JWTs with `exp`, as chosen, live the configured
 //! lifetime (24 hours by default) judged by the clock you inject, and expired or unknown
-//! tokens get a 401. Errors use IntelePeer's `{"code":..., "error":...}` shape. Faults (401,
-//! 429, 5xx) can be queued for the next authorized call or the next authentication.
+//! tokens get a 401. Errors, injected faults included, use IntelePeer's
+//! `{"code":..., "error":...}` shape; other paths get 404 and other methods 405 in it.
+//!
+//! Every control is the kit's: `inject` (next SMS or portal call), `inject_on(route, ..)`,
+//! `inject_token` (next authenticate, either route), `expire_tokens`, `token_requests`,
+//! `hits`, `recorder`, `set_token_lifetime`. IntelePeer's own: the static CPaaS token
+//! ([`Sandbox::issue_static_token`]), extra users, the number of accounts, JWT tokens and a
+//! slow authenticate.
 //!
 //! # In your own tests
 //!
-//! Enable the feature for tests only; [`ManualClock`] and [`Fault`] are re-exported here, so
-//! no other dependency is needed:
+//! Enable the feature for tests only; [`ManualClock`], [`Fault`], [`Tokens`] and
+//! [`VendorSandbox`] (for [`StaticTokenSandbox`]) are re-exported here, so no other
+//! dependency is needed:
 //!
 //! ```toml
 //! [dev-dependencies]
@@ -26,49 +33,64 @@
 //! ```
 //!
 //! Start it inside a tokio runtime (`#[tokio::test]`), build your client from
-//! [`Sandbox::client_builder`] (or point `Client::builder().with_base_url(..)` at
-//! [`Sandbox::base_url`] with [`Sandbox::USERNAME`] / [`Sandbox::PASSWORD`]), and move the
-//! shared clock instead of sleeping:
+//! [`Sandbox::client_builder`] (or point `Client::builder()` at the sandbox's `base_url()`
+//! with `with_base_url` and `with_api_url`, and [`Sandbox::USERNAME`] /
+//! [`Sandbox::PASSWORD`]), and move the shared clock instead of sleeping:
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), intelepeer::Error> {
 //! use std::time::Duration;
-//! use intelepeer::sandbox::{ManualClock, Sandbox};
+//! use intelepeer::SendSms;
+//! use intelepeer::sandbox::{Fault, ManualClock, Sandbox, Tokens};
 //!
 //! let clock = ManualClock::new();
 //! let sandbox = Sandbox::builder().clock(clock.clone()).start().await;
 //! let client = sandbox.client_builder().build()?; // wired to the sandbox, same clock
 //! client.accounts_page(1, 10).await?;
-//! clock.advance(Duration::from_secs(24 * 3600));    // cross the 24-hour mark
+//! clock.advance(Duration::from_secs(24 * 3600)); // cross the 24-hour mark
 //! client.accounts_page(1, 10).await?;
 //! assert_eq!(sandbox.token_requests(), 2);
+//!
+//! // A revoked token is refused as IntelePeer refuses it: one authentication, one retry.
+//! sandbox.expire_tokens(Tokens::All);
+//! client.send_sms(&SendSms::new("+13035550100", "+13035550199", "hi")).await?;
+//! assert_eq!(sandbox.token_requests(), 3);
+//!
+//! // Faults take IntelePeer's error shape.
+//! sandbox.inject_on("send_sms", Fault::rate_limited(Some(30), "Too Many Requests"));
+//! let e = client.send_sms(&SendSms::new("+13035550100", "+13035550199", "hi")).await.unwrap_err();
+//! assert_eq!(e.vendor_message(), Some("Too Many Requests"));
+//! assert_eq!(sandbox.hits("send_sms"), 3);
 //! # Ok(()) }
 //! ```
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use auth_core::ManualClock;
-pub use auth_core::sandbox::Fault;
+pub use auth_core::sandbox::{Fault, Tokens, VendorSandbox};
 
-use auth_core::SharedClock;
+use auth_core::Error;
 use auth_core::sandbox::{
-    Faults, Hits, HttpMockRequest, HttpMockResponse, MockServer, Recorder, TokenCheck, TokenStore,
+    Controls, Ctx, HttpMockRequest, HttpMockResponse, Kit, Route, Settings, Spec, TokenCheck,
     header, json, mint_jwt, unix_seconds,
 };
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use crate::auth::Credentials;
-use crate::client::ClientBuilder;
+use crate::client::{Client, ClientBuilder};
+use crate::models::SendSms;
+
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+const STATIC: &str = "static";
 
 /// Which kind of token the sandbox issues.
-///
-/// ```
-/// assert_eq!(intelepeer::sandbox::TokenStyle::default(), intelepeer::sandbox::TokenStyle::Opaque);
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum TokenStyle {
@@ -79,26 +101,11 @@ pub enum TokenStyle {
     Jwt,
 }
 
-/// Configures and starts a [`Sandbox`].
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// use intelepeer::sandbox::{Sandbox, TokenStyle};
-/// let sandbox = Sandbox::builder()
-///     .clock(intelepeer::sandbox::ManualClock::new())
-///     .token_lifetime(std::time::Duration::from_secs(3600))
-///     .token_style(TokenStyle::Jwt)
-///     .user("ops", "ops-password")
-///     .accounts(5)
-///     .start()
-///     .await;
-/// # drop(sandbox); }
-/// ```
+/// Configures and starts a [`Sandbox`]: the kit's `clock` and `token_lifetime` (default 24
+/// hours), and IntelePeer's own options below.
 #[must_use]
 pub struct SandboxBuilder {
-    clock: SharedClock,
-    lifetime: Duration,
+    kit: Settings,
     style: TokenStyle,
     users: HashMap<String, String>,
     accounts: usize,
@@ -111,7 +118,7 @@ impl fmt::Debug for SandboxBuilder {
         let mut users: Vec<&str> = self.users.keys().map(String::as_str).collect();
         users.sort_unstable();
         f.debug_struct("SandboxBuilder")
-            .field("lifetime", &self.lifetime)
+            .field("kit", &self.kit)
             .field("style", &self.style)
             .field("users", &users)
             .field("accounts", &self.accounts)
@@ -120,153 +127,74 @@ impl fmt::Debug for SandboxBuilder {
     }
 }
 
+auth_core::sandbox_builder!(SandboxBuilder);
+
 impl SandboxBuilder {
-    /// The clock tokens are judged by (share a `ManualClock` with the client).
-    ///
-    /// ```
-    /// let b = intelepeer::sandbox::Sandbox::builder().clock(intelepeer::sandbox::ManualClock::new());
-    /// # drop(b);
-    /// ```
-    pub fn clock(mut self, clock: impl Into<SharedClock>) -> Self {
-        self.clock = clock.into();
-        self
-    }
-
-    /// How long issued tokens live (default 24 hours).
-    ///
-    /// ```
-    /// let b = intelepeer::sandbox::Sandbox::builder().token_lifetime(std::time::Duration::from_secs(60));
-    /// # drop(b);
-    /// ```
-    pub fn token_lifetime(mut self, lifetime: impl Into<Duration>) -> Self {
-        self.lifetime = lifetime.into();
-        self
-    }
-
     /// Answer every authenticate call only after `delay` of real time (default none): a
     /// slow vendor, so that concurrent callers provably wait on one authentication. Token
     /// expiry still follows the injected clock only.
-    ///
-    /// ```
-    /// let b = intelepeer::sandbox::Sandbox::builder().auth_delay(std::time::Duration::from_millis(200));
-    /// # drop(b);
-    /// ```
     pub fn auth_delay(mut self, delay: impl Into<Duration>) -> Self {
         self.auth_delay = delay.into();
         self
     }
 
-    /// Opaque tokens (default) or JWTs with `exp`.
-    ///
-    /// ```
-    /// let b = intelepeer::sandbox::Sandbox::builder().token_style(intelepeer::sandbox::TokenStyle::Jwt);
-    /// # drop(b);
-    /// ```
+    /// Issue JWTs with `exp` ([`TokenStyle::Jwt`]) instead of opaque tokens, to check that
+    /// the client reads the token's own expiry rather than counting 24 hours.
     pub fn token_style(mut self, style: impl Into<TokenStyle>) -> Self {
         self.style = style.into();
         self
     }
 
-    /// Add an API user (the default user [`Sandbox::USERNAME`] always exists).
-    ///
-    /// ```
-    /// let b = intelepeer::sandbox::Sandbox::builder().user("u", "p");
-    /// # drop(b);
-    /// ```
+    /// Add an API user (the default user [`Sandbox::USERNAME`] always exists), for tests
+    /// of several identities or of one user's wrong password.
     pub fn user(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
         self.users.insert(username.into(), password.into());
         self
     }
 
-    /// How many accounts `/my/accounts` lists (default 250).
-    ///
-    /// ```
-    /// let b = intelepeer::sandbox::Sandbox::builder().accounts(3);
-    /// # drop(b);
-    /// ```
+    /// How many accounts `/my/accounts` lists (default 250, three pages of 100), for
+    /// paging tests.
     pub fn accounts(mut self, count: usize) -> Self {
         self.accounts = count;
         self
     }
 
-    /// Start the server.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let sandbox = intelepeer::sandbox::Sandbox::builder().start().await;
-    /// assert!(sandbox.base_url().starts_with("http://127.0.0.1"));
-    /// # }
-    /// ```
+    /// Start the server (inside a tokio runtime).
     pub async fn start(self) -> Sandbox {
-        let recorder = Recorder::default();
-        for password in self.users.values() {
-            recorder.redact(password.clone());
-        }
-        let state = Arc::new(State {
-            store: TokenStore::new(self.clock.clone()),
-            clock: self.clock,
-            lifetime: self.lifetime,
+        let passwords: Vec<String> = self.users.values().cloned().collect();
+        let secrets: Vec<&str> = passwords.iter().map(String::as_str).collect();
+        let state = State {
             style: self.style,
             users: self.users,
             accounts: self.accounts,
-            faults: Faults::default(),
-            auth_faults: Faults::default(),
-            hits: Hits::default(),
-            recorder,
-        });
-        let server = MockServer::start_async().await;
-        // Two exclusive routes so the authenticate calls alone can be slowed down.
-        let is_auth =
-            |req: &HttpMockRequest| matches!(req.uri().path(), AUTHENTICATE | SMS_AUTHENTICATE);
-        let handler = state.clone();
-        let delay = self.auth_delay;
-        server
-            .mock_async(move |when, then| {
-                when.is_true(is_auth);
-                let then = if delay.is_zero() {
-                    then
-                } else {
-                    then.delay(delay)
-                };
-                then.respond_with(move |req: &HttpMockRequest| handler.handle(req));
-            })
-            .await;
-        let handler = state.clone();
-        server
-            .mock_async(move |when, then| {
-                when.is_true(move |req| !is_auth(req));
-                then.respond_with(move |req: &HttpMockRequest| handler.handle(req));
-            })
-            .await;
-        Sandbox { server, state }
+            auth_delay: self.auth_delay,
+            static_tokens: AtomicU64::new(0),
+        };
+        Sandbox {
+            kit: Kit::start(state, self.kit, &secrets).await,
+        }
     }
 }
 
-/// A running fake of IntelePeer; see the [module docs](self).
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), intelepeer::Error> {
-/// use intelepeer::sandbox::Sandbox;
-/// let sandbox = Sandbox::builder().start().await;
-/// let client = sandbox.client_builder().build()?;
-/// client.authenticate().await?;
-/// assert_eq!(sandbox.hits("authenticate"), 1);
-/// # Ok(()) }
-/// ```
+/// A running fake of IntelePeer; see the [module docs](self). It dereferences to the kit's
+/// controls.
 pub struct Sandbox {
-    server: MockServer,
-    state: Arc<State>,
+    kit: Kit<State>,
 }
 
 impl fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sandbox")
-            .field("base_url", &self.server.base_url())
-            .field("lifetime", &self.state.lifetime)
-            .field("style", &self.state.style)
+            .field("kit", &self.kit)
+            .field("style", &self.kit.state().style)
             .finish_non_exhaustive()
+    }
+}
+
+impl Deref for Sandbox {
+    type Target = Kit<State>;
+    fn deref(&self) -> &Kit<State> {
+        &self.kit
     }
 }
 
@@ -277,17 +205,11 @@ impl Sandbox {
     pub const PASSWORD: &'static str = "sandbox-password-7f3c";
 
     /// A builder: system clock, 24-hour opaque tokens, the default user, 250 accounts.
-    ///
-    /// ```
-    /// let b = intelepeer::sandbox::Sandbox::builder();
-    /// # drop(b);
-    /// ```
     pub fn builder() -> SandboxBuilder {
         let mut users = HashMap::new();
         users.insert(Self::USERNAME.to_owned(), Self::PASSWORD.to_owned());
         SandboxBuilder {
-            clock: SharedClock::default(),
-            lifetime: Duration::from_secs(24 * 60 * 60),
+            kit: Settings::new(DAY),
             style: TokenStyle::Opaque,
             users,
             accounts: 250,
@@ -295,173 +217,64 @@ impl Sandbox {
         }
     }
 
-    /// The base URL serving both APIs.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let sandbox = intelepeer::sandbox::Sandbox::builder().start().await;
-    /// println!("{}", sandbox.base_url());
-    /// # }
-    /// ```
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
     /// A client builder wired to this sandbox: its URL for both APIs, its clock, and the
     /// default user's credentials (override any of them).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), intelepeer::Error> {
-    /// let sandbox = intelepeer::sandbox::Sandbox::builder().start().await;
-    /// let client = sandbox.client_builder().build()?;
-    /// # drop(client); Ok(()) }
-    /// ```
     pub fn client_builder(&self) -> ClientBuilder {
         ClientBuilder::default()
             .with_base_url(self.base_url())
-            .with_clock(self.state.clock.clone())
+            .with_api_url(self.base_url())
+            .with_clock(self.clock())
             .with_credentials(Credentials::password(Self::USERNAME, Self::PASSWORD))
     }
 
     /// Issue a long-standing CPaaS token (as copying it from the CPaaS portal would): it
-    /// never expires and is accepted, with `Bearer`, on the SMS / CPaaS API.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let sandbox = intelepeer::sandbox::Sandbox::builder().start().await;
-    /// let token = sandbox.issue_static_token();
-    /// assert_eq!(sandbox.token_requests(), 1);
-    /// # drop(token); }
-    /// ```
+    /// never expires and is accepted, with `Bearer`, on the SMS / CPaaS API only. It counts
+    /// as a token request.
     pub fn issue_static_token(&self) -> String {
-        self.state.hits.record("static_token");
-        let value = format!("cpaas-static-{:04}", self.state.store.next_serial());
-        let mut data = HashMap::new();
-        data.insert("kind".to_owned(), "static".to_owned());
-        self.state.store.insert(&value, "cpaas", None, data);
-        self.state.recorder.redact(value.clone());
+        let ctx = self.kit.ctx();
+        let value = format!("cpaas-static-{:04}", ctx.store().next_serial());
+        let data = [("kind".to_owned(), STATIC.to_owned())].into();
+        ctx.store().insert(&value, "cpaas", None, data);
+        ctx.recorder().redact(value.clone());
+        self.kit
+            .state()
+            .static_tokens
+            .fetch_add(1, Ordering::Relaxed);
         value
     }
 
-    /// Serve `fault` on the next authorized call (SMS or portal), whatever its path.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let sandbox = intelepeer::sandbox::Sandbox::builder().start().await;
-    /// sandbox.inject(intelepeer::sandbox::Fault::unauthorized());
-    /// # }
-    /// ```
-    pub fn inject(&self, fault: Fault) {
-        self.state.faults.push(fault);
-    }
-
-    /// Serve `fault` on the next authorized call whose path starts with `path_prefix`.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let sandbox = intelepeer::sandbox::Sandbox::builder().start().await;
-    /// sandbox.inject_on("/_rest/v4/my/", intelepeer::sandbox::Fault::server_error(503));
-    /// # }
-    /// ```
-    pub fn inject_on(&self, path_prefix: impl Into<String>, fault: Fault) {
-        self.state.faults.push_on(path_prefix, fault);
-    }
-
-    /// Serve `fault` on the next authenticate call (either route).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let sandbox = intelepeer::sandbox::Sandbox::builder().start().await;
-    /// sandbox.inject_auth(intelepeer::sandbox::Fault::rate_limited(Some(5), "slow down"));
-    /// # }
-    /// ```
-    pub fn inject_auth(&self, fault: Fault) {
-        self.state.auth_faults.push(fault);
-    }
-
-    /// Requests served on route `name` (see the [module docs](self) for the names).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let sandbox = intelepeer::sandbox::Sandbox::builder().start().await;
-    /// assert_eq!(sandbox.hits("send_sms"), 0);
-    /// # }
-    /// ```
-    pub fn hits(&self, name: &str) -> u64 {
-        self.state.hits.get(name)
-    }
-
-    /// Tokens asked for: authenticate calls on either route plus static tokens issued.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// assert_eq!(intelepeer::sandbox::Sandbox::builder().start().await.token_requests(), 0);
-    /// # }
-    /// ```
+    /// Tokens asked for: authenticate calls on either route (the kit's count) plus static
+    /// tokens issued.
+    // KIT-NEED: a way to count a token handed out off the wire (a static token) in the
+    // kit's `token_requests`; until then this shadows `Controls::token_requests`.
     pub fn token_requests(&self) -> u64 {
-        let h = &self.state.hits;
-        h.get("authenticate") + h.get("sms_authenticate") + h.get("static_token")
-    }
-
-    /// The request recorder (passwords and issued tokens are redacted in its renderings).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let sandbox = intelepeer::sandbox::Sandbox::builder().start().await;
-    /// assert!(sandbox.recorder().last("/_rest/v4/authenticate").is_none());
-    /// # }
-    /// ```
-    pub fn recorder(&self) -> &Recorder {
-        &self.state.recorder
-    }
-
-    /// Expire every token issued so far (static ones included), as a server-side revocation.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// intelepeer::sandbox::Sandbox::builder().start().await.expire_all_tokens();
-    /// # }
-    /// ```
-    pub fn expire_all_tokens(&self) {
-        self.state.store.expire_all();
+        self.kit.token_requests() + self.kit.state().static_tokens.load(Ordering::Relaxed)
     }
 }
 
-struct State {
-    clock: SharedClock,
-    store: TokenStore,
-    lifetime: Duration,
+/// IntelePeer as the sandbox kit sees it: its users, accounts and token style, its route
+/// table and its error shape.
+pub struct State {
     style: TokenStyle,
     users: HashMap<String, String>,
     accounts: usize,
-    faults: Faults,
-    auth_faults: Faults,
-    hits: Hits,
-    recorder: Recorder,
+    auth_delay: Duration,
+    static_tokens: AtomicU64,
 }
 
-const AUTHENTICATE: &str = "/_rest/v4/authenticate";
-const SMS_AUTHENTICATE: &str = "/_rest/v4/app/sms/authenticate/get_portal_auth_token";
-const SEND_SMS: &str = "/_rest/v4/app/sms/send";
-const ACCOUNTS: &str = "/_rest/v4/my/accounts";
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("State")
+            .field("style", &self.style)
+            .field("users", &self.users.len())
+            .field("accounts", &self.accounts)
+            .finish_non_exhaustive()
+    }
+}
 
 /// IntelePeer's error shape.
 fn error(status: u16, message: &str) -> HttpMockResponse {
     json(status, &json!({"code": status, "error": message}))
-}
-
-fn fault(f: &Fault) -> HttpMockResponse {
-    f.respond(json!({"code": f.status, "error": f.message}).to_string())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -470,24 +283,45 @@ enum Scheme {
     Raw,
 }
 
-impl State {
-    fn handle(&self, req: &HttpMockRequest) -> HttpMockResponse {
-        self.recorder.record(req);
-        let uri = req.uri();
-        let path = uri.path();
-        let method = req.method_str().to_ascii_uppercase();
-        match (method.as_str(), path) {
-            ("POST", AUTHENTICATE) => self.authenticate(req, "authenticate", path),
-            ("POST", SMS_AUTHENTICATE) => self.authenticate(req, "sms_authenticate", path),
-            ("POST", SEND_SMS) => self.send_sms(req, path),
-            ("GET", ACCOUNTS) => self.accounts(req, path),
-            (_, AUTHENTICATE | SMS_AUTHENTICATE | SEND_SMS | ACCOUNTS) => {
-                error(405, "Method Not Allowed")
-            }
-            _ => error(404, "Not Found"),
-        }
+impl Spec for State {
+    fn routes() -> Vec<Route<Self>> {
+        vec![
+            Route::token(
+                "POST",
+                "/_rest/v4/authenticate",
+                "authenticate",
+                State::authenticate,
+            ),
+            Route::token(
+                "POST",
+                "/_rest/v4/app/sms/authenticate/get_portal_auth_token",
+                "sms_authenticate",
+                State::authenticate,
+            ),
+            Route::authorized(
+                "POST",
+                "/_rest/v4/app/sms/send",
+                "send_sms",
+                State::send_sms,
+            ),
+            Route::authorized("GET", "/_rest/v4/my/accounts", "accounts", State::accounts),
+        ]
     }
 
+    fn fault(&self, fault: &Fault) -> HttpMockResponse {
+        fault.respond(json!({"code": fault.status, "error": fault.message}).to_string())
+    }
+
+    fn not_found(&self, _req: &HttpMockRequest) -> HttpMockResponse {
+        error(404, "Not Found")
+    }
+
+    fn method_not_allowed(&self, _req: &HttpMockRequest) -> HttpMockResponse {
+        error(405, "Method Not Allowed")
+    }
+}
+
+impl State {
     fn json_body(
         req: &HttpMockRequest,
     ) -> Result<serde_json::Map<String, Value>, HttpMockResponse> {
@@ -501,10 +335,12 @@ impl State {
         }
     }
 
-    fn authenticate(&self, req: &HttpMockRequest, route: &str, path: &str) -> HttpMockResponse {
-        self.hits.record(route);
-        if let Some(f) = self.auth_faults.take(path) {
-            return fault(&f);
+    fn authenticate(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        if !self.auth_delay.is_zero() {
+            // KIT-NEED: a real-time delay on a route's answer. Handlers are synchronous, so
+            // this blocks the sandbox's own server thread (httpmock runs each server on
+            // its own), which is what a slow vendor looks like to the client.
+            std::thread::sleep(self.auth_delay);
         }
         let accept = header(req, "accept").unwrap_or_default();
         if !accept.contains("application/json") {
@@ -521,41 +357,37 @@ impl State {
         if self.users.get(&username) != Some(&password) {
             return error(401, "Unauthorized");
         }
-        let token = self.issue(&username);
+        let token = self.issue(ctx, &username);
         json(200, &json!({ "token": token }))
     }
 
-    fn issue(&self, username: &str) -> String {
-        let token = match self.style {
-            TokenStyle::Opaque => self.store.issue("ipt", username, Some(self.lifetime)),
+    fn issue(&self, ctx: &Ctx, username: &str) -> String {
+        match self.style {
+            TokenStyle::Opaque => ctx.issue_access("ipt", username),
             TokenStyle::Jwt => {
-                let now = self.clock.now();
-                let iat = unix_seconds(now);
+                let lifetime = ctx.token_lifetime();
+                let iat = unix_seconds(ctx.clock().now());
                 let jwt = mint_jwt(&json!({
                     "sub": username,
                     "iat": iat,
-                    "exp": iat + self.lifetime.as_secs(),
-                    "jti": self.store.next_serial(),
+                    "exp": iat + lifetime.as_secs(),
+                    "jti": ctx.store().next_serial(),
                 }));
-                self.store
-                    .insert(&jwt, username, Some(self.lifetime), HashMap::new());
+                ctx.store()
+                    .insert(&jwt, username, Some(lifetime), HashMap::new());
+                ctx.recorder().redact(jwt.clone());
                 jwt
             }
-        };
-        self.recorder.redact(token.clone());
-        token
+        }
     }
 
-    /// The checks every authorized route shares: queued fault, scheme, token validity.
+    /// The checks every authorized route shares (the kit served any queued fault): scheme
+    /// and token validity. `Ok(true)` for a static CPaaS token.
     fn authorized(
-        &self,
+        ctx: &Ctx,
         req: &HttpMockRequest,
-        path: &str,
         scheme: Scheme,
     ) -> Result<bool, HttpMockResponse> {
-        if let Some(f) = self.faults.take(path) {
-            return Err(fault(&f));
-        }
         let Some(value) = header(req, "authorization") else {
             return Err(error(401, "Unauthorized: no token"));
         };
@@ -572,16 +404,15 @@ impl State {
             }
             (Scheme::Raw, None) => value,
         };
-        match self.store.check(&token) {
-            TokenCheck::Valid(t) => Ok(t.data.get("kind").is_some_and(|k| k == "static")),
+        match ctx.store().check(&token) {
+            TokenCheck::Valid(t) => Ok(t.data.get("kind").is_some_and(|k| k == STATIC)),
             TokenCheck::Expired => Err(error(401, "Unauthorized: token expired")),
             _ => Err(error(401, "Unauthorized")),
         }
     }
 
-    fn send_sms(&self, req: &HttpMockRequest, path: &str) -> HttpMockResponse {
-        self.hits.record("send_sms");
-        if let Err(resp) = self.authorized(req, path, Scheme::Bearer) {
+    fn send_sms(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        if let Err(resp) = Self::authorized(ctx, req, Scheme::Bearer) {
             return resp;
         }
         let body = match Self::json_body(req) {
@@ -591,7 +422,7 @@ impl State {
         let mut answer = serde_json::Map::new();
         answer.insert(
             "messageId".to_owned(),
-            json!(format!("sms-{:06}", self.store.next_serial())),
+            json!(format!("sms-{:06}", ctx.store().next_serial())),
         );
         answer.insert("status".to_owned(), json!("queued"));
         for key in ["from", "to", "text"] {
@@ -605,9 +436,8 @@ impl State {
         json(200, &Value::Object(answer))
     }
 
-    fn accounts(&self, req: &HttpMockRequest, path: &str) -> HttpMockResponse {
-        self.hits.record("accounts");
-        match self.authorized(req, path, Scheme::Raw) {
+    fn accounts(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        match Self::authorized(ctx, req, Scheme::Raw) {
             Ok(true) => {
                 return error(
                     401,
@@ -650,5 +480,115 @@ impl State {
             200,
             &json!({"page": page, "pageSize": size, "total": total, "accounts": items}),
         )
+    }
+}
+
+fn contract_sms() -> SendSms {
+    SendSms::new("+13035550100", "+13035550199", "contract")
+}
+
+/// The username/password client against the sandbox, for vendor-neutral tests.
+impl VendorSandbox for Sandbox {
+    type Client = Client;
+    const NAME: &'static str = "intelepeer";
+
+    async fn start(clock: ManualClock, lifetime: Duration) -> Self {
+        Sandbox::builder()
+            .clock(clock)
+            .token_lifetime(lifetime)
+            // A slow authenticate (real time; expiry follows the manual clock): callers
+            // after an expiry are all waiting while the one re-authentication runs.
+            .auth_delay(Duration::from_millis(100))
+            .start()
+            .await
+    }
+
+    fn client(&self) -> Result<Client, Error> {
+        self.client_builder().build()
+    }
+
+    /// The SMS API (Bearer) and the portal API (raw token) in turn, by the number of
+    /// requests sent so far: one token and one session serve both.
+    fn call(client: &Client) -> BoxFuture<'static, Result<(), Error>> {
+        let c = client.clone();
+        async move {
+            if c.session_stats().requests % 2 == 1 {
+                c.accounts_page(1, 10).await.map(drop)
+            } else {
+                c.send_sms(&contract_sms()).await.map(drop)
+            }
+        }
+        .boxed()
+    }
+
+    fn controls(&self) -> &Controls {
+        &self.kit
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![Self::PASSWORD.to_owned()]
+    }
+}
+
+/// A sandbox with a client on a static CPaaS token (never renewed; its 401 surfaces), for
+/// vendor-neutral tests. It dereferences to the [`Sandbox`].
+pub struct StaticTokenSandbox {
+    sandbox: Sandbox,
+    token: String,
+}
+
+// By hand: the token is a credential.
+impl fmt::Debug for StaticTokenSandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticTokenSandbox")
+            .field("sandbox", &self.sandbox)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deref for StaticTokenSandbox {
+    type Target = Sandbox;
+    fn deref(&self) -> &Sandbox {
+        &self.sandbox
+    }
+}
+
+impl VendorSandbox for StaticTokenSandbox {
+    type Client = Client;
+    const NAME: &'static str = "intelepeer (static cpaas token)";
+
+    async fn start(clock: ManualClock, lifetime: Duration) -> Self {
+        let sandbox = Sandbox::builder()
+            .clock(clock)
+            .token_lifetime(lifetime)
+            .start()
+            .await;
+        // The CPaaS portal hands out the token once.
+        let token = sandbox.issue_static_token();
+        StaticTokenSandbox { sandbox, token }
+    }
+
+    fn client(&self) -> Result<Client, Error> {
+        self.sandbox
+            .client_builder()
+            .with_credentials(Credentials::static_token(self.token.clone()))
+            .build()
+    }
+
+    fn call(client: &Client) -> BoxFuture<'static, Result<(), Error>> {
+        let c = client.clone();
+        async move { c.send_sms(&contract_sms()).await.map(drop) }.boxed()
+    }
+
+    fn controls(&self) -> &Controls {
+        &self.sandbox.kit
+    }
+
+    fn renewable(&self) -> bool {
+        false
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![self.token.clone()]
     }
 }

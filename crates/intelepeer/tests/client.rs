@@ -3,11 +3,12 @@
 
 use std::time::{Duration, SystemTime};
 
-use auth_core::ManualClock;
-use auth_core::sandbox::Fault;
+use auth_core::Expiry;
 use futures::TryStreamExt as _;
-use intelepeer::sandbox::{Sandbox, TokenStyle};
-use intelepeer::{Api, AuthEndpoint, AuthScheme, Client, Credentials, Environment, SendSms};
+use intelepeer::sandbox::{Fault, ManualClock, Sandbox, TokenStyle};
+use intelepeer::{
+    Api, AuthEndpoint, AuthScheme, Client, Credentials, Environment, ErrorExt as _, SendSms,
+};
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -21,6 +22,11 @@ fn sms() -> SendSms {
 
 fn sandbox_client(sandbox: &Sandbox) -> Client {
     sandbox.client_builder().build().unwrap()
+}
+
+/// The expiry of the token the client holds.
+fn expiry(client: &Client) -> Expiry {
+    *client.session().current().unwrap().tokens().expiry()
 }
 
 /// The token the sandbox issued last, read from the authenticate answer the client got.
@@ -153,7 +159,7 @@ async fn opaque_token_expires_24_hours_after_issue() {
     let client = sandbox_client(&sandbox);
     let issued = clock_now(&clock);
     client.authenticate().await.unwrap();
-    let expiry = client.token_expiry().unwrap();
+    let expiry = expiry(&client);
     assert_eq!(expiry.expires_at(), Some(issued + DAY));
     assert_eq!(expiry.lifetime(), Some(DAY));
 
@@ -181,7 +187,7 @@ async fn jwt_token_expires_at_its_exp_claim() {
     let client = sandbox_client(&sandbox);
     let issued = clock_now(&clock);
     client.send_sms(&sms()).await.unwrap();
-    let expiry = client.token_expiry().unwrap();
+    let expiry = expiry(&client);
     assert_eq!(expiry.expires_at(), Some(issued + lifetime));
     assert_eq!(expiry.lifetime(), Some(lifetime));
 
@@ -206,13 +212,13 @@ async fn renewal_inside_the_margin_keeps_serving_the_valid_token() {
     client.authenticate().await.unwrap();
     // 24 h minus 4 minutes: inside the 5-minute margin, still valid.
     clock.advance(DAY - Duration::from_secs(240));
-    let first = client.token_expiry().unwrap().expires_at();
+    let first = expiry(&client).expires_at();
     client.send_sms(&sms()).await.unwrap();
     // The background re-authentication runs on its own task: wait for it (the clock does
     // not move).
-    client.settle().await;
+    client.settle().await.unwrap();
     assert_eq!(sandbox.token_requests(), 2);
-    assert_ne!(client.token_expiry().unwrap().expires_at(), first);
+    assert_ne!(expiry(&client).expires_at(), first);
     clock.advance(Duration::from_secs(600));
     client.send_sms(&sms()).await.unwrap();
     assert_eq!(
@@ -241,7 +247,7 @@ async fn a_401_on_a_call_reauthenticates_once_and_retries() {
     let e = client.send_sms(&sms()).await.unwrap_err();
     assert!(e.is_unauthorized());
     assert_eq!(e.vendor_message(), Some("Unauthorized"));
-    assert_eq!(e.detail::<intelepeer::ApiError>().unwrap().code, Some(401));
+    assert_eq!(e.api_error().unwrap().code, Some(401));
     assert_eq!(sandbox.token_requests(), 3);
 }
 
@@ -288,7 +294,7 @@ async fn static_token_401_surfaces_without_renewal() {
         .build()
         .unwrap();
     client.send_sms(&sms()).await.unwrap();
-    assert_eq!(client.token_expiry().unwrap().expires_at(), None);
+    assert_eq!(expiry(&client).expires_at(), None);
     // A year later, still no authentication.
     clock.advance(DAY * 365);
     client.send_sms(&sms()).await.unwrap();
@@ -393,7 +399,7 @@ async fn rate_limits_and_server_errors_are_typed() {
     assert!(e.is_rate_limited() && e.is_retryable());
     assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
     assert_eq!(e.vendor_message(), Some("Too Many Requests"));
-    sandbox.inject_on("/_rest/v4/my/", Fault::server_error(503));
+    sandbox.inject_on("accounts", Fault::server_error(503));
     let e = client.accounts_page(1, 1).await.unwrap_err();
     assert!(e.is_transient());
     assert_eq!(e.status(), Some(503));
@@ -401,7 +407,7 @@ async fn rate_limits_and_server_errors_are_typed() {
     // renewal (3 attempts by default), then surfaced.
     let fresh = sandbox.client_builder().build().unwrap();
     for _ in 0..3 {
-        sandbox.inject_auth(Fault::server_error(502));
+        sandbox.inject_token(Fault::server_error(502));
     }
     let e = fresh.authenticate().await.unwrap_err();
     assert!(e.is_transient(), "{e:?}");
@@ -517,6 +523,30 @@ async fn secrets_never_print() {
     }
 }
 
+#[tokio::test]
+async fn sandbox_answers_unknown_paths_and_revocations_in_the_vendor_shape() {
+    use intelepeer::sandbox::VendorSandbox as _;
+    use intelepeer::sandbox::{StaticTokenSandbox, Tokens};
+    let sandbox = StaticTokenSandbox::start(ManualClock::new(), DAY).await;
+    let shown = format!("{sandbox:?}");
+    let token = sandbox.secrets().remove(0);
+    assert!(!shown.contains(&token), "token leaked: {shown}");
+    let client = sandbox.client().unwrap();
+    client.send_sms(&sms()).await.unwrap();
+    // Expiring every token revokes the static one too: its 401 surfaces, unrenewed.
+    sandbox.expire_tokens(Tokens::All);
+    let e = client.send_sms(&sms()).await.unwrap_err();
+    assert!(e.is_unauthorized(), "{e:?}");
+    assert_eq!(e.vendor_message(), Some("Unauthorized: token expired"));
+    assert_eq!(sandbox.token_requests(), 1);
+    let e = client
+        .get_json::<serde_json::Value>(Api::Cpaas, "/_rest/v4/app/sms/unknown")
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(404));
+    assert_eq!(e.api_error().unwrap().code, Some(404));
+}
+
 /// Bad answers from a server that is not the sandbox: each is a typed error, never a panic,
 /// and the client keeps working (and keeps its token) afterwards.
 mod bad_input {
@@ -529,6 +559,7 @@ mod bad_input {
     fn client_for(server: &MockServer, clock: &ManualClock) -> Client {
         Client::builder()
             .with_base_url(server.base_url())
+            .with_api_url(server.base_url())
             .with_clock(clock.clone())
             .with_credentials(Credentials::password("api-user", PASSWORD))
             .build()
@@ -595,7 +626,7 @@ mod bad_input {
         .await;
         assert!(e.is_bad_response(), "{e:?}");
         assert_eq!(e.vendor_message(), Some("try later"));
-        assert_eq!(e.detail::<intelepeer::ApiError>().unwrap().code, Some(503));
+        assert_eq!(e.api_error().unwrap().code, Some(503));
     }
 
     #[tokio::test]
@@ -742,6 +773,7 @@ async fn no_secret_of_a_call_survives_a_hostile_echo() {
     let server = MockServer::start_async().await;
     let client = Client::builder()
         .with_base_url(server.base_url())
+        .with_api_url(server.base_url())
         .with_clock(ManualClock::new())
         .with_credentials(Credentials::password("api-user", PASS))
         .build()
@@ -778,6 +810,7 @@ async fn no_secret_of_a_call_survives_a_hostile_echo() {
         .await;
     let keyed = Client::builder()
         .with_base_url(server.base_url())
+        .with_api_url(server.base_url())
         .with_credentials(Credentials::static_token(STATIC))
         .build()
         .unwrap();
