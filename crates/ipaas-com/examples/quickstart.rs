@@ -10,9 +10,8 @@
 
 use std::time::Duration;
 
-use auth_core::ManualClock;
 use futures::StreamExt as _;
-use ipaas_com::sandbox::{Fault, Sandbox};
+use ipaas_com::sandbox::{Fault, ManualClock, Sandbox};
 use ipaas_com::{Api, Client, PageToken, Result};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -9,13 +9,13 @@ use auth_core::reqwest::{Method, Response};
 use auth_core::{
     ApiKey, Error, ErrorKind, Expiry, TokenSet,
     http::{Http, read_json},
-    provider::{AuthScheme, Capabilities, RenewalPolicy, TokenProvider, async_trait},
+    provider::{Capabilities, RenewalPolicy, TokenHeader, TokenProvider, async_trait},
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use url::Url;
 
-use crate::config::{Api, DEFAULT_VERSION, build_url};
+use crate::client::{Api, DEFAULT_VERSION, build_url};
 use crate::models::{AuthAnswer, UserProfile};
 
 /// How the client signs in: a user (email + password) or a company API key.
@@ -48,12 +48,8 @@ struct UserLogin {
 }
 
 impl Credentials {
-    /// A user's email address and password, for `POST /sso/v2/Auth/Login`.
-    ///
-    /// ```
-    /// let c = ipaas_com::Credentials::user("user@example.com", "pw");
-    /// assert!(!c.is_api_key());
-    /// ```
+    /// A user's email address and password, for `POST /sso/v2/Auth/Login`: the client logs
+    /// in on first use, refreshes once the token has expired and can switch company.
     pub fn user(email: impl Into<String>, password: impl Into<String>) -> Self {
         Credentials(Kind::User(UserLogin {
             email: email.into(),
@@ -64,30 +60,20 @@ impl Credentials {
         }))
     }
 
-    /// A company API key: sent like an access token, never refreshed.
-    ///
-    /// ```
-    /// assert!(ipaas_com::Credentials::api_key("key").is_api_key());
-    /// ```
+    /// A company API key: sent like an access token from the first call, never refreshed,
+    /// scoped to its company (no login, no company switch). For unattended integrations.
     pub fn api_key(key: impl Into<ApiKey>) -> Self {
         Credentials(Kind::ApiKey(key.into()))
     }
 
-    /// Whether these are API-key credentials.
-    ///
-    /// ```
-    /// assert!(!ipaas_com::Credentials::user("a@b.c", "pw").is_api_key());
-    /// ```
+    /// Whether these are API-key credentials (which have no login, refresh or company
+    /// switch).
     pub fn is_api_key(&self) -> bool {
         matches!(self.0, Kind::ApiKey(_))
     }
 
-    /// Send the optional `remember_me` flag at login (user credentials only).
-    ///
-    /// ```
-    /// let c = ipaas_com::Credentials::user("a@b.c", "pw").with_remember_me(true);
-    /// # let _ = c;
-    /// ```
+    /// Send the optional `remember_me` flag at login (user credentials only), as
+    /// iPaaS.com's own sign-in page does when the user ticks it.
     pub fn with_remember_me(mut self, remember: bool) -> Self {
         if let Kind::User(u) = &mut self.0 {
             u.remember_me = Some(remember);
@@ -95,12 +81,8 @@ impl Credentials {
         self
     }
 
-    /// Send the optional `return_url` at login (user credentials only).
-    ///
-    /// ```
-    /// let c = ipaas_com::Credentials::user("a@b.c", "pw").with_return_url("https://app.example");
-    /// # let _ = c;
-    /// ```
+    /// Send the optional `return_url` at login (user credentials only); iPaaS.com echoes it
+    /// back in [`UserProfile::return_url`].
     pub fn with_return_url(mut self, url: impl Into<String>) -> Self {
         if let Kind::User(u) = &mut self.0 {
             u.return_url = Some(url.into());
@@ -108,12 +90,8 @@ impl Credentials {
         self
     }
 
-    /// Send the optional `tracking_guid` at login (user credentials only).
-    ///
-    /// ```
-    /// let c = ipaas_com::Credentials::user("a@b.c", "pw").with_tracking_guid("0f0e");
-    /// # let _ = c;
-    /// ```
+    /// Send the optional `tracking_guid` at login (user credentials only), to correlate a
+    /// sign-in with your own records; echoed back in [`UserProfile::tracking_guid`].
     pub fn with_tracking_guid(mut self, guid: impl Into<String>) -> Self {
         if let Kind::User(u) = &mut self.0 {
             u.tracking_guid = Some(guid.into());
@@ -182,7 +160,7 @@ pub(crate) struct IpaasProvider {
     pub(crate) http: Http,
     pub(crate) base_url: Url,
     pub(crate) credentials: Credentials,
-    pub(crate) scheme: AuthScheme,
+    pub(crate) header: TokenHeader,
     pub(crate) profile: Arc<Mutex<Option<UserProfile>>>,
 }
 
@@ -280,7 +258,7 @@ impl TokenProvider for IpaasProvider {
     }
 
     fn authorize(&self, tokens: &TokenSet, headers: &mut HeaderMap) -> Result<(), Error> {
-        self.scheme.apply(tokens, headers)
+        self.header.apply(tokens, headers)
     }
 
     fn secrets(&self) -> Vec<&SecretString> {
@@ -314,7 +292,7 @@ mod tests {
                 .with_clock(auth_core::ManualClock::new()),
             base_url: Url::parse("https://api.ipaas.com").unwrap(),
             credentials,
-            scheme: AuthScheme::Bearer,
+            header: TokenHeader::authorization(auth_core::provider::AuthScheme::Bearer),
             profile: Arc::new(Mutex::new(None)),
         }
     }

@@ -1,5 +1,6 @@
 //! iPaaS.com's error shape: plain-text bodies, and a 429 whose text says whether the monthly
-//! plan limit (retrying will not help) or a temporary volume limit (back off) was hit.
+//! plan limit (retrying will not help) or a temporary volume limit (back off) was hit. The
+//! detail is read back through [`ErrorExt`].
 
 use auth_core::reqwest::header::HeaderMap;
 use auth_core::{
@@ -7,13 +8,17 @@ use auth_core::{
     http::{ErrorParser, PlainTextErrors},
 };
 
-/// Which of iPaaS.com's two rate limits a 429 reports, attached to the error as its detail.
+/// Which of iPaaS.com's two rate limits a 429 reports, read with
+/// [`ErrorExt::rate_limit_kind`].
 ///
 /// ```
 /// use ipaas_com::RateLimitKind;
 /// let kind = RateLimitKind::from_message("Monthly API limit exceeded");
 /// assert_eq!(kind, RateLimitKind::Monthly);
 /// assert!(!kind.is_retryable());
+/// assert_eq!(RateLimitKind::from_message("Volume limit reached"), RateLimitKind::Volume);
+/// assert!(RateLimitKind::Volume.is_retryable());
+/// assert_eq!(RateLimitKind::from_message("slow down"), RateLimitKind::Unspecified);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
@@ -27,13 +32,7 @@ pub enum RateLimitKind {
 }
 
 impl RateLimitKind {
-    /// Classify a 429's plain-text message.
-    ///
-    /// ```
-    /// use ipaas_com::RateLimitKind;
-    /// assert_eq!(RateLimitKind::from_message("Volume limit reached"), RateLimitKind::Volume);
-    /// assert_eq!(RateLimitKind::from_message("slow down"), RateLimitKind::Unspecified);
-    /// ```
+    /// Classify a 429's plain-text message (it names the monthly or the volume limit).
     pub fn from_message(message: &str) -> Self {
         let m = message.to_ascii_lowercase();
         if m.contains("month") {
@@ -45,24 +44,28 @@ impl RateLimitKind {
         }
     }
 
-    /// Whether waiting and retrying can succeed.
-    ///
-    /// ```
-    /// assert!(ipaas_com::RateLimitKind::Volume.is_retryable());
-    /// ```
+    /// Whether waiting and retrying can succeed (all but the monthly limit).
     pub fn is_retryable(self) -> bool {
         !matches!(self, RateLimitKind::Monthly)
     }
+}
 
-    /// The rate-limit kind an error carries, when it is an iPaaS.com 429.
-    ///
-    /// ```
-    /// use ipaas_com::{Error, ErrorKind, RateLimitKind};
-    /// let e = Error::new(ErrorKind::RateLimited, "x").with_detail(RateLimitKind::Monthly);
-    /// assert_eq!(RateLimitKind::of(&e), Some(RateLimitKind::Monthly));
-    /// ```
-    pub fn of(error: &Error) -> Option<Self> {
-        error.detail::<RateLimitKind>().copied()
+/// iPaaS.com's detail on an [`Error`]: the one way to read it.
+///
+/// ```
+/// use ipaas_com::{Error, ErrorExt, ErrorKind, RateLimitKind};
+/// let e = Error::new(ErrorKind::RateLimited, "x").with_detail(RateLimitKind::Monthly);
+/// assert_eq!(e.rate_limit_kind(), Some(RateLimitKind::Monthly));
+/// assert_eq!(Error::new(ErrorKind::Transient, "x").rate_limit_kind(), None);
+/// ```
+pub trait ErrorExt {
+    /// Which rate limit a 429 from iPaaS.com reports (`None` for any other error).
+    fn rate_limit_kind(&self) -> Option<RateLimitKind>;
+}
+
+impl ErrorExt for Error {
+    fn rate_limit_kind(&self) -> Option<RateLimitKind> {
+        self.detail::<RateLimitKind>().copied()
     }
 }
 
@@ -100,13 +103,13 @@ mod tests {
         let m = parse(429, "You have exceeded your monthly API call limit");
         assert_eq!(m.kind(), ErrorKind::RateLimited);
         assert!(!m.is_retryable());
-        assert_eq!(RateLimitKind::of(&m), Some(RateLimitKind::Monthly));
+        assert_eq!(m.rate_limit_kind(), Some(RateLimitKind::Monthly));
         let v = parse(429, "Volume restriction: too many requests");
         assert!(v.is_retryable());
-        assert_eq!(RateLimitKind::of(&v), Some(RateLimitKind::Volume));
+        assert_eq!(v.rate_limit_kind(), Some(RateLimitKind::Volume));
         let u = parse(429, "Too Many Requests");
         assert!(u.is_retryable());
-        assert_eq!(RateLimitKind::of(&u), Some(RateLimitKind::Unspecified));
+        assert_eq!(u.rate_limit_kind(), Some(RateLimitKind::Unspecified));
     }
 
     #[test]
@@ -116,7 +119,7 @@ mod tests {
             e.vendor_message(),
             Some("Invalid email address or password")
         );
-        assert!(RateLimitKind::of(&e).is_none());
+        assert!(e.rate_limit_kind().is_none());
         let j = parse(
             400,
             r#"{"title":"One or more validation errors occurred."}"#,

@@ -7,49 +7,63 @@
 //! retrying once, and falls back to a full login when the refresh token is refused. API
 //! keys are sent like an access token and never "refreshed".
 //!
-//! ```no_run
-//! use futures::StreamExt as _;
-//! use ipaas_com::{Api, Client, Credentials, Environment};
+//! Here against the in-process sandbox (feature `sandbox`); against iPaaS.com, build with
+//! `Client::builder().with_credentials(Credentials::user(email, password))` (production is
+//! the default environment) or [`Client::from_env`].
 //!
-//! # async fn run() -> ipaas_com::Result<()> {
+//! ```
+//! # #[cfg(feature = "sandbox")]
+//! # #[tokio::main(flavor = "multi_thread")]
+//! # async fn main() -> ipaas_com::Result<()> {
+//! use futures::TryStreamExt as _;
+//! use ipaas_com::sandbox::{self, Sandbox};
+//! use ipaas_com::{Api, Client, Credentials, Method};
+//!
+//! let sandbox = Sandbox::builder().events(250).start().await;
 //! let client = Client::builder()
-//!     .with_environment(Environment::Production)
-//!     .with_credentials(Credentials::user("user@example.com", "password"))
+//!     .with_base_url(sandbox.base_url())
+//!     .with_credentials(Credentials::user(sandbox::EMAIL, sandbox::PASSWORD))
 //!     .build()?;
 //!
 //! let me = client.login().await?;
+//! assert_eq!(me.id, Some(664));
 //! let companies = client.companies().await?;
-//! if let Some(other) = companies.get(1) {
-//!     client.change_company(&other.id).await?;
-//! }
+//! client.change_company(&companies[1].id).await?; // new tokens, scoped to that company
 //!
-//! let mut events = client
-//!     .list::<serde_json::Value>(Api::Subscriptions, "Events")
+//! let events: Vec<serde_json::Value> = client
+//!     .list(Api::Subscriptions, "Events")
 //!     .with_page_size(100)
-//!     .items();
-//! while let Some(event) = events.next().await {
-//!     let event = event?;
-//!     println!("{event}");
-//! }
-//! println!("{:?} made {} calls", me.name, client.session_stats().requests);
+//!     .items()
+//!     .try_collect()
+//!     .await?;
+//! assert_eq!(events.len(), 250); // three pages, read from the X-Pagination header
+//!
+//! // Any endpoint: `{base_url}/{api}/{version}/{endpoint}` (the sandbox echoes it).
+//! let echo: serde_json::Value = client
+//!     .request(Method::PUT, Api::Products, "Product/A 1")
+//!     .with_version("v1")
+//!     .with_json(&serde_json::json!({"sku": "A 1"}))
+//!     .send_json()
+//!     .await?;
+//! assert_eq!(echo["path"], "/products/v1/Product/A%201");
+//! assert_eq!(client.session_stats().sign_ins, 1);
 //! # Ok(()) }
+//! # #[cfg(not(feature = "sandbox"))]
+//! # fn main() {}
 //! ```
 //!
 //! Errors are the workspace-wide [`Error`]: iPaaS.com's plain-text error bodies become its
-//! vendor message, and a 429 carries a [`RateLimitKind`] telling the monthly plan limit (not
-//! retryable) from a temporary volume limit (retryable, with `Retry-After` when sent).
+//! vendor message, and a 429 carries a [`RateLimitKind`] ([`ErrorExt::rate_limit_kind`])
+//! telling the monthly plan limit (not retryable) from a temporary volume limit (retryable,
+//! with `Retry-After` when sent).
 //!
-//! With the `sandbox` feature, `sandbox::Sandbox` is an in-process fake iPaaS.com for tests.
-
-// Library code must not panic on input; tests and examples may unwrap.
-#![warn(clippy::unwrap_used)]
+//! With the `sandbox` feature, [`sandbox::Sandbox`] is an in-process fake iPaaS.com for
+//! tests.
 
 mod auth;
 mod client;
-mod config;
 mod error;
 mod models;
-mod paging;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
@@ -59,11 +73,9 @@ pub use auth_core::{
     Error, ErrorKind, Page, PageToken, Result, SessionStats,
     provider::{AuthScheme, PageInfo},
 };
-pub use client::{ApiRequest, Client, ClientBuilder};
-pub use config::{Api, Environment};
-pub use error::RateLimitKind;
+pub use client::{Api, ApiRequest, Client, ClientBuilder, Environment, ListRequest};
+pub use error::{ErrorExt, RateLimitKind};
 pub use models::{Company, UserProfile};
-pub use paging::ListRequest;
 
 // The README's examples are compiled as doctests.
 #[cfg(doctest)]

@@ -1,26 +1,28 @@
 //! An in-process fake iPaaS.com (feature `sandbox`) for tests, the quickstart and your own
-//! tests. It enforces the documented wire rules, issues tokens with a configurable lifetime
-//! judged by an injected clock, serves a paginated list, and injects 401, 429 and 5xx.
+//! tests, on auth-core's sandbox kit. It enforces the documented wire rules, issues tokens
+//! with a configurable lifetime judged by an injected clock, serves a paginated list, and
+//! injects 401, 429 and 5xx (`inject`, `inject_on`, `inject_token`: the kit's controls, in
+//! iPaaS.com's plain-text error shape).
 //!
-//! Routes:
-//! - `POST /sso/v2/Auth/Login` `{email_address, password}` (JSON) -> the auth answer;
-//!   missing fields 400, wrong credentials 401, plain-text bodies.
-//! - `POST /sso/v2/Auth/Refresh` with only `{refresh_token}` and no `Authorization` header
-//!   (anything else is a 400) -> the auth answer; an unknown or revoked token is a 401.
-//! - `GET /sso/v2/User/{id}/Companies` -> the user's companies.
-//! - `GET /sso/v2/User/ChangeCompany/{company_id}` -> a new token set scoped to the company.
-//! - `GET /subscriptions/v2/Events?pageNumber=&pageSize=` -> `{id, name}` items with an
-//!   `X-Pagination` header.
-//! - any other `/{base_path}/v{n}/...` -> an authorized echo `{method, path, query, body,
-//!   company_id, user_id}`.
+//! | method | path | route name | kind | answer |
+//! |---|---|---|---|---|
+//! | `POST` | `/sso/v2/Auth/Login` | `login` | token | `{email_address, password}` (JSON) -> the auth answer; missing fields 400, wrong credentials 401, a body that is not JSON 415 |
+//! | `POST` | `/sso/v2/Auth/Refresh` | `refresh` | token | only `{refresh_token}` and no `Authorization` header (anything else is a 400) -> the auth answer without user data; an unknown, used or expired refresh token is a 401 |
+//! | `GET` | `/sso/v2/User/{id}/Companies` | `companies` | authorized | the user's two companies; another user's id is a 404 |
+//! | `GET` | `/sso/v2/User/ChangeCompany/{company_id}` | `change_company` | authorized | a new token set scoped to the company; an unknown company 404, an API key 400 |
+//! | `GET` | `/subscriptions/v2/Events?pageNumber=&pageSize=` | `events` | authorized | `{id, name}` items with an `X-Pagination` header |
+//! | any | any other `/{base_path}/v{n}/...` outside `sso` | `echo` | authorized | `{method, path, query, body, company_id, user_id}` |
+//! | other | the paths above | `method_not_allowed` | open | 405 |
+//! | any | any other `/sso/...` | `not_found` | open | 404 |
 //!
-//! Authorized routes accept `Authorization: Bearer <token>` or the raw token, an access token
-//! the sandbox issued that has not expired, or the API key.
+//! Authorized routes accept `Authorization: Bearer <token>` or the raw token: an access
+//! token the sandbox issued that has not expired, or the API key. Every error body is plain
+//! text.
 //!
 //! ```
 //! use std::time::Duration;
-//! use auth_core::ManualClock;
-//! use ipaas_com::sandbox::Sandbox;
+//! use ipaas_com::ErrorExt as _;
+//! use ipaas_com::sandbox::{ManualClock, Sandbox, Tokens, routes};
 //!
 //! # #[tokio::main(flavor = "multi_thread")]
 //! # async fn main() -> ipaas_com::Result<()> {
@@ -35,23 +37,36 @@
 //! assert_eq!(companies.len(), 2);
 //! clock.advance(Duration::from_secs(3600));
 //! client.companies().await?; // the expired token is refreshed first
-//! assert_eq!((sandbox.logins(), sandbox.refreshes()), (1, 1));
+//! assert_eq!((sandbox.hits(routes::LOGIN), sandbox.hits(routes::REFRESH)), (1, 1));
+//!
+//! // A refused refresh token falls back to one login.
+//! sandbox.expire_tokens(Tokens::All);
+//! client.companies().await?;
+//! assert_eq!((sandbox.hits(routes::LOGIN), sandbox.hits(routes::REFRESH)), (2, 2));
+//!
+//! sandbox.inject(Sandbox::monthly_limit());
+//! let err = client.companies().await.unwrap_err();
+//! assert!(err.is_rate_limited() && !err.is_retryable());
+//! assert_eq!(err.rate_limit_kind(), Some(ipaas_com::RateLimitKind::Monthly));
 //! # Ok(()) }
 //! ```
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use auth_core::sandbox::{Fault, Recorder};
+pub use auth_core::ManualClock;
 use auth_core::sandbox::{
-    Faults, Hits, HttpMockRequest, HttpMockResponse, MockServer, TokenCheck, TokenStore, header,
-    mint_jwt, text, unix_seconds,
+    Controls, Ctx, HttpMockRequest, HttpMockResponse, Kit, Route, Settings, Spec, TokenCheck,
+    VendorSandbox, header, json, mint_jwt, text, unix_seconds,
 };
-use auth_core::{ManualClock, SharedClock};
+pub use auth_core::sandbox::{Fault, Recorder, Tokens};
+use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use crate::{ClientBuilder, Credentials};
+use crate::{Api, Client, ClientBuilder, Credentials, Error};
 
 /// The sandbox user's email address.
 pub const EMAIL: &str = "user@example.com";
@@ -68,7 +83,7 @@ pub const OTHER_COMPANY: &str = "0b6f5a44-1b2c-4d3e-8f90-000000000002";
 /// The company an API key is scoped to.
 pub const API_KEY_COMPANY: &str = "0b6f5a44-1b2c-4d3e-8f90-0000000000aa";
 
-/// Route names for [`Sandbox::hits`].
+/// Route names, for `hits` and `inject_on`.
 pub mod routes {
     /// `POST /sso/v2/Auth/Login`.
     pub const LOGIN: &str = "login";
@@ -84,222 +99,105 @@ pub mod routes {
     pub const ECHO: &str = "echo";
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+const LOGIN_PATH: &str = "/sso/v2/Auth/Login";
+const REFRESH_PATH: &str = "/sso/v2/Auth/Refresh";
+const COMPANIES_PATH: &str = "/sso/v2/User/{}/Companies";
+const CHANGE_COMPANY_PATH: &str = "/sso/v2/User/ChangeCompany/{}";
+const EVENTS_PATH: &str = "/subscriptions/v2/Events";
 
-/// Configures and starts a [`Sandbox`].
-///
-/// ```
-/// # #[tokio::main(flavor = "multi_thread")]
-/// # async fn main() {
-/// let sandbox = ipaas_com::sandbox::Sandbox::builder().events(250).start().await;
-/// assert!(sandbox.base_url().starts_with("http://127.0.0.1"));
-/// # }
-/// ```
+/// Configures and starts a [`Sandbox`]; `clock` and `token_lifetime` (one hour by default,
+/// like iPaaS.com) are the kit's.
 #[derive(Debug, Clone)]
 #[must_use = "a sandbox builder does nothing until started"]
 pub struct SandboxBuilder {
-    clock: Option<SharedClock>,
-    lifetime: Duration,
+    kit: Settings,
     events: u64,
     rotate_refresh_tokens: bool,
 }
 
+auth_core::sandbox_builder!(SandboxBuilder);
+
 impl SandboxBuilder {
-    /// The clock that judges token expiry (share a `ManualClock` with the client).
-    ///
-    /// ```
-    /// let b = ipaas_com::sandbox::Sandbox::builder().clock(auth_core::ManualClock::new());
-    /// # let _ = b;
-    /// ```
-    pub fn clock(mut self, clock: impl Into<SharedClock>) -> Self {
-        self.clock = Some(clock.into());
-        self
-    }
-
-    /// How long issued access tokens last (one hour by default, like iPaaS.com).
-    ///
-    /// ```
-    /// let b = ipaas_com::sandbox::Sandbox::builder().token_lifetime(std::time::Duration::from_secs(60));
-    /// # let _ = b;
-    /// ```
-    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
-        self.lifetime = lifetime;
-        self
-    }
-
-    /// How many items `GET /subscriptions/v2/Events` serves (2,500 by default).
-    ///
-    /// ```
-    /// let b = ipaas_com::sandbox::Sandbox::builder().events(10);
-    /// # let _ = b;
-    /// ```
+    /// How many items `GET /subscriptions/v2/Events` serves (2,500 by default: 25 pages of
+    /// 100), to test paging over as many pages as you need.
     pub fn events(mut self, count: u64) -> Self {
         self.events = count;
         self
     }
 
-    /// Whether a refresh answer carries a new refresh token (default) or none, in which
-    /// case clients must keep the one they hold.
-    ///
-    /// ```
-    /// let b = ipaas_com::sandbox::Sandbox::builder().rotate_refresh_tokens(false);
-    /// # let _ = b;
-    /// ```
+    /// Whether a refresh answer carries a new refresh token and retires the old one
+    /// (default), or carries none, as some iPaaS.com answers do: clients must then keep the
+    /// one they hold.
     pub fn rotate_refresh_tokens(mut self, rotate: bool) -> Self {
         self.rotate_refresh_tokens = rotate;
         self
     }
 
     /// Start the sandbox on a loopback port. Call it inside a tokio runtime.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "multi_thread")]
-    /// # async fn main() {
-    /// let sandbox = ipaas_com::sandbox::Sandbox::builder().start().await;
-    /// # let _ = sandbox;
-    /// # }
-    /// ```
     pub async fn start(self) -> Sandbox {
-        let clock = self
-            .clock
-            .unwrap_or_else(|| SharedClock::new(auth_core::SystemClock));
-        let state = Arc::new(State {
-            access: TokenStore::new(clock.clone()),
-            clock,
-            lifetime: self.lifetime,
+        let state = State {
             events: self.events,
             rotate: self.rotate_refresh_tokens,
-            refresh: Mutex::new(HashMap::new()),
-            faults: Faults::default(),
-            auth_faults: Faults::default(),
-            hits: Hits::default(),
-            recorder: Recorder::default(),
-            api_keys: Mutex::new(HashSet::from([API_KEY.to_owned()])),
-        });
-        state.recorder.redact(PASSWORD);
-        state.recorder.redact(API_KEY);
-        let server = MockServer::start_async().await;
-        let s = state.clone();
-        server
-            .mock_async(move |_when, then| {
-                then.respond_with(move |req: &HttpMockRequest| s.handle(req));
-            })
-            .await;
-        Sandbox { server, state }
+            grants: Mutex::default(),
+            events_served: AtomicU64::default(),
+        };
+        Sandbox {
+            kit: Kit::start(state, self.kit, &[PASSWORD, API_KEY]).await,
+        }
     }
 }
 
-/// A running fake iPaaS.com. Stops when dropped.
-///
-/// ```
-/// # #[tokio::main(flavor = "multi_thread")]
-/// # async fn main() -> ipaas_com::Result<()> {
-/// use ipaas_com::sandbox::{Fault, Sandbox};
-/// let sandbox = Sandbox::start().await;
-/// let client = sandbox.client_builder().build()?;
-/// sandbox.inject(Sandbox::monthly_limit());
-/// let err = client.companies().await.unwrap_err();
-/// assert!(err.is_rate_limited() && !err.is_retryable());
-/// # Ok(()) }
-/// ```
+/// A running fake iPaaS.com; stops when dropped. Its controls are the kit's (through
+/// `Deref`): `inject`, `inject_on`, `inject_token`, `expire_tokens`, `token_requests`,
+/// `hits`, `recorder`, `base_url`, `clock`, `set_token_lifetime`. See the
+/// [module docs](self) for an example.
 pub struct Sandbox {
-    server: MockServer,
-    state: Arc<State>,
+    kit: Kit<State>,
+}
+
+impl Deref for Sandbox {
+    type Target = Kit<State>;
+    fn deref(&self) -> &Kit<State> {
+        &self.kit
+    }
 }
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox")
-            .field("base_url", &self.server.base_url())
-            .field("lifetime", &self.state.lifetime)
-            .field("hits", &self.state.hits.all())
-            .finish_non_exhaustive()
+        f.debug_tuple("Sandbox").field(&self.kit).finish()
     }
 }
 
 impl Sandbox {
     /// Configure a sandbox.
-    ///
-    /// ```
-    /// let b = ipaas_com::sandbox::Sandbox::builder();
-    /// # let _ = b;
-    /// ```
     pub fn builder() -> SandboxBuilder {
         SandboxBuilder {
-            clock: None,
-            lifetime: Duration::from_secs(3600),
+            kit: Settings::new(Duration::from_secs(3600)),
             events: 2500,
             rotate_refresh_tokens: true,
         }
     }
 
-    /// Start a sandbox with the defaults (system clock, one-hour tokens).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "multi_thread")]
-    /// # async fn main() {
-    /// let sandbox = ipaas_com::sandbox::Sandbox::start().await;
-    /// # let _ = sandbox;
-    /// # }
-    /// ```
-    pub async fn start() -> Sandbox {
-        Sandbox::builder().start().await
-    }
-
-    /// The base URL to give the client.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "multi_thread")]
-    /// # async fn main() {
-    /// let sandbox = ipaas_com::sandbox::Sandbox::start().await;
-    /// assert!(sandbox.base_url().starts_with("http://"));
-    /// # }
-    /// ```
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
-    /// A client builder wired to this sandbox: base URL, its clock, the sandbox user.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "multi_thread")]
-    /// # async fn main() -> ipaas_com::Result<()> {
-    /// let sandbox = ipaas_com::sandbox::Sandbox::start().await;
-    /// let client = sandbox.client_builder().build()?;
-    /// # let _ = client; Ok(()) }
-    /// ```
+    /// A client builder wired to this sandbox: its base URL, its clock, the sandbox user
+    /// (`.with_credentials(..)` for another, or [`api_key_credentials`](Self::api_key_credentials)).
     pub fn client_builder(&self) -> ClientBuilder {
-        crate::Client::builder()
+        Client::builder()
             .with_base_url(self.base_url())
-            .with_clock(self.state.clock.clone())
+            .with_clock(self.clock())
             .with_credentials(Sandbox::user_credentials())
     }
 
-    /// The sandbox user's credentials.
-    ///
-    /// ```
-    /// assert!(!ipaas_com::sandbox::Sandbox::user_credentials().is_api_key());
-    /// ```
+    /// The sandbox user's credentials ([`EMAIL`], [`PASSWORD`]).
     pub fn user_credentials() -> Credentials {
         Credentials::user(EMAIL, PASSWORD)
     }
 
-    /// The sandbox API key as credentials.
-    ///
-    /// ```
-    /// assert!(ipaas_com::sandbox::Sandbox::api_key_credentials().is_api_key());
-    /// ```
+    /// The sandbox's API key ([`API_KEY`]) as credentials, scoped to [`API_KEY_COMPANY`].
     pub fn api_key_credentials() -> Credentials {
         Credentials::api_key(API_KEY)
     }
 
-    /// A 429 for the monthly plan limit (not retryable).
-    ///
-    /// ```
-    /// assert_eq!(ipaas_com::sandbox::Sandbox::monthly_limit().status, 429);
-    /// ```
+    /// A 429 for the monthly plan limit, to `inject`: not retryable.
     pub fn monthly_limit() -> Fault {
         Fault::rate_limited(
             None,
@@ -307,11 +205,8 @@ impl Sandbox {
         )
     }
 
-    /// A 429 for a temporary volume restriction, with `Retry-After` seconds when given.
-    ///
-    /// ```
-    /// assert_eq!(ipaas_com::sandbox::Sandbox::volume_limit(Some(30)).retry_after, Some(30));
-    /// ```
+    /// A 429 for a temporary volume restriction, to `inject`: retryable, with
+    /// `Retry-After` seconds when given.
     pub fn volume_limit(retry_after: Option<u64>) -> Fault {
         Fault::rate_limited(
             retry_after,
@@ -319,162 +214,72 @@ impl Sandbox {
         )
     }
 
-    /// Queue a fault on the next authorized (non-`Auth/*`) call.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "multi_thread")]
-    /// # async fn main() {
-    /// let sandbox = ipaas_com::sandbox::Sandbox::start().await;
-    /// sandbox.inject(ipaas_com::sandbox::Fault::server_error(503));
-    /// # }
-    /// ```
-    pub fn inject(&self, fault: Fault) {
-        self.state.faults.push(fault);
-    }
-
-    /// Queue a fault on the next `Auth/Login` or `Auth/Refresh` call.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "multi_thread")]
-    /// # async fn main() {
-    /// let sandbox = ipaas_com::sandbox::Sandbox::start().await;
-    /// sandbox.inject_on_auth(ipaas_com::sandbox::Fault::server_error(502));
-    /// # }
-    /// ```
-    pub fn inject_on_auth(&self, fault: Fault) {
-        self.state.auth_faults.push(fault);
-    }
-
-    /// Requests seen on a route (see [`routes`]).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "multi_thread")]
-    /// # async fn main() {
-    /// let sandbox = ipaas_com::sandbox::Sandbox::start().await;
-    /// assert_eq!(sandbox.hits(ipaas_com::sandbox::routes::LOGIN), 0);
-    /// # }
-    /// ```
-    pub fn hits(&self, route: &str) -> u64 {
-        self.state.hits.get(route)
-    }
-
-    /// Login requests seen.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "multi_thread")]
-    /// # async fn main() {
-    /// assert_eq!(ipaas_com::sandbox::Sandbox::start().await.logins(), 0);
-    /// # }
-    /// ```
-    pub fn logins(&self) -> u64 {
-        self.hits(routes::LOGIN)
-    }
-
-    /// Refresh requests seen.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "multi_thread")]
-    /// # async fn main() {
-    /// assert_eq!(ipaas_com::sandbox::Sandbox::start().await.refreshes(), 0);
-    /// # }
-    /// ```
-    pub fn refreshes(&self) -> u64 {
-        self.hits(routes::REFRESH)
-    }
-
-    /// Token requests (logins plus refreshes) seen.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "multi_thread")]
-    /// # async fn main() {
-    /// assert_eq!(ipaas_com::sandbox::Sandbox::start().await.token_requests(), 0);
-    /// # }
-    /// ```
-    pub fn token_requests(&self) -> u64 {
-        self.logins() + self.refreshes()
-    }
-
-    /// The request recorder; every secret the sandbox knows is redacted in its renderings.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "multi_thread")]
-    /// # async fn main() {
-    /// let sandbox = ipaas_com::sandbox::Sandbox::start().await;
-    /// assert!(sandbox.recorder().last("/sso").is_none());
-    /// # }
-    /// ```
-    pub fn recorder(&self) -> &Recorder {
-        &self.state.recorder
-    }
-
-    /// Refuse every refresh token issued so far (the next refresh gets a 401).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "multi_thread")]
-    /// # async fn main() {
-    /// ipaas_com::sandbox::Sandbox::start().await.revoke_refresh_tokens();
-    /// # }
-    /// ```
-    pub fn revoke_refresh_tokens(&self) {
-        lock(&self.state.refresh).clear();
-    }
-
-    /// Treat every access token issued so far as expired.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "multi_thread")]
-    /// # async fn main() {
-    /// ipaas_com::sandbox::Sandbox::start().await.expire_access_tokens();
-    /// # }
-    /// ```
-    pub fn expire_access_tokens(&self) {
-        self.state.access.expire_all();
-    }
-
-    /// A manual clock starting at auth-core's default instant, for sandboxes in tests.
-    ///
-    /// ```
-    /// let clock = ipaas_com::sandbox::Sandbox::manual_clock();
-    /// # let _ = clock;
-    /// ```
-    pub fn manual_clock() -> ManualClock {
-        ManualClock::new()
+    /// Requests to `events` whose token has been judged (401s included). `hits` counts a
+    /// request on arrival, before its handler runs: a test that moves the clock once this
+    /// count is reached knows the page's token was judged by the clock as it was before.
+    // KIT-NEED: a count the kit keeps after the handler ran (or a hook), so a vendor
+    // sandbox need not keep its own.
+    pub fn events_served(&self) -> u64 {
+        self.state().events_served.load(Ordering::SeqCst)
     }
 }
 
+impl VendorSandbox for Sandbox {
+    type Client = Client;
+    const NAME: &'static str = "ipaas-com";
+
+    async fn start(clock: ManualClock, lifetime: Duration) -> Self {
+        Sandbox::builder()
+            .clock(clock)
+            .token_lifetime(lifetime)
+            .start()
+            .await
+    }
+
+    fn client(&self) -> Result<Client, Error> {
+        self.client_builder().build()
+    }
+
+    fn call(client: &Client) -> BoxFuture<'static, Result<(), Error>> {
+        let client = client.clone();
+        Box::pin(async move {
+            client
+                .get_json::<Value>(Api::Subscriptions, "Subscriptions")
+                .await
+                .map(drop)
+        })
+    }
+
+    fn controls(&self) -> &Controls {
+        &self.kit
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![PASSWORD.to_owned()]
+    }
+}
+
+/// Who a refresh token was issued to.
 #[derive(Debug, Clone)]
 struct Grant {
     user_id: i64,
     company_id: String,
 }
 
+/// The fake's own state beside the kit's token store: what it serves, and the grant each
+/// refresh token carries (the store knows only whether it is still valid). Its route table
+/// is the [`Spec`]; nothing else of it is public.
 #[derive(Debug)]
-struct State {
-    clock: SharedClock,
-    lifetime: Duration,
+pub struct State {
     events: u64,
     rotate: bool,
-    access: TokenStore,
-    refresh: Mutex<HashMap<String, Grant>>,
-    faults: Faults,
-    auth_faults: Faults,
-    hits: Hits,
-    recorder: Recorder,
-    api_keys: Mutex<HashSet<String>>,
+    grants: Mutex<HashMap<String, Grant>>,
+    events_served: AtomicU64,
 }
 
-fn fault_response(f: &Fault) -> HttpMockResponse {
-    let mut b = HttpMockResponse::builder()
-        .status(f.status)
-        .header("Content-Type", "text/plain");
-    if let Some(s) = f.retry_after {
-        b = b.header("Retry-After", s.to_string());
-    }
-    b.body(f.message.clone()).build()
-}
-
-fn json_response(status: u16, body: &Value) -> HttpMockResponse {
-    auth_core::sandbox::json(status, body)
+enum Caller {
+    User(Grant),
+    ApiKey,
 }
 
 /// `2026-05-13T17:53:12+00:00`, the form iPaaS.com sends.
@@ -494,70 +299,103 @@ fn iso8601(at: SystemTime) -> String {
     }
 }
 
-enum Caller {
-    User(Grant),
-    ApiKey,
+/// The path's segments, without empty ones.
+fn segments(req: &HttpMockRequest) -> Vec<String> {
+    req.uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn json_body(req: &HttpMockRequest) -> Result<serde_json::Map<String, Value>, HttpMockResponse> {
+    let ct = header(req, "content-type").unwrap_or_default();
+    if !ct.starts_with("application/json") {
+        return Err(text(415, "Content-Type must be application/json"));
+    }
+    match serde_json::from_slice::<Value>(req.body_ref()) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(text(400, "The request body is not a valid JSON object")),
+    }
+}
+
+impl Spec for State {
+    fn routes() -> Vec<Route<Self>> {
+        vec![
+            Route::token("POST", LOGIN_PATH, routes::LOGIN, State::login),
+            Route::token("POST", REFRESH_PATH, routes::REFRESH, State::refresh),
+            Route::authorized("GET", COMPANIES_PATH, routes::COMPANIES, State::companies),
+            Route::authorized(
+                "GET",
+                CHANGE_COMPANY_PATH,
+                routes::CHANGE_COMPANY,
+                State::change_company,
+            ),
+            Route::authorized("GET", EVENTS_PATH, routes::EVENTS, State::events),
+            // The echo takes any method on any `/{api}/{version}/...`: these keep the routes
+            // above to their one method, and the rest of the SSO API unknown.
+            Route::open("*", LOGIN_PATH, "method_not_allowed", State::refuse_method),
+            Route::open(
+                "*",
+                REFRESH_PATH,
+                "method_not_allowed",
+                State::refuse_method,
+            ),
+            Route::open(
+                "*",
+                COMPANIES_PATH,
+                "method_not_allowed",
+                State::refuse_method,
+            ),
+            Route::open(
+                "*",
+                CHANGE_COMPANY_PATH,
+                "method_not_allowed",
+                State::refuse_method,
+            ),
+            Route::open("*", EVENTS_PATH, "method_not_allowed", State::refuse_method),
+            Route::open("*", "/sso/*", "not_found", State::unknown),
+            Route::authorized("*", "/{}/{}/*", routes::ECHO, State::echo),
+        ]
+    }
+
+    /// Plain text, like every iPaaS.com error.
+    fn fault(&self, fault: &Fault) -> HttpMockResponse {
+        let mut b = HttpMockResponse::builder()
+            .status(fault.status)
+            .header("Content-Type", "text/plain");
+        if let Some(s) = fault.retry_after {
+            b = b.header("Retry-After", s.to_string());
+        }
+        b.body(fault.message.clone()).build()
+    }
+
+    fn not_found(&self, _req: &HttpMockRequest) -> HttpMockResponse {
+        text(404, "Not Found")
+    }
+
+    fn method_not_allowed(&self, _req: &HttpMockRequest) -> HttpMockResponse {
+        text(405, "Method Not Allowed")
+    }
 }
 
 impl State {
-    fn handle(&self, req: &HttpMockRequest) -> HttpMockResponse {
-        self.recorder.record(req);
-        let path = req.uri().path().to_owned();
-        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let method = req.method().as_str().to_owned();
-        match segs.as_slice() {
-            ["sso", "v2", "Auth", "Login"] => self.only(&method, "POST", || self.login(req)),
-            ["sso", "v2", "Auth", "Refresh"] => self.only(&method, "POST", || self.refresh(req)),
-            ["sso", "v2", "User", id, "Companies"] => {
-                let id = id.to_string();
-                self.only(&method, "GET", || self.companies(req, &path, &id))
-            }
-            ["sso", "v2", "User", "ChangeCompany", company] => {
-                let company = company.to_string();
-                self.only(&method, "GET", || self.change_company(req, &path, &company))
-            }
-            ["subscriptions", "v2", "Events"] => {
-                self.only(&method, "GET", || self.events(req, &path))
-            }
-            [base, version, _, ..] if *base != "sso" && version.starts_with('v') => {
-                self.echo(req, &path)
-            }
-            _ => text(404, "Not Found"),
-        }
+    fn grants(&self) -> std::sync::MutexGuard<'_, HashMap<String, Grant>> {
+        self.grants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn only(
-        &self,
-        method: &str,
-        allowed: &str,
-        f: impl FnOnce() -> HttpMockResponse,
-    ) -> HttpMockResponse {
-        if method == allowed {
-            f()
-        } else {
-            text(405, "Method Not Allowed")
-        }
-    }
-
-    fn json_body(
-        req: &HttpMockRequest,
-    ) -> Result<serde_json::Map<String, Value>, HttpMockResponse> {
-        let ct = header(req, "content-type").unwrap_or_default();
-        if !ct.starts_with("application/json") {
-            return Err(text(415, "Content-Type must be application/json"));
-        }
-        match serde_json::from_slice::<Value>(req.body_ref()) {
-            Ok(Value::Object(m)) => Ok(m),
-            _ => Err(text(400, "The request body is not a valid JSON object")),
-        }
-    }
-
-    fn issue(&self, grant: &Grant, with_refresh: bool) -> Value {
-        let now = self.clock.now();
-        // Whole seconds: the advertised expiry and the enforced one must agree exactly.
+    /// The auth answer for `grant`: a JWT access token expiring on a whole second (the
+    /// advertised expiry and the enforced one agree exactly) and, when asked, a refresh
+    /// token.
+    fn issue(&self, ctx: &Ctx, grant: &Grant, with_refresh: bool) -> Value {
+        let now = ctx.clock().now();
+        let lifetime = ctx.token_lifetime();
         let expires_at = UNIX_EPOCH
-            + Duration::from_secs(unix_seconds(now.checked_add(self.lifetime).unwrap_or(now)));
-        let serial = self.access.next_serial();
+            + Duration::from_secs(unix_seconds(now.checked_add(lifetime).unwrap_or(now)));
+        let serial = ctx.store().next_serial();
         let access = mint_jwt(&json!({
             "sub": grant.user_id.to_string(),
             "CompanyId": grant.company_id,
@@ -568,14 +406,10 @@ impl State {
             ("company_id".to_owned(), grant.company_id.clone()),
             ("user_id".to_owned(), grant.user_id.to_string()),
         ]);
-        self.access.insert(
-            &access,
-            &grant.user_id.to_string(),
-            Some(self.lifetime),
-            data,
-        );
-        self.access.set_expiry(&access, Some(expires_at));
-        self.recorder.redact(access.clone());
+        let subject = grant.user_id.to_string();
+        ctx.store().insert(&access, &subject, Some(lifetime), data);
+        ctx.store().set_expiry(&access, Some(expires_at));
+        ctx.recorder().redact(access.clone());
         let mut answer = json!({
             "id": grant.user_id,
             "name": "Sandbox User",
@@ -588,19 +422,15 @@ impl State {
         });
         if with_refresh {
             let refresh = format!("AQA-sandbox-refresh-{serial}");
-            lock(&self.refresh).insert(refresh.clone(), grant.clone());
-            self.recorder.redact(refresh.clone());
+            ctx.insert_refresh(&refresh, &subject);
+            self.grants().insert(refresh.clone(), grant.clone());
             answer["refresh_token"] = Value::String(refresh);
         }
         answer
     }
 
-    fn login(&self, req: &HttpMockRequest) -> HttpMockResponse {
-        self.hits.record(routes::LOGIN);
-        if let Some(f) = self.auth_faults.take(req.uri().path()) {
-            return fault_response(&f);
-        }
-        let body = match Self::json_body(req) {
+    fn login(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        let body = match json_body(req) {
             Ok(b) => b,
             Err(r) => return r,
         };
@@ -616,21 +446,17 @@ impl State {
             user_id: USER_ID,
             company_id: DEFAULT_COMPANY.to_owned(),
         };
-        json_response(200, &self.issue(&grant, true))
+        json(200, &self.issue(ctx, &grant, true))
     }
 
-    fn refresh(&self, req: &HttpMockRequest) -> HttpMockResponse {
-        self.hits.record(routes::REFRESH);
-        if let Some(f) = self.auth_faults.take(req.uri().path()) {
-            return fault_response(&f);
-        }
+    fn refresh(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
         if header(req, "authorization").is_some() {
             return text(
                 400,
                 "Do not send the access token to Auth/Refresh: pass only the refresh_token.",
             );
         }
-        let body = match Self::json_body(req) {
+        let body = match json_body(req) {
             Ok(b) => b,
             Err(r) => return r,
         };
@@ -640,71 +466,59 @@ impl State {
         let Some(Value::String(token)) = body.get("refresh_token") else {
             return text(400, "The refresh_token field is required.");
         };
-        let grant = {
-            let mut held = lock(&self.refresh);
-            let grant = if self.rotate {
-                held.remove(token)
-            } else {
-                held.get(token).cloned()
-            };
-            match grant {
-                Some(g) => g,
-                None => return text(401, "Invalid or expired refresh token."),
-            }
+        let grant = match ctx.store().check(token) {
+            TokenCheck::Valid(_) => self.grants().get(token).cloned(),
+            _ => None,
         };
-        let mut answer = self.issue(&grant, self.rotate);
+        let Some(grant) = grant else {
+            return text(401, "Invalid or expired refresh token.");
+        };
+        if self.rotate {
+            ctx.store().revoke(token);
+            self.grants().remove(token);
+        }
+        let mut answer = self.issue(ctx, &grant, self.rotate);
         if let Value::Object(m) = &mut answer {
             // Refresh answers carry the tokens; user data may be absent.
             m.retain(|k, _| k.contains("token") || k == "id");
         }
-        json_response(200, &answer)
+        json(200, &answer)
     }
 
-    /// Check the fault queue and the token; `Err` is the response to send instead.
-    fn authorize(&self, req: &HttpMockRequest, path: &str) -> Result<Caller, HttpMockResponse> {
-        if let Some(f) = self.faults.take(path) {
-            return Err(fault_response(&f));
-        }
+    /// The caller of an authorized route; `Err` is the 401 to send instead.
+    fn caller(&self, ctx: &Ctx, req: &HttpMockRequest) -> Result<Caller, HttpMockResponse> {
         let Some(raw) = header(req, "authorization") else {
             return Err(text(401, "Unauthorized: no Authorization header"));
         };
-        let token = raw
-            .strip_prefix("Bearer ")
-            .unwrap_or(&raw)
-            .trim()
-            .to_owned();
-        if lock(&self.api_keys).contains(&token) {
+        let token = raw.strip_prefix("Bearer ").unwrap_or(&raw).trim();
+        if token == API_KEY {
             return Ok(Caller::ApiKey);
         }
-        match self.access.check(&token) {
-            TokenCheck::Valid(t) => {
-                let user_id = t
-                    .data
-                    .get("user_id")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(USER_ID);
-                let company_id = t.data.get("company_id").cloned().unwrap_or_default();
-                Ok(Caller::User(Grant {
-                    user_id,
-                    company_id,
-                }))
-            }
+        match ctx.store().check(token) {
+            // Only access tokens carry a company (a refresh token is no bearer token).
+            TokenCheck::Valid(t) => match (t.data.get("user_id"), t.data.get("company_id")) {
+                (Some(user), Some(company)) => Ok(Caller::User(Grant {
+                    user_id: user.parse().unwrap_or(USER_ID),
+                    company_id: company.clone(),
+                })),
+                _ => Err(text(401, "Unauthorized")),
+            },
             TokenCheck::Expired => Err(text(401, "Unauthorized: token expired")),
             _ => Err(text(401, "Unauthorized")),
         }
     }
 
-    fn companies(&self, req: &HttpMockRequest, path: &str, id: &str) -> HttpMockResponse {
-        self.hits.record(routes::COMPANIES);
-        let caller = match self.authorize(req, path) {
+    fn companies(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        let caller = match self.caller(ctx, req) {
             Ok(c) => c,
             Err(r) => return r,
         };
+        let id = segments(req).get(3).cloned().unwrap_or_default();
         match caller {
             Caller::User(g) if g.user_id.to_string() == id => {}
             _ => return text(404, "User not found."),
         }
-        json_response(
+        json(
             200,
             &json!([
                 {"id": DEFAULT_COMPANY, "name": "Acme Retail", "logo": null,
@@ -715,31 +529,29 @@ impl State {
         )
     }
 
-    fn change_company(&self, req: &HttpMockRequest, path: &str, company: &str) -> HttpMockResponse {
-        self.hits.record(routes::CHANGE_COMPANY);
-        let caller = match self.authorize(req, path) {
+    fn change_company(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        let caller = match self.caller(ctx, req) {
             Ok(c) => c,
             Err(r) => return r,
         };
         let Caller::User(grant) = caller else {
             return text(400, "API keys cannot change company.");
         };
+        let company = segments(req).pop().unwrap_or_default();
         if company != DEFAULT_COMPANY && company != OTHER_COMPANY {
             return text(404, "Company not found.");
         }
         let grant = Grant {
             user_id: grant.user_id,
-            company_id: company.to_owned(),
+            company_id: company,
         };
-        json_response(200, &self.issue(&grant, true))
+        json(200, &self.issue(ctx, &grant, true))
     }
 
-    fn events(&self, req: &HttpMockRequest, path: &str) -> HttpMockResponse {
-        // Counted after the token check (401s included), so a test that sees the count
-        // knows the check was made against the clock as it was then.
-        let authorized = self.authorize(req, path);
-        self.hits.record(routes::EVENTS);
-        if let Err(r) = authorized {
+    fn events(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        let caller = self.caller(ctx, req);
+        self.events_served.fetch_add(1, Ordering::SeqCst);
+        if let Err(r) = caller {
             return r;
         }
         let q: HashMap<String, String> = req.query_params().into_iter().collect();
@@ -776,27 +588,36 @@ impl State {
             .build()
     }
 
-    fn echo(&self, req: &HttpMockRequest, path: &str) -> HttpMockResponse {
-        self.hits.record(routes::ECHO);
-        let caller = match self.authorize(req, path) {
-            Ok(c) => c,
+    fn echo(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        // `/{base_path}/v{n}/{endpoint...}`, the base path not `sso`.
+        let segs = segments(req);
+        if segs.len() < 3 || segs[0] == "sso" || !segs[1].starts_with('v') {
+            return self.not_found(req);
+        }
+        let (company_id, user_id) = match self.caller(ctx, req) {
+            Ok(Caller::User(g)) => (g.company_id, Some(g.user_id)),
+            Ok(Caller::ApiKey) => (API_KEY_COMPANY.to_owned(), None),
             Err(r) => return r,
         };
-        let (company_id, user_id) = match caller {
-            Caller::User(g) => (g.company_id, Some(g.user_id)),
-            Caller::ApiKey => (API_KEY_COMPANY.to_owned(), None),
-        };
         let body: Value = serde_json::from_slice(req.body_ref()).unwrap_or(Value::Null);
-        json_response(
+        json(
             200,
             &json!({
                 "method": req.method().as_str(),
-                "path": path,
+                "path": req.uri().path(),
                 "query": req.uri().query(),
                 "body": body,
                 "company_id": company_id,
                 "user_id": user_id,
             }),
         )
+    }
+
+    fn refuse_method(&self, _ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        self.method_not_allowed(req)
+    }
+
+    fn unknown(&self, _ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+        self.not_found(req)
     }
 }

@@ -1,10 +1,10 @@
-// tests/support/readme_example.rs is this example verbatim; tests/sandbox.rs runs it.
-use ipaas_com::sandbox::Sandbox;
+// tests/client/readme_example.rs is this example verbatim; tests/client.rs runs it.
+use ipaas_com::sandbox::{ManualClock, Sandbox, routes};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn my_code_survives_an_expiry_and_a_monthly_limit() -> ipaas_com::Result<()> {
-    let clock = Sandbox::manual_clock();
+    let clock = ManualClock::new();
     let sandbox = Sandbox::builder()
         .clock(clock.clone())
         .token_lifetime(Duration::from_secs(3600))
@@ -14,7 +14,10 @@ async fn my_code_survives_an_expiry_and_a_monthly_limit() -> ipaas_com::Result<(
     client.companies().await?;
     clock.advance(Duration::from_secs(3600));
     client.companies().await?; // refreshed first
-    assert_eq!((sandbox.logins(), sandbox.refreshes()), (1, 1));
+    assert_eq!(
+        (sandbox.hits(routes::LOGIN), sandbox.hits(routes::REFRESH)),
+        (1, 1)
+    );
 
     sandbox.inject(Sandbox::monthly_limit()); // or volume_limit(Some(30)), Fault::server_error(503)
     assert!(client.companies().await.unwrap_err().is_rate_limited());
