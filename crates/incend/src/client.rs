@@ -84,7 +84,7 @@ impl ClientBuilder {
     /// Build the client. Fails with a `Config` error without an API key, with a blank one or
     /// one that cannot be sent as a header, or with a bad base URL.
     pub fn build(self) -> Result<Client> {
-        let parts = self.kit.finish(&VENDOR, IncendErrors)?;
+        let parts = self.kit.finish(&Self::VENDOR, IncendErrors)?;
         let key = auth::client_key(&parts.credentials)?;
         let session = parts.session(ClientKeyAuth);
         session.replace(key);
@@ -289,7 +289,7 @@ impl UserClientBuilder {
             // signed out. A placeholder passes the check and is never installed.
             self.kit.set_credentials(UserToken::new(String::new()));
         }
-        let parts = self.kit.finish(&VENDOR, IncendErrors)?;
+        let parts = self.kit.finish(&Self::VENDOR, IncendErrors)?;
         let client = UserClient {
             core: Core::new(parts.session(UserSessionAuth), parts.base_url),
         };

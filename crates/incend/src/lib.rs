@@ -12,7 +12,7 @@
 //! expired (by the server-reported expiry, or a 401/404 from the server) calls fail with
 //! [`ErrorKind::SessionExpired`], once, with no retry: ask the user to sign in again.
 //!
-//! The whole flow, against the in-process [`sandbox`] (feature `sandbox`); against the real
+//! The whole flow, against the in-process `sandbox` (feature `sandbox`); against the real
 //! server, build the backend with `Client::from_env()` (`INCEND_API_KEY`, optionally
 //! `INCEND_BASE_URL`) or `Client::builder().with_credentials(api_key)`:
 //!
