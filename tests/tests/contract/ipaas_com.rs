@@ -1,94 +1,72 @@
-//! Contract adapter for the `ipaas-com` crate: the client wired to its sandbox, once with a
-//! user login (renewable by refresh and login) and once with an API key (never renewed).
+//! Contract adapter for the `ipaas-com` crate, through `run_vendor`: the sandbox's user login
+//! (renewable by refresh and login), and the same sandbox with its API key (never renewed).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::ManualClock;
-use futures::FutureExt as _;
-use ipaas_com::sandbox::{self, Fault, Sandbox};
-use ipaas_com::{Api, Client};
-
-use super::harness::{Call, Count, Inject, Subject};
+use auth_core::sandbox::{Controls, VendorSandbox};
+use auth_core::{Error, ErrorKind, ManualClock};
+use futures::future::BoxFuture;
+use ipaas_com::Client;
+use ipaas_com::sandbox::{API_KEY, Sandbox};
 
 const LIFETIME: Duration = Duration::from_secs(3600);
 
-async fn start() -> (ManualClock, Arc<Sandbox>) {
-    let clock = ManualClock::new();
-    let sandbox = Sandbox::builder()
-        .clock(clock.clone())
-        .token_lifetime(LIFETIME)
-        .start()
-        .await;
-    (clock, Arc::new(sandbox))
-}
+/// The sandbox with a client holding its API key: a credential that cannot be renewed.
+struct ApiKey(Sandbox);
 
-fn call(client: Client) -> Call {
-    Arc::new(move || {
+impl VendorSandbox for ApiKey {
+    type Client = Client;
+    const NAME: &'static str = "ipaas-com (api key)";
+
+    async fn start(clock: ManualClock, lifetime: Duration) -> Self {
+        ApiKey(<Sandbox as VendorSandbox>::start(clock, lifetime).await)
+    }
+
+    fn client(&self) -> Result<Client, Error> {
+        self.0
+            .client_builder()
+            .with_credentials(Sandbox::api_key_credentials())
+            .build()
+    }
+
+    /// The user's call, failing once the client has made any token request: an API key is
+    /// the one credential the client holds from build, so the contract's "at most one token
+    /// request on first use" is strict for it (none at all), at every step.
+    fn call(client: &Client) -> BoxFuture<'static, Result<(), Error>> {
+        let call = <Sandbox as VendorSandbox>::call(client);
         let client = client.clone();
-        async move {
-            client
-                .get_json::<serde_json::Value>(Api::Subscriptions, "Subscriptions")
-                .await
-                .map(drop)
-        }
-        .boxed()
-    })
-}
+        Box::pin(async move {
+            let answer = call.await;
+            let stats = client.session_stats();
+            if stats.sign_ins + stats.refreshes > 0 {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "an api key client made a token request",
+                ));
+            }
+            answer
+        })
+    }
 
-fn inject(sandbox: &Arc<Sandbox>) -> Inject {
-    let sb = sandbox.clone();
-    Arc::new(move |status| {
-        let fault = match status {
-            401 => Fault::unauthorized(),
-            429 => Sandbox::volume_limit(Some(5)),
-            s => Fault::server_error(s),
-        };
-        sb.inject(fault);
-    })
+    fn controls(&self) -> &Controls {
+        self.0.controls()
+    }
+
+    fn renewable(&self) -> bool {
+        false
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![API_KEY.to_owned()]
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ipaas_com_user_login() {
-    let (clock, sandbox) = start().await;
-    let client = sandbox.client_builder().build().unwrap();
-    let sb = sandbox.clone();
-    let token_requests: Count = Arc::new(move || sb.token_requests());
-    super::harness::run(Subject {
-        name: "ipaas-com (user)",
-        clock,
-        lifetime: LIFETIME,
-        call: call(client),
-        token_requests,
-        inject: inject(&sandbox),
-        renewable: true,
-        secrets: vec![sandbox::PASSWORD.to_owned()],
-    })
-    .await;
+    super::harness::run_vendor::<Sandbox>(LIFETIME).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ipaas_com_api_key() {
-    let (clock, sandbox) = start().await;
-    let client = sandbox
-        .client_builder()
-        .with_credentials(Sandbox::api_key_credentials())
-        .build()
-        .unwrap();
-    // An API key has no token request: the key itself is the one credential the client
-    // holds (from build). Counting it as one acquisition makes the harness's "at most one
-    // on first use" strict: any token request the sandbox answers would fail the contract.
-    let sb = sandbox.clone();
-    let token_requests: Count = Arc::new(move || 1 + sb.token_requests());
-    super::harness::run(Subject {
-        name: "ipaas-com (api key)",
-        clock,
-        lifetime: LIFETIME,
-        call: call(client),
-        token_requests,
-        inject: inject(&sandbox),
-        renewable: false,
-        secrets: vec![sandbox::API_KEY.to_owned()],
-    })
-    .await;
+    super::harness::run_vendor::<ApiKey>(LIFETIME).await;
 }
