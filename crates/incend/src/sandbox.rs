@@ -752,18 +752,11 @@ const CONTRACT_MOBILE: &str = "+918838118348";
 /// assert_eq!(signed_in.token_requests(), 1);
 /// # Ok(()) }
 /// ```
+// Neither part's Debug shows a credential (the user token prints `[REDACTED]`).
+#[derive(Debug)]
 pub struct SignedIn {
     sandbox: Sandbox,
     user: VerifiedUser,
-}
-
-impl std::fmt::Debug for SignedIn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignedIn")
-            .field("sandbox", &self.sandbox)
-            .field("user", &self.user)
-            .finish()
-    }
 }
 
 impl Deref for SignedIn {
