@@ -573,6 +573,42 @@ async fn client_tokens_and_passwords_never_print() {
     assert!(refused.contains(r#""password": "[REDACTED]""#), "{refused}");
 }
 
+/// A faulted request never reaches a handler, yet its secrets are redacted from the
+/// recorder like any other's: a sign-up's password and a service login's wrong password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_faulted_requests_secrets_are_redacted_too() {
+    const FAULTED_PW: &str = "faulted-signup-pw-41d7";
+    const WRONG_SERVICE_PW: &str = "faulted-service-pw-9b2e";
+    let (_clock, sandbox, client) = setup(Duration::from_secs(3600)).await;
+    sandbox.inject(Fault::server_error(503));
+    let new = NewClient::new(
+        uid(USER_A),
+        "f@client.com",
+        ClientName::new("f", "f"),
+        FAULTED_PW,
+    );
+    assert!(client.sign_up(&new).await.unwrap_err().is_transient());
+    let signup = shot(&sandbox, "/v1/client/signup", &[FAULTED_PW]);
+    assert!(signup.contains(r#""password": "[REDACTED]""#), "{signup}");
+
+    sandbox.inject_on("login", Fault::server_error(502));
+    let wrong = Client::builder()
+        .with_base_url(sandbox.base_url())
+        .with_credentials(ServiceCredentials::new("service_user", WRONG_SERVICE_PW))
+        .with_renewal_retries(auth_core::provider::RetryPolicy::none())
+        .build()
+        .unwrap();
+    assert!(wrong.sign_in().await.unwrap_err().is_transient());
+    let login = shot(&sandbox, "/v1/login/password", &[WRONG_SERVICE_PW]);
+    assert!(login.contains(r#""password": "[REDACTED]""#), "{login}");
+    assert_eq!(sandbox.hits("signup"), 1);
+    assert_eq!(
+        sandbox.account(uid(USER_A)),
+        None,
+        "the faulted sign-up did nothing"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_removes_personal_data_and_revokes_client_tokens() {
     let (_clock, sandbox, client) = setup(Duration::from_secs(3600)).await;
