@@ -269,12 +269,23 @@ struct Grant {
 /// The fake's own state beside the kit's token store: what it serves, and the grant each
 /// refresh token carries (the store knows only whether it is still valid). Its route table
 /// is the [`Spec`]; nothing else of it is public.
-#[derive(Debug)]
 pub struct State {
     events: u64,
     rotate: bool,
     grants: Mutex<HashMap<String, Grant>>,
     events_served: AtomicU64,
+}
+
+// The grants are keyed by refresh token: Debug shows how many, never which.
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("events", &self.events)
+            .field("rotate", &self.rotate)
+            .field("grants", &self.grants().len())
+            .field("events_served", &self.events_served)
+            .finish()
+    }
 }
 
 enum Caller {

@@ -104,7 +104,8 @@ async fn signed_in_client_and_errors_never_print_tokens() {
     sandbox.inject(Fault::unauthorized());
     sandbox.inject(Fault::unauthorized());
     let e = echo(&client).await.unwrap_err();
-    let shown = format!("{client:?} {client:#?} {lease:?} {e} {e:?} {sandbox:?}");
+    let state = sandbox.state();
+    let shown = format!("{client:?} {client:#?} {lease:?} {e} {e:?} {sandbox:?} {state:?}");
     for secret in [PASSWORD, access.as_str(), refresh.as_str()] {
         assert!(!shown.contains(secret), "{shown}");
     }
