@@ -276,6 +276,8 @@ impl ClientBuilder {
     /// URL, and (kind `InsecureTransport`) on plain `http` off loopback.
     pub fn build(self) -> Result<Client> {
         // A named environment is the default base URL: a base URL given wins over it.
+        // KIT-NEED: a default-base-URL (environment) setting on `Config`, so a vendor with
+        // environments need not pass `finish` its own `VendorInfo`.
         let vendor = VendorInfo {
             default_base_url: self
                 .environment
