@@ -87,6 +87,21 @@ const ERROR_ID: &str = "21fc115e-08c8-45af-8f0b-271f7d6fe254";
 
 /// Configures and starts a [`Sandbox`]: the kit's `clock` and `token_lifetime` (one hour by
 /// default), and the service user it accepts.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> platformio::Result<()> {
+/// let sandbox = platformio::sandbox::Sandbox::builder()
+///     .service_user("svc", "pw-svc")
+///     .token_lifetime(std::time::Duration::from_secs(60))
+///     .start()
+///     .await;
+/// assert_eq!(sandbox.credentials().username(), "svc");
+/// let expires_at = sandbox.client_builder().build()?.sign_in().await?;
+/// assert!(expires_at.is_some());
+/// assert_eq!(sandbox.token_lifetime(), std::time::Duration::from_secs(60));
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[must_use]
 pub struct SandboxBuilder {
