@@ -203,6 +203,8 @@ impl ClientBuilder {
     /// plain `http://` URL to anything but loopback, or a zero token lifetime.
     pub fn build(self) -> Result<Client, Error> {
         // The environment's portal is the base URL when none was given.
+        // KIT-NEED: a default-base-URL (environment) setting on `Config`, so a vendor with
+        // environments need not pass `finish` its own `VendorInfo`.
         let vendor = VendorInfo {
             default_base_url: self.environment.portal_url(),
             ..Self::VENDOR
