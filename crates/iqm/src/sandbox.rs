@@ -68,14 +68,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+pub use auth_core::ManualClock;
 use auth_core::sandbox::{
     Controls, Ctx, Hits, HttpMockRequest, HttpMockResponse, Kit, Route, Settings, Spec, TokenCheck,
     VendorSandbox, header, json,
 };
-pub use auth_core::{
-    ManualClock,
-    sandbox::{Fault, Tokens},
-};
+pub use auth_core::sandbox::{Fault, Tokens};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
