@@ -152,6 +152,9 @@ impl ClientBuilder {
     /// URL to anything but loopback.
     pub fn build(self) -> Result<Client, Error> {
         // The environment's URL is the one the kit falls back to.
+        // KIT-NEED: `Config` cannot tell whether a base URL was set, so the environment goes
+        // in as the fallback through a copy of `VENDOR` (a `Config::set_default_base_url`
+        // would let `build` pass `&Self::VENDOR` itself).
         let vendor = VendorInfo {
             default_base_url: self.environment.base_url(),
             ..Self::VENDOR
