@@ -200,8 +200,14 @@ fn demo() -> Result<(), String> {
     let start = Instant::now();
     let examples: Vec<String> = VENDORS.iter().map(|v| format!("{v}-quickstart")).collect();
     // One build of all five examples, then the binaries run concurrently.
+    // Not quiet: on a fresh machine this first build takes minutes, and cargo's own lines
+    // show that it is moving.
+    eprintln!(
+        "building the five quickstarts with their sandboxes (on a fresh machine the first \
+         build takes a few minutes; cargo's progress follows)"
+    );
     let mut build = cargo();
-    build.args(["build", "--quiet", "--features", "auth-core/sandbox"]);
+    build.args(["build", "--features", "auth-core/sandbox"]);
     for v in VENDORS {
         build.args(["-p", v]);
     }
@@ -331,6 +337,57 @@ fn print_table(rows: &[Summary], total: f64) {
         );
     }
     println!("total wall time {total:.2}s (including the build)");
+    println!();
+    for r in rows {
+        println!("{}: {}", r.vendor, describe(r));
+    }
+}
+
+/// What a row shows, in words: "1 sign-in, token expired once, 2 renewals, one 401
+/// recovered, 25 pages in 31 calls".
+fn describe(r: &Summary) -> String {
+    if !r.ok {
+        return "FAILED (its output follows)".to_owned();
+    }
+    let n = |k: &str| r.field(k).parse::<u64>().ok();
+    let count = |v: u64, one: &str, many: &str| match v {
+        0 => format!("no {many}"),
+        1 => format!("1 {one}"),
+        v => format!("{v} {many}"),
+    };
+    let times = |v: u64| match v {
+        1 => "once".to_owned(),
+        2 => "twice".to_owned(),
+        v => format!("{v} times"),
+    };
+    let mut parts = Vec::new();
+    if let Some(s) = n("sign_ins") {
+        parts.push(count(s, "sign-in", "sign-ins"));
+    }
+    match n("expiries") {
+        Some(0) | None => parts.push("token never expired".to_owned()),
+        Some(e) => parts.push(format!("token expired {}", times(e))),
+    }
+    if let Some(rn) = n("renewals") {
+        parts.push(count(rn, "renewal", "renewals"));
+    }
+    match n("recovered_401") {
+        Some(0) | None => {}
+        Some(1) => parts.push("one 401 recovered".to_owned()),
+        Some(k) => parts.push(format!("{k} 401s recovered")),
+    }
+    match (n("pages"), n("calls")) {
+        (Some(p), Some(c)) if p > 0 => {
+            parts.push(format!(
+                "{} in {}",
+                count(p, "page", "pages"),
+                count(c, "call", "calls")
+            ));
+        }
+        (_, Some(c)) => parts.push(count(c, "call", "calls")),
+        _ => {}
+    }
+    parts.join(", ")
 }
 
 #[cfg(test)]
@@ -347,6 +404,34 @@ mod tests {
         assert_eq!(s.field("vendor"), "iqm");
         assert_eq!(s.field("calls"), "4");
         assert_eq!(s.field("renewals"), "-");
+    }
+
+    #[test]
+    fn a_row_is_described_in_words() {
+        let row = |line: &str| Summary {
+            fields: parse_summary(line).unwrap(),
+            ok: true,
+            ..Summary::default()
+        };
+        assert_eq!(
+            describe(&row(
+                "DEMO-SUMMARY sign_ins=1 calls=31 pages=25 expiries=1 renewals=1 recovered_401=1"
+            )),
+            "1 sign-in, token expired once, 1 renewal, one 401 recovered, 25 pages in 31 calls"
+        );
+        assert_eq!(
+            describe(&row(
+                "DEMO-SUMMARY sign_ins=0 calls=4 pages=0 expiries=0 renewals=0 recovered_401=0"
+            )),
+            "no sign-ins, token never expired, no renewals, 4 calls"
+        );
+        assert_eq!(
+            describe(&row(
+                "DEMO-SUMMARY sign_ins=2 calls=3 expiries=2 renewals=2 recovered_401=2"
+            )),
+            "2 sign-ins, token expired twice, 2 renewals, 2 401s recovered, 3 calls"
+        );
+        assert_eq!(describe(&Summary::default()), "FAILED (its output follows)");
     }
 
     #[test]

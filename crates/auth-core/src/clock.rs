@@ -28,11 +28,6 @@ pub trait Clock: Send + Sync + fmt::Debug {
 }
 
 /// The operating system's clock.
-///
-/// ```
-/// use auth_core::Clock;
-/// let _ = auth_core::SystemClock.now();
-/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
@@ -110,12 +105,6 @@ impl ManualClock {
     }
 
     /// Move the clock forward.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let c = auth_core::ManualClock::new();
-    /// c.advance(Duration::from_secs(1));
-    /// ```
     pub fn advance(&self, by: Duration) {
         let add = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
         let _ = self
@@ -178,20 +167,11 @@ pub struct SharedClock(Arc<dyn Clock>);
 
 impl SharedClock {
     /// Share `clock`.
-    ///
-    /// ```
-    /// let c = auth_core::SharedClock::new(auth_core::SystemClock);
-    /// let _ = c.now();
-    /// ```
     pub fn new(clock: impl Clock + 'static) -> Self {
         SharedClock(Arc::new(clock))
     }
 
     /// The current time of the shared clock.
-    ///
-    /// ```
-    /// let _ = auth_core::SharedClock::default().now();
-    /// ```
     pub fn now(&self) -> SystemTime {
         self.0.now()
     }

@@ -15,36 +15,34 @@ use crate::error::{Error, ErrorKind};
 use crate::limiter::RateLimiter;
 
 /// The bound on how much of an error body is read and kept.
-///
-/// ```
-/// // Raise it for a vendor whose error bodies are long and useful.
-/// let http = auth_core::http::Http::new()?.with_max_error_body(4 * auth_core::http::DEFAULT_MAX_ERROR_BODY);
-/// # drop(http); Ok::<(), auth_core::Error>(())
-/// ```
 pub const DEFAULT_MAX_ERROR_BODY: usize = 8 * 1024;
 /// The bound on a success body decoded as JSON.
-///
-/// ```no_run
-/// # async fn run(resp: reqwest::Response) -> Result<(), auth_core::Error> {
-/// let bytes = auth_core::http::read_bounded(resp, auth_core::http::DEFAULT_MAX_BODY).await?;
-/// # drop(bytes); Ok(()) }
-/// ```
 pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// Turns a vendor's error answer into the crate error.
 ///
 /// `base` already has the kind the status implies, the status, any Retry-After, and the
-/// body as vendor message; `body` has been scrubbed of every secret sent with the request.
+/// body as vendor message; `body` has been scrubbed of every secret sent with the request,
+/// and whatever the parser stores is scrubbed again as data afterwards.
+///
+/// A vendor that answers `{"code": "E42", "text": ...}` and means "try later" by `E42`:
 ///
 /// ```
-/// use auth_core::{Error, http::ErrorParser};
+/// use auth_core::http::{ErrorParser, parse_error};
+/// use auth_core::{Error, ErrorKind};
 /// #[derive(Debug)]
-/// struct Upper;
-/// impl ErrorParser for Upper {
-///     fn parse(&self, _status: u16, _headers: &reqwest::header::HeaderMap, body: &str, base: Error) -> Error {
-///         base.with_vendor_message(body.to_uppercase())
+/// struct Codes;
+/// impl ErrorParser for Codes {
+///     fn parse(&self, _status: u16, _h: &reqwest::header::HeaderMap, body: &str, base: Error) -> Error {
+///         let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+///         let base = base.with_vendor_message(v["text"].as_str().unwrap_or_default());
+///         if v["code"] == "E42" { base.with_kind(ErrorKind::Transient) } else { base }
 ///     }
 /// }
+/// let h = reqwest::header::HeaderMap::new();
+/// let e = parse_error(&Codes, 400, &h, r#"{"code":"E42","text":"busy"}"#, std::time::SystemTime::now());
+/// assert!(e.is_transient());
+/// assert_eq!(e.to_string(), "vendor rejected the request (HTTP 400): busy");
 /// ```
 pub trait ErrorParser: Send + Sync + fmt::Debug {
     /// Refine `base` from the vendor's error body.
@@ -99,11 +97,6 @@ struct HttpInner {
 }
 
 /// The default client: rustls, connect timeout 10 s, whole-request timeout 30 s.
-///
-/// ```
-/// let client = auth_core::http::default_client().unwrap();
-/// # drop(client);
-/// ```
 pub fn default_client() -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
@@ -121,15 +114,6 @@ pub fn default_client() -> Result<reqwest::Client, Error> {
 /// not a vendor's own key header, and it re-sends the body (a password) on 307/308; a
 /// redirect to plain `http://` would also bypass [`ensure_secure`]. Use it when you bring
 /// your own client.
-///
-/// ```
-/// let client = reqwest::Client::builder()
-///     .redirect(auth_core::http::redirect_policy())
-///     .build()
-///     .map_err(|e| auth_core::Error::new(auth_core::ErrorKind::Config, "bad client").with_source(e))?;
-/// let http = auth_core::http::Http::with_client(client);
-/// # drop(http); Ok::<(), auth_core::Error>(())
-/// ```
 pub fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         let same_origin = attempt.previous().last().is_some_and(|prev| {
@@ -148,20 +132,12 @@ pub fn redirect_policy() -> reqwest::redirect::Policy {
 
 impl Http {
     /// A transport with the default client, the system clock and the plain-text error parser.
-    ///
-    /// ```
-    /// let _ = auth_core::http::Http::new().unwrap();
-    /// ```
     pub fn new() -> Result<Self, Error> {
         Ok(Self::with_client(default_client()?))
     }
 
     /// A transport over a client you configured (proxies, timeouts). Give it
     /// [`redirect_policy`] unless you know where your vendor redirects to.
-    ///
-    /// ```
-    /// let _ = auth_core::http::Http::with_client(reqwest::Client::new());
-    /// ```
     pub fn with_client(client: reqwest::Client) -> Self {
         Http {
             inner: Arc::new(HttpInner {
@@ -194,63 +170,33 @@ impl Http {
     }
 
     /// Use `clock` for expiry decisions and Retry-After dates.
-    ///
-    /// ```
-    /// let http = auth_core::http::Http::new().unwrap().with_clock(auth_core::ManualClock::new());
-    /// # drop(http);
-    /// ```
     pub fn with_clock(self, clock: impl Into<SharedClock>) -> Self {
         let clock = clock.into();
         self.edit(|i| i.clock = clock)
     }
 
     /// Use the vendor's error parser.
-    ///
-    /// ```
-    /// let http = auth_core::http::Http::new().unwrap().with_error_parser(auth_core::http::PlainTextErrors);
-    /// # drop(http);
-    /// ```
     pub fn with_error_parser(self, parser: impl ErrorParser + 'static) -> Self {
         let parser: Arc<dyn ErrorParser> = Arc::new(parser);
         self.edit(|i| i.parser = parser)
     }
 
     /// Wait for a slot of `limiter` before every request.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let http = auth_core::http::Http::new().unwrap()
-    ///     .with_rate_limiter(auth_core::RateLimiter::new(20, Duration::from_secs(60)));
-    /// # drop(http);
-    /// ```
     pub fn with_rate_limiter(self, limiter: RateLimiter) -> Self {
         self.edit(|i| i.limiter = Some(limiter))
     }
 
     /// Keep at most `bytes` of an error body.
-    ///
-    /// ```
-    /// let http = auth_core::http::Http::new().unwrap().with_max_error_body(1024);
-    /// # drop(http);
-    /// ```
     pub fn with_max_error_body(self, bytes: usize) -> Self {
         self.edit(|i| i.max_error_body = bytes)
     }
 
     /// The shared clock.
-    ///
-    /// ```
-    /// let _ = auth_core::http::Http::new().unwrap().clock().now();
-    /// ```
     pub fn clock(&self) -> &SharedClock {
         &self.inner.clock
     }
 
     /// The current time of the shared clock.
-    ///
-    /// ```
-    /// let _ = auth_core::http::Http::new().unwrap().now();
-    /// ```
     pub fn now(&self) -> SystemTime {
         self.inner.clock.now()
     }
@@ -269,14 +215,6 @@ impl Http {
     /// Send without looking at the status: the secure-transport check, the limiter, the send.
     /// Transport failures become [`ErrorKind::Transient`] (or `Config` for a request that
     /// could not be built).
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), auth_core::Error> {
-    /// let http = auth_core::http::Http::new()?;
-    /// let req = http.request(reqwest::Method::GET, "https://example.com").build().unwrap();
-    /// let resp = http.send_raw(req).await?;
-    /// # drop(resp); Ok(()) }
-    /// ```
     pub async fn send_raw(&self, request: Request) -> Result<Response, Error> {
         ensure_secure(request.url())?;
         if let Some(limiter) = &self.inner.limiter {
@@ -293,16 +231,6 @@ impl Http {
 
     /// Send and check the status: a success answer is returned, any other becomes an error
     /// built from the (bounded, scrubbed) body. `secrets` are removed from that body first.
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), auth_core::Error> {
-    /// use secrecy::SecretString;
-    /// let http = auth_core::http::Http::new()?;
-    /// let password = SecretString::from("hunter2");
-    /// let req = http.request(reqwest::Method::POST, "https://example.com/login");
-    /// let resp = http.send(req, &[&password]).await?;
-    /// # drop(resp); Ok(()) }
-    /// ```
     pub async fn send(
         &self,
         request: RequestBuilder,
@@ -314,13 +242,6 @@ impl Http {
     }
 
     /// Send, check the status and decode the JSON body into `T`.
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), auth_core::Error> {
-    /// let http = auth_core::http::Http::new()?;
-    /// let v: serde_json::Value = http.send_json(http.request(reqwest::Method::GET, "https://example.com"), &[]).await?;
-    /// # drop(v); Ok(()) }
-    /// ```
     pub async fn send_json<T: DeserializeOwned>(
         &self,
         request: RequestBuilder,
@@ -331,13 +252,6 @@ impl Http {
     }
 
     /// Return `resp` when its status is a success; otherwise build the error.
-    ///
-    /// ```no_run
-    /// # async fn run(resp: reqwest::Response) -> Result<(), auth_core::Error> {
-    /// let http = auth_core::http::Http::new()?;
-    /// let ok = http.check(resp, &[]).await?;
-    /// # drop(ok); Ok(()) }
-    /// ```
     pub async fn check(
         &self,
         resp: Response,
@@ -352,14 +266,6 @@ impl Http {
 
     /// Build the error for a non-success answer: kind from the status, Retry-After, the body
     /// read up to the bound with `secrets` scrubbed, then the vendor's parser.
-    ///
-    /// ```no_run
-    /// # async fn run(resp: reqwest::Response) {
-    /// let http = auth_core::http::Http::new().unwrap();
-    /// let err = http.error_from(resp, &[]).await;
-    /// println!("{err}");
-    /// # }
-    /// ```
     pub async fn error_from(&self, resp: Response, secrets: &[&SecretString]) -> Error {
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -557,12 +463,6 @@ pub async fn read_bounded(mut resp: Response, limit: usize) -> Result<Vec<u8>, E
 /// Decode a success body as JSON into `T`. A body that is not the expected JSON is
 /// [`ErrorKind::BadResponse`]; the message names where it failed but never quotes the body,
 /// which may hold tokens.
-///
-/// ```no_run
-/// # async fn run(resp: reqwest::Response) -> Result<(), auth_core::Error> {
-/// let v: serde_json::Value = auth_core::http::read_json(resp).await?;
-/// # drop(v); Ok(()) }
-/// ```
 pub async fn read_json<T: DeserializeOwned>(resp: Response) -> Result<T, Error> {
     let status = resp.status().as_u16();
     let bytes = read_bounded(resp, DEFAULT_MAX_BODY).await?;

@@ -14,12 +14,21 @@ use crate::error::{Error, ErrorKind};
 /// (tokio time, so tests can pause it); with [`with_max_wait`](Self::with_max_wait) a caller
 /// that would wait longer gets a rate-limit error instead. Cheap to clone; clones share state.
 ///
+/// IQM's 20 requests a minute, with callers that would rather fail than wait a second:
+///
 /// ```
 /// use std::time::Duration;
 /// use auth_core::RateLimiter;
-/// let iqm = RateLimiter::new(20, Duration::from_secs(60));
-/// let platform = RateLimiter::new(300, Duration::from_secs(60)).per_endpoint();
-/// # drop((iqm, platform));
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let limiter = RateLimiter::new(20, Duration::from_secs(60)).with_max_wait(Duration::from_secs(1));
+/// let get = reqwest::Method::GET;
+/// for _ in 0..20 {
+///     limiter.acquire(&get, "/api/v3/x").await.unwrap();
+/// }
+/// let over = limiter.acquire(&get, "/api/v3/x").await.unwrap_err();
+/// assert!(over.is_rate_limited());
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct RateLimiter {
@@ -32,10 +41,6 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// At most `max` requests per `per` for the whole client (`max` of 0 is treated as 1).
-    ///
-    /// ```
-    /// let _ = auth_core::RateLimiter::new(20, std::time::Duration::from_secs(60));
-    /// ```
     pub fn new(max: u32, per: Duration) -> Self {
         RateLimiter {
             max: usize::try_from(max.max(1)).unwrap_or(usize::MAX),
@@ -47,35 +52,18 @@ impl RateLimiter {
     }
 
     /// Count each endpoint (method + path) separately.
-    ///
-    /// ```
-    /// let _ = auth_core::RateLimiter::new(300, std::time::Duration::from_secs(60)).per_endpoint();
-    /// ```
     pub fn per_endpoint(mut self) -> Self {
         self.per_endpoint = true;
         self
     }
 
     /// Fail with a rate-limit error instead of waiting longer than `max_wait`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let _ = auth_core::RateLimiter::new(1, Duration::from_secs(60)).with_max_wait(Duration::ZERO);
-    /// ```
     pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
         self.max_wait = Some(max_wait);
         self
     }
 
     /// Wait for a slot for a request to `method` `path`.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), auth_core::Error> {
-    /// let l = auth_core::RateLimiter::new(2, std::time::Duration::from_secs(60));
-    /// l.acquire(&reqwest::Method::GET, "/a").await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn acquire(&self, method: &Method, path: &str) -> Result<(), Error> {
         let key = if self.per_endpoint {
             format!("{method} {path}")

@@ -295,12 +295,6 @@ struct Walk<T, F> {
 
 impl<F> Paginator<F> {
     /// A paginator starting at `first`.
-    ///
-    /// ```
-    /// use auth_core::{Page, PageToken, provider::Paginator};
-    /// let p = Paginator::new(PageToken::Number(1), |_t| async { Ok(Page::<u8>::new(vec![], Default::default(), None)) });
-    /// # drop(p);
-    /// ```
     pub fn new<T, Fut>(first: PageToken, fetch: F) -> Self
     where
         F: FnMut(PageToken) -> Fut + Send + 'static,
@@ -315,13 +309,6 @@ impl<F> Paginator<F> {
     }
 
     /// Stop after `max` items; pages beyond them are never requested.
-    ///
-    /// ```
-    /// use auth_core::{Page, PageToken, provider::Paginator};
-    /// let p = Paginator::new(PageToken::Number(1), |_t| async { Ok(Page::<u8>::new(vec![], Default::default(), None)) })
-    ///     .max_items(10);
-    /// # drop(p);
-    /// ```
     pub fn max_items(mut self, max: usize) -> Self {
         self.max_items = Some(max);
         self

@@ -315,19 +315,42 @@ impl Capabilities {
 /// A vendor's way of obtaining and using tokens. The [`Session`](crate::Session) calls it;
 /// vendor crates implement it.
 ///
-/// ```
-/// use async_trait::async_trait;
-/// use auth_core::{AccessToken, Error, Expiry, TokenSet, provider::TokenProvider};
+/// A provider for a vendor whose token lives a minute and that has no refresh grant: the
+/// session signs in once, serves the token while it is valid, and signs in again after it
+/// expired, on the injected clock.
 ///
-/// #[derive(Debug)]
-/// struct Fixed;
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::time::Duration;
+/// use auth_core::provider::{Capabilities, TokenProvider, async_trait};
+/// use auth_core::{AccessToken, Error, Expiry, ManualClock, Session, TokenSet};
+///
+/// #[derive(Debug, Default)]
+/// struct MinuteTokens { issued: AtomicU64, clock: ManualClock }
 ///
 /// #[async_trait]
-/// impl TokenProvider for Fixed {
+/// impl TokenProvider for MinuteTokens {
 ///     async fn sign_in(&self) -> Result<TokenSet, Error> {
-///         Ok(TokenSet::new(AccessToken::new("t"), Expiry::never()))
+///         let n = self.issued.fetch_add(1, Ordering::Relaxed) + 1;
+///         let expiry = Expiry::lifetime_from(Duration::from_secs(60), auth_core::Clock::now(&self.clock));
+///         Ok(TokenSet::new(AccessToken::new(format!("token-{n}")), expiry))
+///     }
+///     fn capabilities(&self) -> Capabilities {
+///         Capabilities::sign_in_only()
 ///     }
 /// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Error> {
+/// let clock = ManualClock::new();
+/// let http = auth_core::http::Http::new()?.with_clock(clock.clone());
+/// let session = Session::new(MinuteTokens { clock: clock.clone(), ..Default::default() }, http);
+/// assert_eq!(session.token().await?.tokens().access_token().expose(), "token-1");
+/// assert_eq!(session.token().await?.tokens().access_token().expose(), "token-1");
+/// clock.advance(Duration::from_secs(61));
+/// assert_eq!(session.token().await?.tokens().access_token().expose(), "token-2");
+/// assert_eq!(session.stats().sign_ins, 2);
+/// # Ok(()) }
 /// ```
 #[async_trait]
 pub trait TokenProvider: Send + Sync + fmt::Debug + 'static {

@@ -21,13 +21,34 @@ use crate::session::Session;
 /// that error surfaces from [`send`](Self::send) without anything being sent. The session
 /// puts the token on the request; do not set `Authorization` yourself.
 ///
-/// ```no_run
-/// # async fn run(session: auth_core::Session) -> Result<(), auth_core::Error> {
-/// let me: serde_json::Value = session
-///     .request(reqwest::Method::GET, "https://api.example.com/me")
-///     .query(&[("fields", "id,name")])
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), auth_core::Error> {
+/// use auth_core::provider::{Capabilities, TokenProvider, async_trait};
+/// use auth_core::{AccessToken, Error, Expiry, Session, TokenSet};
+/// #[derive(Debug)]
+/// struct Key;
+/// #[async_trait]
+/// impl TokenProvider for Key {
+///     async fn sign_in(&self) -> Result<TokenSet, Error> {
+///         Ok(TokenSet::new(AccessToken::new("k-1"), Expiry::never()))
+///     }
+///     fn capabilities(&self) -> Capabilities { Capabilities::none() }
+/// }
+/// let server = httpmock::MockServer::start_async().await;
+/// let me = server.mock_async(|when, then| {
+///     when.path("/me").query_param("fields", "id").header("authorization", "Bearer k-1");
+///     then.status(200).body(r#"{"id": 7}"#);
+/// }).await;
+/// let session = Session::new(Key, auth_core::http::Http::new()?);
+/// session.replace(Key.sign_in().await?);
+/// let v: serde_json::Value = session
+///     .request(reqwest::Method::GET, server.url("/me"))
+///     .query(&[("fields", "id")])
 ///     .send_json()
 ///     .await?;
+/// assert_eq!(v["id"], 7);
+/// me.assert_async().await;
 /// # Ok(()) }
 /// ```
 #[must_use = "a request does nothing until it is sent"]
@@ -49,15 +70,6 @@ impl fmt::Debug for AuthorizedRequest {
 
 impl Session {
     /// An authorized request of `method` to `url`, built on this session's transport.
-    ///
-    /// ```no_run
-    /// # async fn run(session: auth_core::Session) -> Result<(), auth_core::Error> {
-    /// let resp = session
-    ///     .request(reqwest::Method::GET, "https://api.example.com/me")
-    ///     .send()
-    ///     .await?;
-    /// # drop(resp); Ok(()) }
-    /// ```
     pub fn request(&self, method: Method, url: impl IntoUrl) -> AuthorizedRequest {
         let builder = self.http().request(method, url);
         AuthorizedRequest::new(self.clone(), Ok(builder))
@@ -67,19 +79,6 @@ impl Session {
 impl AuthorizedRequest {
     /// A request sent through `session`, from a builder the caller made, or the error that
     /// prevented making it (returned by [`send`](Self::send), nothing is sent).
-    ///
-    /// ```no_run
-    /// # fn f(session: auth_core::Session) -> Result<(), auth_core::Error> {
-    /// use auth_core::{AuthorizedRequest, Error, ErrorKind};
-    /// let path = "/v1/items";
-    /// let builder = if path.starts_with('/') {
-    ///     Ok(session.http().request(reqwest::Method::GET, format!("https://api.example.com{path}")))
-    /// } else {
-    ///     Err(Error::new(ErrorKind::InvalidInput, "request path must start with '/'"))
-    /// };
-    /// let req = AuthorizedRequest::new(session, builder);
-    /// # drop(req); Ok(()) }
-    /// ```
     pub fn new(session: Session, builder: Result<RequestBuilder, Error>) -> Self {
         AuthorizedRequest {
             session,
@@ -89,84 +88,33 @@ impl AuthorizedRequest {
     }
 
     /// Apply `f` to the underlying `reqwest` builder (a timeout, a raw body, ...).
-    ///
-    /// ```no_run
-    /// # fn f(session: auth_core::Session) {
-    /// let r = session
-    ///     .request(reqwest::Method::GET, "https://api.example.com/slow")
-    ///     .map_builder(|b| b.timeout(std::time::Duration::from_secs(60)));
-    /// # drop(r); }
-    /// ```
     pub fn map_builder(mut self, f: impl FnOnce(RequestBuilder) -> RequestBuilder) -> Self {
         self.builder = self.builder.map(f);
         self
     }
 
     /// Add query parameters.
-    ///
-    /// ```no_run
-    /// # fn f(session: auth_core::Session) {
-    /// let r = session
-    ///     .request(reqwest::Method::GET, "https://api.example.com/items")
-    ///     .query(&[("page", 2)]);
-    /// # drop(r); }
-    /// ```
     pub fn query<T: Serialize + ?Sized>(self, query: &T) -> Self {
         self.map_builder(|b| b.query(query))
     }
 
     /// Send `body` as JSON.
-    ///
-    /// ```no_run
-    /// # fn f(session: auth_core::Session) {
-    /// let r = session
-    ///     .request(reqwest::Method::POST, "https://api.example.com/items")
-    ///     .json(&serde_json::json!({"name": "x"}));
-    /// # drop(r); }
-    /// ```
     pub fn json<T: Serialize + ?Sized>(self, body: &T) -> Self {
         self.map_builder(|b| b.json(body))
     }
 
     /// Send `body` form-encoded (`application/x-www-form-urlencoded`).
-    ///
-    /// ```no_run
-    /// # fn f(session: auth_core::Session) {
-    /// let r = session
-    ///     .request(reqwest::Method::POST, "https://api.example.com/items")
-    ///     .form(&[("name", "x")]);
-    /// # drop(r); }
-    /// ```
     pub fn form<T: Serialize + ?Sized>(self, body: &T) -> Self {
         self.map_builder(|b| b.form(body))
     }
 
     /// Add a header (the session always sets the authorization itself).
-    ///
-    /// ```no_run
-    /// # fn f(session: auth_core::Session) {
-    /// use reqwest::header::{HeaderName, HeaderValue};
-    /// let r = session
-    ///     .request(reqwest::Method::GET, "https://api.example.com/items")
-    ///     .header(HeaderName::from_static("x-trace"), HeaderValue::from_static("1"));
-    /// # drop(r); }
-    /// ```
     pub fn header(self, name: HeaderName, value: HeaderValue) -> Self {
         self.map_builder(|b| b.header(name, value))
     }
 
     /// Also scrub `secret` from any error body (the session's own tokens always are): for a
     /// request that carries a password or another credential of its own.
-    ///
-    /// ```no_run
-    /// # fn f(session: auth_core::Session) {
-    /// let pin = secrecy::SecretString::from("1234");
-    /// let r = session
-    ///     .request(reqwest::Method::POST, "https://api.example.com/unlock")
-    ///     .json(&serde_json::json!({"pin": "1234"}))
-    ///     .scrub_secret(pin);
-    /// # drop(r); }
-    /// ```
     pub fn scrub_secret(mut self, secret: SecretString) -> Self {
         self.secrets.push(secret);
         self
@@ -192,15 +140,6 @@ impl AuthorizedRequest {
     }
 
     /// [`send`](Self::send) and decode the JSON answer.
-    ///
-    /// ```no_run
-    /// # async fn run(session: auth_core::Session) -> Result<(), auth_core::Error> {
-    /// let v: serde_json::Value = session
-    ///     .request(reqwest::Method::GET, "https://api.example.com/me")
-    ///     .send_json()
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn send_json<T: DeserializeOwned>(self) -> Result<T, Error> {
         read_json(self.send().await?).await
     }

@@ -6,6 +6,44 @@
 //! itself: the server, the token store, faults, hits, the recorder and the clock, with
 //! dispatch over the vendor's route table ([`Spec`]); a vendor writes only its routes'
 //! handlers and its error shape. [`VendorSandbox`] lets one test take any vendor.
+//!
+//! A vendor with a login and one authorized route, its faults and counters:
+//!
+//! ```
+//! use auth_core::sandbox::{self, Ctx, Fault, HttpMockRequest, HttpMockResponse, Kit, Route, Settings, Spec, TokenCheck};
+//! struct Tiny;
+//! impl Tiny {
+//!     fn login(&self, ctx: &Ctx, _req: &HttpMockRequest) -> HttpMockResponse {
+//!         sandbox::json(200, &serde_json::json!({"token": ctx.issue_access("at", "me")}))
+//!     }
+//!     fn me(&self, ctx: &Ctx, req: &HttpMockRequest) -> HttpMockResponse {
+//!         match sandbox::bearer(req).map(|t| ctx.store().check(&t)) {
+//!             Some(TokenCheck::Valid(t)) => sandbox::json(200, &serde_json::json!({"user": t.subject})),
+//!             _ => sandbox::text(401, "token expired"),
+//!         }
+//!     }
+//! }
+//! impl Spec for Tiny {
+//!     fn routes() -> Vec<Route<Self>> {
+//!         vec![Route::token("POST", "/login", "login", Tiny::login), Route::authorized("GET", "/me", "me", Tiny::me)]
+//!     }
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let kit = Kit::start(Tiny, Settings::new(std::time::Duration::from_secs(60)), &[]).await;
+//! let http = reqwest::Client::new();
+//! let login: serde_json::Value = http.post(format!("{}/login", kit.base_url())).send().await.unwrap().json().await.unwrap();
+//! let token = login["token"].as_str().unwrap().to_owned();
+//! let me = || http.get(format!("{}/me", kit.base_url())).bearer_auth(&token).send();
+//! assert_eq!(me().await.unwrap().status(), 200);
+//! kit.inject(Fault::server_error(503));
+//! assert_eq!(me().await.unwrap().status(), 503);
+//! kit.expire_tokens(sandbox::Tokens::All);
+//! assert_eq!(me().await.unwrap().status(), 401);
+//! assert_eq!(http.delete(format!("{}/me", kit.base_url())).send().await.unwrap().status(), 405);
+//! assert_eq!((kit.token_requests(), kit.hits("me")), (1, 3));
+//! # }
+//! ```
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -129,10 +167,6 @@ pub struct Faults {
 
 impl Faults {
     /// Serve `fault` on the next authorized request, whatever its path.
-    ///
-    /// ```
-    /// auth_core::sandbox::Faults::default().push(auth_core::sandbox::Fault::server_error(502));
-    /// ```
     pub fn push(&self, fault: Fault) {
         lock(&self.queue).push_back((None, fault));
     }
@@ -163,10 +197,6 @@ impl Faults {
     }
 
     /// Drop every queued fault.
-    ///
-    /// ```
-    /// auth_core::sandbox::Faults::default().clear();
-    /// ```
     pub fn clear(&self) {
         lock(&self.queue).clear();
     }
@@ -244,10 +274,6 @@ impl std::fmt::Debug for TokenStore {
 
 impl TokenStore {
     /// An empty store on `clock`.
-    ///
-    /// ```
-    /// let _ = auth_core::sandbox::TokenStore::new(auth_core::ManualClock::new());
-    /// ```
     pub fn new(clock: impl Into<SharedClock>) -> Self {
         TokenStore {
             clock: clock.into(),
@@ -257,11 +283,6 @@ impl TokenStore {
     }
 
     /// The store's clock.
-    ///
-    /// ```
-    /// let s = auth_core::sandbox::TokenStore::new(auth_core::ManualClock::new());
-    /// let _ = s.now();
-    /// ```
     pub fn now(&self) -> SystemTime {
         self.clock.now()
     }
@@ -363,10 +384,6 @@ impl TokenStore {
     }
 
     /// Expire every token now.
-    ///
-    /// ```
-    /// auth_core::sandbox::TokenStore::new(auth_core::ManualClock::new()).expire_all();
-    /// ```
     pub fn expire_all(&self) {
         for entry in lock(&self.tokens).values_mut() {
             entry.1 = true;
@@ -464,12 +481,6 @@ pub fn empty(status: u16) -> HttpMockResponse {
 }
 
 /// The value of header `name` of a request, if present and text.
-///
-/// ```no_run
-/// # fn f(req: &auth_core::sandbox::HttpMockRequest) {
-/// let auth = auth_core::sandbox::header(req, "authorization");
-/// # }
-/// ```
 pub fn header(req: &HttpMockRequest, name: &str) -> Option<String> {
     req.headers()
         .get(name)
@@ -478,12 +489,6 @@ pub fn header(req: &HttpMockRequest, name: &str) -> Option<String> {
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
-///
-/// ```no_run
-/// # fn f(req: &auth_core::sandbox::HttpMockRequest) {
-/// let token = auth_core::sandbox::bearer(req);
-/// # }
-/// ```
 pub fn bearer(req: &HttpMockRequest) -> Option<String> {
     header(req, "authorization")?
         .strip_prefix("Bearer ")
@@ -503,10 +508,6 @@ pub struct Hits(Arc<Mutex<HashMap<String, u64>>>);
 
 impl Hits {
     /// Count one request to `route`.
-    ///
-    /// ```
-    /// auth_core::sandbox::Hits::default().record("x");
-    /// ```
     pub fn record(&self, route: &str) {
         *lock(&self.0).entry(route.to_owned()).or_default() += 1;
     }
@@ -564,12 +565,6 @@ impl Default for Recorder {
 }
 
 /// One request as a sandbox saw it.
-///
-/// ```
-/// use auth_core::sandbox::{RecordedRequest, Recorder};
-/// let r = RecordedRequest::new("POST", "/token", vec![], r#"{"grant_type":"password"}"#);
-/// println!("{}", Recorder::default().render(&r));
-/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecordedRequest {
@@ -645,12 +640,6 @@ impl std::fmt::Debug for Recorder {
 
 impl Recorder {
     /// Record `req`.
-    ///
-    /// ```no_run
-    /// # fn f(req: &auth_core::sandbox::HttpMockRequest) {
-    /// auth_core::sandbox::Recorder::default().record(req);
-    /// # }
-    /// ```
     pub fn record(&self, req: &HttpMockRequest) {
         let uri = req.uri();
         let mut headers: Vec<(String, String)> = req
@@ -677,20 +666,12 @@ impl Recorder {
     }
 
     /// Redact `secret` wherever it appears in [`Recorder::render`] output.
-    ///
-    /// ```
-    /// auth_core::sandbox::Recorder::default().redact("hunter2");
-    /// ```
     pub fn redact(&self, secret: impl Into<String>) {
         self.redact_as(secret, "[REDACTED]");
     }
 
     /// Render `secret` as `label` (which should start with `[REDACTED`), for example to show
     /// that a token went on the wire base64-wrapped.
-    ///
-    /// ```
-    /// auth_core::sandbox::Recorder::default().redact_as("dG9r", "[REDACTED base64(token)]");
-    /// ```
     pub fn redact_as(&self, secret: impl Into<String>, label: impl Into<String>) {
         let s = secret.into();
         if !s.is_empty() {
@@ -702,10 +683,6 @@ impl Recorder {
     /// when it holds a secret nobody registered: a refused or forged credential must not
     /// reach a snapshot either. `authorization`, `proxy-authorization` and `cookie` are
     /// redacted by default.
-    ///
-    /// ```
-    /// auth_core::sandbox::Recorder::default().redact_header("client-token");
-    /// ```
     pub fn redact_header(&self, name: &str) {
         lock(&self.sensitive).push(name.to_ascii_lowercase());
     }
@@ -720,10 +697,6 @@ impl Recorder {
     }
 
     /// Forget what was recorded.
-    ///
-    /// ```
-    /// auth_core::sandbox::Recorder::default().clear();
-    /// ```
     pub fn clear(&self) {
         lock(&self.seen).clear();
     }
