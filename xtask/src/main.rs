@@ -83,6 +83,7 @@ fn ci() -> Result<(), String> {
         "test",
         cargo().args(["test", "--workspace", "--all-features"]),
     )?;
+    readme()?;
     run(
         "doc",
         cargo()
@@ -90,6 +91,82 @@ fn ci() -> Result<(), String> {
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     footprint()
+}
+
+/// The top-level README's sandbox example, in a fresh crate whose manifest holds exactly the
+/// README's dependency lines (the vendor crate pointed at this workspace): it must build and
+/// pass with nothing else, so the README cannot promise a dependency set that does not work.
+fn readme() -> Result<(), String> {
+    let root = workspace_root();
+    let readme =
+        std::fs::read_to_string(root.join("README.md")).map_err(|e| format!("README.md: {e}"))?;
+    let (toml, example) = readme_blocks(&readme)?;
+    let dir = root.join("target").join("readme-crate");
+    std::fs::create_dir_all(dir.join("tests")).map_err(|e| e.to_string())?;
+    let manifest = format!(
+        "[package]\nname = \"readme-check\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[workspace]\n\n{}",
+        path_dependencies(&toml, &root)
+    );
+    std::fs::write(dir.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("tests").join("readme.rs"), example).map_err(|e| e.to_string())?;
+    // The workspace's lock pins the same versions; the shared target dir reuses its builds.
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).map_err(|e| e.to_string())?;
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    run(
+        "readme",
+        cargo()
+            .current_dir(&dir)
+            .args(["test", "--offline", "--manifest-path"])
+            .arg(dir.join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", target),
+    )
+}
+
+/// The README's dependency block (after "## Depending on one vendor") and its sandbox
+/// example (the first `rust` block after "## Using a sandbox in your own tests").
+fn readme_blocks(readme: &str) -> Result<(String, String), String> {
+    let block = |heading: &str, fence: &str| -> Result<String, String> {
+        let from = readme
+            .find(heading)
+            .ok_or(format!("README has no {heading:?}"))?;
+        let rest = &readme[from..];
+        let start = rest
+            .find(fence)
+            .ok_or(format!("no {fence} block after {heading:?}"))?
+            + fence.len();
+        let end = rest[start..].find("```").ok_or("unterminated block")?;
+        Ok(rest[start..start + end].trim_start_matches('\n').to_owned())
+    };
+    Ok((
+        block("## Depending on one vendor", "```toml")?,
+        block("## Using a sandbox in your own tests", "```rust")?,
+    ))
+}
+
+/// The dependency lines with this workspace's crates pointed at their paths.
+fn path_dependencies(toml: &str, root: &std::path::Path) -> String {
+    toml.lines()
+        .map(|line| {
+            let Some((name, spec)) = line.split_once('=') else {
+                return line.to_owned();
+            };
+            let name = name.trim();
+            let dir = root.join("crates").join(name);
+            if !VENDORS.contains(&name) && name != "auth-core" || !dir.exists() {
+                return line.to_owned();
+            }
+            let spec = spec.split('#').next().unwrap_or_default().trim();
+            let path = format!("path = {:?}", dir.display().to_string());
+            let table = match spec.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(inner) => format!("{{ {path}, {} }}", inner.trim()),
+                None => format!("{{ {path}, version = {spec} }}"),
+            };
+            format!("{name} = {table}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A consumer of one vendor crate compiles in no other vendor crate, with or without its
@@ -432,6 +509,29 @@ mod tests {
             "2 sign-ins, token expired twice, 2 renewals, 2 401s recovered, 3 calls"
         );
         assert_eq!(describe(&Summary::default()), "FAILED (its output follows)");
+    }
+
+    #[test]
+    fn readme_dependency_lines_point_at_the_workspace() {
+        let root = std::path::Path::new("/w");
+        let toml = "[dependencies]\niqm = \"0.1\"   # note\n\n[dev-dependencies]\niqm = { version = \"0.1\", features = [\"sandbox\"] }\ntokio = { version = \"1\" }";
+        let out = path_dependencies(toml, root);
+        // /w/crates/iqm does not exist here: lines are kept as they are.
+        assert_eq!(out, toml);
+        let real = workspace_root();
+        let out = path_dependencies(toml, &real);
+        let iqm = real.join("crates/iqm").display().to_string();
+        assert!(
+            out.contains(&format!("iqm = {{ path = {iqm:?}, version = \"0.1\" }}")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "iqm = {{ path = {iqm:?}, version = \"0.1\", features = [\"sandbox\"] }}"
+            )),
+            "{out}"
+        );
+        assert!(out.contains("tokio = { version = \"1\" }"));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Session, pipeline and pagination behaviour over real HTTP against httpmock, with time
 //! driven by the manual clock.
 
+// Test helpers outside #[test] functions unwrap too: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -3,6 +3,9 @@
 //! once, the token request's own timeout, and callers bounding their own wait. Every test
 //! counts the exact token requests the server saw.
 
+// Test helpers outside #[test] functions unwrap too: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 

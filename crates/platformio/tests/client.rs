@@ -2,6 +2,9 @@
 //! the exact requests, the JWT expiry rules, the error shape, the limiter, secret hygiene;
 //! and, in `spec`, every request and answer checked against the vendor's OpenAPI files.
 
+// Test helpers outside #[test] functions unwrap too: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 // A test crate's root looks for modules beside itself: the path keeps them under client/.
 #[path = "client/spec.rs"]
 mod spec;

@@ -3,6 +3,9 @@
 //! retry (or none for a credential that cannot be renewed), typed 429 and 5xx errors, and
 //! no secret in any error.
 
+// Test helpers outside #[test] functions unwrap too: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+
 mod harness;
 
 mod acme;
@@ -12,5 +15,4 @@ mod intelepeer;
 mod ipaas_com;
 mod iqm;
 mod platformio;
-mod readme;
 mod transport;

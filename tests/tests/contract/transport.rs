@@ -34,14 +34,14 @@ fn every_client_refuses_plain_http_at_build() {
         "incend",
         incend::Client::builder()
             .with_base_url(REMOTE)
-            .with_api_key("client-key-123456")
+            .with_credentials("client-key-123456")
             .build(),
     );
     assert_refused(
         "incend user",
         incend::UserClient::builder()
             .with_base_url(REMOTE)
-            .with_user_token("user-token-123456")
+            .with_credentials("user-token-123456")
             .build(),
     );
     for (which, portal, api) in [
@@ -51,7 +51,7 @@ fn every_client_refuses_plain_http_at_build() {
         assert_refused(
             &format!("intelepeer {which}"),
             intelepeer::Client::builder()
-                .with_portal_url(portal)
+                .with_base_url(portal)
                 .with_api_url(api)
                 .with_credentials(intelepeer::Credentials::password("user", "pw-123456"))
                 .build(),
