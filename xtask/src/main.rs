@@ -5,6 +5,8 @@
 //! - `demo`: every vendor quickstart against its in-process sandbox, summarised in one table.
 //! - `publish-check`: `cargo publish --dry-run` for every published crate.
 //! - `footprint`: the one-vendor check alone.
+//! - `readme`: the top-level README's sandbox example in a fresh crate with only the
+//!   README's dependency lines (part of `ci`).
 //!
 //! No dependencies beyond std: xtask must build fast on a cold machine.
 
@@ -23,8 +25,9 @@ fn main() -> ExitCode {
         Some("demo") => demo(),
         Some("publish-check") => publish_check(),
         Some("footprint") => footprint(),
+        Some("readme") => readme(),
         _ => {
-            eprintln!("usage: cargo xtask <ci | demo | publish-check | footprint>");
+            eprintln!("usage: cargo xtask <ci | demo | publish-check | footprint | readme>");
             return ExitCode::from(2);
         }
     };

@@ -30,7 +30,6 @@
 //! # }
 //! ```
 
-
 pub mod client;
 mod clock;
 mod error;

@@ -2,7 +2,10 @@
 //! driven by the manual clock.
 
 // Test helpers outside #[test] functions unwrap too: a failed setup is a failed test.
-#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,10 @@
 //! renewal, the per-API header scheme, the static CPaaS token, and error mapping.
 
 // Test helpers outside #[test] functions unwrap too: a failed setup is a failed test.
-#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use std::time::{Duration, SystemTime};
 

@@ -6,7 +6,10 @@
 //! `readme_example` (the README's sandbox example, verbatim).
 
 // Test helpers outside #[test] functions unwrap too: a failed setup is a failed test.
-#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use std::time::Duration;
 

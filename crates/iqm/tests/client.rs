@@ -4,7 +4,10 @@
 //! the sandbox never gives are served by httpmock in `answers`.
 
 // Test helpers outside #[test] functions unwrap too: a failed setup is a failed test.
-#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 #[path = "client/answers.rs"]
 mod answers;

@@ -3,7 +3,10 @@
 //! and, in `spec`, every request and answer checked against the vendor's OpenAPI files.
 
 // Test helpers outside #[test] functions unwrap too: a failed setup is a failed test.
-#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 // A test crate's root looks for modules beside itself: the path keeps them under client/.
 #[path = "client/spec.rs"]
