@@ -48,6 +48,9 @@ mod auth;
 mod client;
 mod config;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod models;
 mod paging;
 #[cfg(feature = "sandbox")]

@@ -402,7 +402,7 @@ fn scrub_jwts(text: &str) -> String {
 }
 
 /// Decode a success answer as `T`; a body in the platform's error shape is that error.
-async fn read_answer<T: DeserializeOwned>(
+pub(crate) async fn read_answer<T: DeserializeOwned>(
     resp: reqwest::Response,
     secrets: &[&SecretString],
 ) -> Result<T, Error> {

@@ -36,6 +36,9 @@
 
 mod client;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod models;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
