@@ -124,7 +124,7 @@ pub(crate) fn expiry_of(token: &str, lifetime: Duration, now: SystemTime) -> Res
 /// The token of a 200 authenticate answer. An answer without one is a typed error: a
 /// `{"code": 401, "error": ...}` body sent with status 200 is still bad credentials, any
 /// other vendor error body becomes the error's vendor message and detail.
-fn token_from_answer(answer: &Value) -> Result<String, Error> {
+pub(crate) fn token_from_answer(answer: &Value) -> Result<String, Error> {
     if let Some(token) = answer
         .get("token")
         .and_then(Value::as_str)
@@ -201,7 +201,7 @@ impl IntelePeerAuth {
     }
 }
 
-fn bad_credentials(e: Error) -> Error {
+pub(crate) fn bad_credentials(e: Error) -> Error {
     let mut out = Error::new(
         ErrorKind::Unauthorized,
         "bad credentials: intelepeer refused the username or password",

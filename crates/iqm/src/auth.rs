@@ -468,7 +468,7 @@ impl IqmAuth {
 /// A login the server refused (bad client credentials, bad email or password, unknown
 /// user, wrong workspace) becomes a clear unauthorized error. An account on hold, a
 /// validation 400 (say a missing field) and other failures keep their kind.
-fn login_refused(e: Error) -> Error {
+pub(crate) fn login_refused(e: Error) -> Error {
     let detail = e.detail::<IqmError>();
     let refused = match e.status() {
         Some(401 | 403) => true,

@@ -62,6 +62,9 @@
 mod auth;
 mod client;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod models;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;

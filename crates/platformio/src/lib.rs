@@ -42,6 +42,9 @@
 mod auth;
 mod client;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod models;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
