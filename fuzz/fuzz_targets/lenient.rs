@@ -42,7 +42,7 @@ struct Tolerant {
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let direct = serde_json::from_slice::<Answer>(data);
-    let pipeline = auth_core::parse_json::<Answer>(data);
+    let pipeline = auth_core::http::parse_json::<Answer>(data);
     assert_eq!(direct.is_ok(), pipeline.is_ok());
     if let Err(e) = pipeline {
         assert!(e.is_bad_response());

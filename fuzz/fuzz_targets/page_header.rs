@@ -2,7 +2,7 @@
 //! page it leads to.
 #![no_main]
 
-use auth_core::{PageInfo, PageToken};
+use auth_core::{PageToken, provider::PageInfo};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -5,7 +5,7 @@
 //! next page number is always the current page plus one.
 #![no_main]
 
-use auth_core::{PageInfo, PageToken};
+use auth_core::{PageToken, provider::PageInfo};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if data.len() < 12 {

@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use auth_core::reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-use auth_core::{PlainTextErrors, parse_error, retry_after};
+use auth_core::{http::{PlainTextErrors, parse_error, retry_after}};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(value) = HeaderValue::from_bytes(data) else {

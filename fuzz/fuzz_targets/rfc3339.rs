@@ -4,7 +4,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use auth_core::{Expiry, parse_rfc3339};
+use auth_core::{Expiry, provider::parse_rfc3339};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

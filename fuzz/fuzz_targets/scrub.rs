@@ -1,4 +1,4 @@
-//! Property of `auth_core::scrub`: whatever text surrounds a secret, and whichever form the
+//! Property of `auth_core::http::scrub`: whatever text surrounds a secret, and whichever form the
 //! secret is echoed in, the output holds no form of the secret.
 //!
 //! Byte 0 picks the form embedded, byte 1 the secret's length (3 to 32 characters), byte 2
@@ -32,7 +32,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let forms = encodings(&secret);
     let (_, echoed) = &forms[usize::from(*form) % forms.len()];
     let input = format!("{prefix}{echoed}{suffix}");
-    let out = auth_core::scrub(&input, &[&SecretString::from(secret.clone())]);
+    let out = auth_core::http::scrub(&input, &[&SecretString::from(secret.clone())]);
 
     let stand_in = ('\u{e000}'..='\u{f8ff}')
         .find(|c| !secret.contains(*c))

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::OnceLock;
 
 use auth_core::reqwest;
-use auth_core::{Error, ErrorParser, Http, ManualClock};
+use auth_core::{Error, ManualClock, http::{ErrorParser, Http}};
 use memchr::memmem::Finder;
 use secrecy::SecretString;
 
@@ -165,7 +165,7 @@ impl VendorCase {
             300 + n % 300
         };
         let max_error_body = match bound {
-            0 => auth_core::DEFAULT_MAX_ERROR_BODY,
+            0 => auth_core::http::DEFAULT_MAX_ERROR_BODY,
             b => usize::from(*b) * 8,
         };
         let forms = &secret_forms().forms;
@@ -183,7 +183,7 @@ impl VendorCase {
     pub fn http(&self, parser: impl ErrorParser + 'static) -> Http {
         static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
         let client =
-            CLIENT.get_or_init(|| auth_core::default_client().expect("the default client builds"));
+            CLIENT.get_or_init(|| auth_core::http::default_client().expect("the default client builds"));
         Http::with_client(client.clone())
             .with_clock(ManualClock::new())
             .with_error_parser(parser)

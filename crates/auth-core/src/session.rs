@@ -600,6 +600,19 @@ impl Session {
         out
     }
 
+    /// `err` with every echo of the provider's credentials and of the cached tokens removed,
+    /// as every error the pipeline returns is. For a vendor crate that builds an error from
+    /// an answer the pipeline passed as a success (a `200` that says `success: false`).
+    pub fn scrub(&self, err: Error) -> Error {
+        let current = self.current();
+        let mut secrets = self.inner.provider.secrets();
+        if let Some(lease) = &current {
+            secrets.push(lease.tokens.access_token().as_secret());
+            secrets.extend(lease.tokens.refresh_token().map(|r| r.as_secret()));
+        }
+        err.scrubbed(&secrets)
+    }
+
     /// [`send`](Self::send) and decode the JSON answer.
     ///
     /// ```no_run

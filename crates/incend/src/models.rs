@@ -507,11 +507,10 @@ pub(crate) fn missing_with(
     let err = missing(field).with_status(status);
     match message.map(str::trim).filter(|m| !m.is_empty()) {
         Some(m) => {
-            let mut m = m.to_owned();
-            for s in secrets.iter().filter(|s| !s.is_empty()) {
-                m = m.replace(s, "[REDACTED]");
-            }
-            err.with_vendor_message(m)
+            // Every encoding of each secret, not just the raw one (a percent-encoded code).
+            let held: Vec<secrecy::SecretString> = secrets.iter().map(|s| (*s).into()).collect();
+            let refs: Vec<&secrecy::SecretString> = held.iter().collect();
+            err.with_vendor_message(m).scrubbed(&refs)
         }
         None => err,
     }

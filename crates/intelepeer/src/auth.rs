@@ -191,7 +191,8 @@ impl IntelePeerAuth {
             Err(e) if e.status() == Some(401) => return Err(bad_credentials(e)),
             Err(e) => return Err(e),
         };
-        let token = match token_from_answer(&answer) {
+        // A 200 without a token may echo the password: the pipeline did not scrub it.
+        let token = match token_from_answer(&answer).map_err(|e| e.scrubbed(&[password])) {
             Ok(token) => token,
             Err(e) if e.is_unauthorized() => return Err(bad_credentials(e)),
             Err(e) => return Err(e),

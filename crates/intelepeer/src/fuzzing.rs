@@ -3,11 +3,11 @@
 //! `cfg(fuzzing)`, which `cargo fuzz` sets.
 
 use auth_core::reqwest::Response;
-use auth_core::{AccessToken, Error, ErrorParser, Http, TokenSet, read_json};
+use auth_core::{AccessToken, Error, TokenSet, http::{ErrorParser, Http, read_json}};
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::auth::{DEFAULT_TOKEN_LIFETIME, bad_credentials, token_expiry, token_from_answer};
+use crate::auth::{DEFAULT_TOKEN_LIFETIME, bad_credentials, expiry_of, token_from_answer};
 
 /// The error parser the client installs on its transport.
 pub fn error_parser() -> impl ErrorParser + 'static {
@@ -32,11 +32,11 @@ pub async fn sign_in_answer(
         Err(e) if e.status() == Some(401) => return Err(bad_credentials(e)),
         Err(e) => return Err(e),
     };
-    let token = match token_from_answer(&answer) {
+    let token = match token_from_answer(&answer).map_err(|e| e.scrubbed(&[secret])) {
         Ok(token) => token,
         Err(e) if e.is_unauthorized() => return Err(bad_credentials(e)),
         Err(e) => return Err(e),
     };
-    let expiry = token_expiry(&token, DEFAULT_TOKEN_LIFETIME, http.now())?;
+    let expiry = expiry_of(&token, DEFAULT_TOKEN_LIFETIME, http.now())?;
     Ok(TokenSet::new(AccessToken::new(token), expiry))
 }

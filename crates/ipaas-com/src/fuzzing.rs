@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use auth_core::reqwest::Response;
-use auth_core::{AuthScheme, Error, ErrorParser, Http, TokenSet};
+use auth_core::{Error, TokenSet, http::{ErrorParser, Http}, provider::AuthScheme};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::{Credentials, IpaasProvider};
@@ -29,7 +29,7 @@ pub async fn sign_in_answer(
             Error::new(auth_core::ErrorKind::Config, "fuzzing base url").with_source(e)
         })?,
         credentials: Credentials::user("user@example.com", secret.expose_secret()),
-        scheme: AuthScheme::Bearer,
+        header: auth_core::provider::TokenHeader::authorization(AuthScheme::Bearer),
         profile: Arc::new(Mutex::new(None)),
     };
     let resp = http.check(resp, &[secret]).await?;

@@ -308,7 +308,7 @@ impl Client {
         let body: Value = auth_core::http::read_json(resp)
             .await
             .unwrap_or(Value::Null);
-        let message: Value = unwrap_data(status, body)?;
+        let message: Value = unwrap_data(status, body).map_err(|e| self.session().scrub(e))?;
         Ok(match message {
             Value::String(s) => s,
             Value::Null => String::new(),
@@ -361,7 +361,8 @@ impl Client {
         let resp = request.send().await?;
         let status = resp.status().as_u16();
         let body: Value = auth_core::http::read_json(resp).await?;
-        unwrap_data(status, body)
+        // A `success: false` answer is a 200: the pipeline did not scrub it.
+        unwrap_data(status, body).map_err(|e| self.session().scrub(e))
     }
 
     /// `GET path` and decode the `data` of the answer (see [`send_data`](Self::send_data)).

@@ -3,7 +3,7 @@
 //! `cfg(fuzzing)`, which `cargo fuzz` sets.
 
 use auth_core::reqwest::Response;
-use auth_core::{Error, ErrorParser, Http, TokenSet, read_json};
+use auth_core::{Error, TokenSet, http::{ErrorParser, Http, read_json}};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -27,6 +27,10 @@ pub async fn sign_in_answer(
     let status = resp.status().as_u16();
     let received_at = http.now();
     let body: Value = read_json(resp).await.map_err(login_refused)?;
-    let answer = parse_token_answer(status, body, received_at).map_err(login_refused)?;
+    // The session scrubs every sign-in error of the provider's credentials (a `200` with
+    // `success: false` never passes `error_from`): the harness does as the session does.
+    let answer = parse_token_answer(status, body, received_at)
+        .map_err(login_refused)
+        .map_err(|e| e.scrubbed(&[secret]))?;
     Ok(answer.tokens)
 }

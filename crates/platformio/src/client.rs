@@ -248,7 +248,8 @@ fn reported_error(
         &String::from_utf8_lossy(bytes),
         secrets,
     ));
-    error_in_success(status, headers, &text)
+    // The parser decodes what the text scrub saw: scrub what it made too, as data.
+    error_in_success(status, headers, &text).map(|e| e.scrubbed(secrets))
 }
 
 /// Replace every JWT-shaped word with `[REDACTED]`. On a success answer the session's own

@@ -3,7 +3,7 @@
 //! `cfg(fuzzing)`, which `cargo fuzz` sets.
 
 use auth_core::reqwest::Response;
-use auth_core::{AccessToken, Error, ErrorParser, Expiry, Http, TokenSet};
+use auth_core::{AccessToken, Error, Expiry, TokenSet, http::{ErrorParser, Http}};
 use secrecy::SecretString;
 
 use crate::models::ApiTokenAnswer;
