@@ -62,6 +62,7 @@ pub use limiter::RateLimiter;
 pub use paginate::{Page, PageInfo, PageToken, Paginator};
 pub use provider::{AuthScheme, Capabilities, RenewalPolicy, TokenProvider};
 pub use request::AuthorizedRequest;
+pub use retry::Backoff;
 pub use retry::RetryPolicy;
 pub use session::{Lease, Session, SessionStats};
 pub use token::{AccessToken, ApiKey, RefreshToken, TokenSet, sensitive_header};
