@@ -51,7 +51,6 @@ mod session;
 mod token;
 
 pub use clock::server_date;
-pub use clock::server_date;
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use error::{Error, ErrorDetail, ErrorKind, Result, kind_for_status};
 pub use expiry::{Expiry, jwt_claims, jwt_expiry, looks_like_jwt, parse_rfc3339};
@@ -65,8 +64,6 @@ pub use paginate::{Page, PageInfo, PageToken, Paginator};
 pub use provider::RenewalWindows;
 pub use provider::{AuthScheme, Capabilities, RenewalPolicy, TokenProvider};
 pub use request::AuthorizedRequest;
-pub use retry::Backoff;
-pub use retry::Backoff;
 pub use retry::Backoff;
 pub use retry::RetryPolicy;
 pub use session::{Lease, Session, SessionStats};

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use auth_core::{
-    AccessToken, Capabilities, Error, ErrorKind, Expiry, Http, ManualClock, Page, PageInfo,
-    PageToken, Paginator, RefreshToken, RenewalPolicy, Session, TokenProvider, TokenSet,
+    AccessToken, Backoff, Capabilities, Error, ErrorKind, Expiry, Http, ManualClock, Page,
+    PageInfo, PageToken, Paginator, RefreshToken, RenewalPolicy, Session, TokenProvider, TokenSet,
 };
 use futures::StreamExt as _;
 use httpmock::prelude::*;
@@ -236,8 +236,9 @@ async fn inside_the_margin_the_valid_token_is_served_and_renewed_once() {
     let refresh = fake.refresh_ok().await;
     let session = fake.default_session();
     let first = session.token().await.unwrap();
-    // One hour lifetime: margin is min(5 min, 6 min) = 5 min. Step to 2 minutes before expiry.
-    fake.clock.advance(Duration::from_secs(3600 - 120));
+    // Step to this token's renewal moment, inside its advisory window (the last 6 minutes
+    // of its hour but for the mandatory last 4).
+    fake.clock.set(first.advisory_at().unwrap());
     let tasks: Vec<_> = (0..200)
         .map(|_| {
             let s = session.clone();
@@ -284,10 +285,11 @@ async fn a_failed_refresh_keeps_the_valid_token_and_is_not_cached() {
         .await;
     let session = fake.default_session();
     session.send(fake.api()).await.unwrap();
+    let lease = session.current().unwrap();
 
-    // Inside the margin, still valid: every call is served with the old token, and every call
-    // tries the renewal again (failures are not cached).
-    fake.clock.advance(Duration::from_secs(3600 - 60));
+    // Inside the advisory window, still valid: every call is served with the old token. A
+    // failed background renewal is tried again after the backoff, not on the next call.
+    fake.clock.set(lease.advisory_at().unwrap());
     for attempt in 1..=3 {
         session.send(fake.api()).await.unwrap();
         // The background renewal may already be over; wait for it if it is not.
@@ -295,6 +297,12 @@ async fn a_failed_refresh_keeps_the_valid_token_and_is_not_cached() {
             assert!(outcome.unwrap_err().is_transient());
         }
         assert_eq!(session.stats().renewal_failures, attempt);
+        // Backing off: served again without a new attempt.
+        session.send(fake.api()).await.unwrap();
+        assert!(session.settle().await.is_none());
+        assert_eq!(failing.calls_async().await as u64, attempt);
+        fake.clock
+            .advance(Backoff::default().ceiling(attempt.try_into().unwrap()));
     }
     assert_eq!(failing.calls_async().await, 3);
     assert_eq!(session.stats().renewal_failures, 3);
@@ -306,12 +314,13 @@ async fn a_failed_refresh_keeps_the_valid_token_and_is_not_cached() {
             .all(|a| a == "Bearer access-login-1")
     );
 
-    // Inside the margin nothing was retried in-line: one request per renewal.
+    // While valid nothing was retried in-line: one request per renewal.
     assert_eq!(session.stats().renewal_retries, 0);
 
     // Once expired, a failing renewal is retried (3 attempts by default), then surfaces as
-    // an error, and the next call tries again.
-    fake.clock.advance(Duration::from_secs(61));
+    // an error, and the next call tries again, whatever the backoff.
+    fake.clock
+        .set(lease.tokens().expiry().expires_at().unwrap() + Duration::from_secs(1));
     let e = session.send(fake.api()).await.unwrap_err();
     assert!(e.is_transient(), "{e:?}");
     assert_eq!(e.vendor_message(), Some("maintenance"));
@@ -763,17 +772,26 @@ async fn a_token_already_expired_at_receipt_does_not_cause_a_renewal_per_call() 
         session.send(fake.api()).await.unwrap();
     }
     assert_eq!(api.calls_async().await, 50);
+    let s = session.stats();
     assert_eq!(
-        session.stats().refreshes,
-        1,
-        "one renewal, not one per call"
+        (s.refreshes, s.expired_on_arrival),
+        (2, 2),
+        "one immediate further renewal, then the second token is used, not one per call"
     );
-    // After the minimum window, the next call renews again (once).
-    fake.clock.advance(Duration::from_secs(5));
-    for _ in 0..10 {
-        session.send(fake.api()).await.unwrap();
+    // After the first backoff step, the next call renews again (once), and so on.
+    let backoff = Backoff::default();
+    for (step, refreshes) in [(1, 3), (2, 4)] {
+        fake.clock.advance(backoff.ceiling(step));
+        for _ in 0..10 {
+            session.send(fake.api()).await.unwrap();
+        }
+        assert_eq!(session.stats().refreshes, refreshes, "step {step}");
     }
-    assert_eq!(session.stats().refreshes, 2);
+    assert_eq!(
+        session.stats().expiries,
+        1,
+        "only the real expiry counts as one"
+    );
 }
 
 #[tokio::test]
@@ -1226,9 +1244,9 @@ async fn a_background_renewal_that_panics_does_not_wedge_the_session() {
         },
         Http::new().unwrap().with_clock(clock.clone()),
     );
-    session.token().await.unwrap();
-    // Inside the margin: the valid token is served and a background renewal panics.
-    clock.advance(Duration::from_secs(3600 - 60));
+    let first = session.token().await.unwrap();
+    // Inside the advisory window: the valid token is served and a background renewal panics.
+    clock.set(first.advisory_at().unwrap());
     assert_eq!(
         session
             .token()
@@ -1241,7 +1259,7 @@ async fn a_background_renewal_that_panics_does_not_wedge_the_session() {
     );
     assert!(session.settle().await.unwrap().unwrap_err().is_transient());
     // Expired now: the next call must renew, not be handed the panicked flight's error.
-    clock.advance(Duration::from_secs(61));
+    clock.set(first.tokens().expiry().expires_at().unwrap());
     let lease = session.token().await.unwrap();
     assert_eq!(lease.tokens().access_token().expose(), "t2");
 }
