@@ -931,6 +931,69 @@ async fn a_paginator_stops_at_the_maximum_without_fetching_further_pages() {
 }
 
 #[tokio::test]
+async fn the_prefetch_depth_bounds_the_pages_requested_ahead_and_never_passes_max_items() {
+    for depth in 1..=4u64 {
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = asked.clone();
+        let mut pages = Paginator::new(PageToken::Number(1), move |token| {
+            let PageToken::Number(n) = token else {
+                unreachable!()
+            };
+            log.lock().unwrap().push(n);
+            async move {
+                let next = (n < 20).then_some(PageToken::Number(n + 1));
+                Ok(Page::new(vec![n; 10], PageInfo::default(), next))
+            }
+        })
+        .prefetch(usize::try_from(depth).unwrap())
+        .max_items(125)
+        .pages();
+        let mut held = 0;
+        while let Some(page) = pages.next().await {
+            held += 1;
+            assert_eq!(page.unwrap().items[0], held);
+            // Let the fetching task run as far as it may (one thread: it runs when we yield).
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+            // `depth` pages ahead of the one held, but never past page 13 (items 121..130
+            // reach the 125 asked for).
+            let ahead = asked.lock().unwrap().len() as u64;
+            assert_eq!(
+                ahead,
+                (held + depth).min(13),
+                "depth {depth}, holding {held}"
+            );
+        }
+        assert_eq!(held, 13);
+        assert_eq!(*asked.lock().unwrap(), (1..=13).collect::<Vec<u64>>());
+    }
+}
+
+#[tokio::test]
+async fn a_page_fetch_that_panics_ends_the_walk_with_an_error() {
+    let results: Vec<Result<Page<u8>, Error>> =
+        Paginator::new(PageToken::Number(1), |token| async move {
+            match token {
+                PageToken::Number(1) => Ok(Page::new(
+                    vec![1u8],
+                    PageInfo::default(),
+                    Some(PageToken::Number(2)),
+                )),
+                _ => panic!("a vendor-crate bug while fetching page 2"),
+            }
+        })
+        .pages()
+        .collect()
+        .await;
+    assert_eq!(results.len(), 2);
+    assert!(results[0].is_ok());
+    let e = results[1].as_ref().unwrap_err();
+    assert!(e.is_transient());
+    assert_eq!(e.to_string(), "page fetch task failed");
+}
+
+#[tokio::test]
 async fn a_server_that_repeats_a_page_is_stopped_with_an_error() {
     let calls = Arc::new(AtomicU64::new(0));
     let c = calls.clone();
