@@ -77,13 +77,17 @@ impl AuthScheme {
 ///
 /// Why these shapes: a renewal needs a round trip and a request in flight needs its token
 /// alive on arrival, neither of which shrinks with the lifetime, so a short token renews
-/// at a larger share of it (from 3/5 of `L` below `floor / (3/5)`, about 17 s): a session
-/// called at least every 3/5 of a lifetime renews every token before it expires, 1 s tokens
-/// included. A long token renews at 10 % of it: an IntelePeer (24 h) or Incend (30 days)
-/// token is not renewed on the 5 minutes that suit a one-hour token, and the fleet's
-/// renewals spread over a third of that (2 minutes for 1 h, 48 minutes for 24 h). The
-/// mandatory share (2/3 of the advisory margin) is that of botocore's advisory and
-/// mandatory refresh windows (15 and 10 minutes).
+/// at a larger share of it: below `floor / (3/5)` (about 17 s) the advisory window opens
+/// at 2/5 of the lifetime and the mandatory one at 3/5, so a session called at least every
+/// 3/5 of a lifetime renews every such token before it expires, 1 s tokens included (the
+/// old 10 s floor, capped at half the lifetime, gave a 1 s token no such guarantee). A long
+/// token renews at 10 % of its lifetime: an IntelePeer (24 h) or Incend (30 days) token is
+/// not held to the 5 minutes that suit a one-hour token, and a fleet's renewals spread over
+/// a third of the margin (2 minutes for 1 h, 48 minutes for 24 h). The mandatory share
+/// (2/3 of the advisory margin) is that of botocore's advisory and mandatory refresh
+/// windows (15 and 10 minutes). Inside it a caller waits only while a renewal is due: after
+/// a failure the valid token is served until the session's [`Backoff`](crate::Backoff)
+/// allows the next attempt.
 ///
 /// ```
 /// use std::time::Duration;

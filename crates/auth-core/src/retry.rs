@@ -153,8 +153,9 @@ impl Default for RetryPolicy {
 /// arrives; nothing sleeps. Once the token is expired (or rejected) there is no backoff: every
 /// caller gets a fresh attempt, or the one in flight.
 ///
-/// The default is 1 s doubling up to 60 s: a 1 h token's advisory window (2 minutes) fits
-/// about seven attempts, a 24 h token's about fifty.
+/// The default is 1 s doubling up to 60 s: seven attempts in the first two minutes, then one
+/// a minute; from a 1 h token's renewal moment to its expiry (4 to 6 minutes) about a dozen,
+/// for a 24 h token (1.6 to 2.4 hours) about a hundred.
 ///
 /// ```
 /// use std::time::Duration;
