@@ -154,9 +154,9 @@ pub struct SessionStats {
     /// are not expiries, nor are tokens counted in
     /// [`expired_on_arrival`](Self::expired_on_arrival)).
     pub expiries: u64,
-    /// Renewal answers whose token had already expired when it arrived (after re-basing on
-    /// the vendor's clock): a vendor's clock far off ours without a `Date` header, or a
-    /// vendor bug. See [`Lease::expired_on_arrival`].
+    /// Token sets whose token had already expired when they arrived (after re-basing on the
+    /// vendor's clock), from a renewal or [`Session::replace`]: a vendor's clock far off
+    /// ours without a `Date` header, or a vendor bug. See [`Lease::expired_on_arrival`].
     pub expired_on_arrival: u64,
     /// The local clock minus the vendor's, in milliseconds, as seen on the last token answer
     /// whose provider gave the `Date` header ([`TokenSet::with_server_date`]): positive when
@@ -477,6 +477,9 @@ impl Session {
     /// ```
     pub fn replace(&self, tokens: TokenSet) -> Arc<Lease> {
         let lease = Arc::new(self.inner.make_lease(tokens));
+        if lease.expired_on_arrival {
+            bump(&self.inner.counters.expired_on_arrival);
+        }
         // Under the flight lock: a renewal finishing now either sees this token or is
         // already installed, never overwrites it after checking.
         let _slot = lock(&self.inner.flight);
@@ -602,7 +605,17 @@ impl Session {
                 }
             }
         }
-        let outcome = match inner.clone().flight()? {
+        let flight = match inner.clone().flight() {
+            Ok(flight) => flight,
+            // No runtime to renew on: a token inside its mandatory window is still valid.
+            Err(e) => {
+                return match current {
+                    Some(cur) if cur.state(now) != State::Expired => Ok(cur),
+                    _ => Err(e),
+                };
+            }
+        };
+        let outcome = match flight {
             Some(flight) => match max_wait.or(inner.settings.load().max_wait) {
                 None => flight.await,
                 // Dropping our clone of the shared flight on timeout leaves the renewal task

@@ -1436,6 +1436,25 @@ fn a_session_outside_a_tokio_runtime_errors_instead_of_panicking() {
     assert_eq!(session.stats().sign_ins, 0);
 }
 
+#[test]
+fn outside_a_runtime_a_valid_token_is_still_served_in_its_mandatory_window() {
+    let clock = ManualClock::new();
+    let session = Session::new(
+        PanicsOnce::default(),
+        Http::new().unwrap().with_clock(clock.clone()),
+    );
+    let now = auth_core::Clock::now(&clock);
+    let lease = session.replace(TokenSet::new(
+        AccessToken::new("handed-over"),
+        Expiry::from_expires_in(3600, now),
+    ));
+    let token = || futures::FutureExt::now_or_never(session.token()).expect("answered at once");
+    clock.set(lease.mandatory_at().unwrap());
+    assert_eq!(token().unwrap().generation(), lease.generation());
+    clock.set(lease.tokens().expiry().expires_at().unwrap());
+    assert!(token().unwrap_err().is_config());
+}
+
 #[tokio::test]
 async fn a_renewal_in_flight_at_sign_out_does_not_sign_the_session_back_in() {
     let started = Arc::new(tokio::sync::Notify::new());
