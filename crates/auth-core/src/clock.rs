@@ -206,9 +206,53 @@ impl<C: Clock + 'static> From<C> for SharedClock {
     }
 }
 
+/// The vendor's clock reading from an answer's `Date` header, for
+/// [`TokenSet::with_server_date`](crate::TokenSet::with_server_date): with it the session
+/// reads an absolute expiry (an RFC 3339 timestamp, a JWT `exp`) on the vendor's clock, so a
+/// local clock running ahead of or behind the vendor's does not shorten or stretch the
+/// token. `None` when the header is missing or is not an HTTP date.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use reqwest::header::{DATE, HeaderMap};
+/// let mut h = HeaderMap::new();
+/// h.insert(DATE, "Fri, 15 Jan 2027 08:00:00 GMT".parse().unwrap());
+/// assert_eq!(auth_core::http::server_date(&h), Some(UNIX_EPOCH + Duration::from_secs(1_800_000_000)));
+/// h.insert(DATE, "yesterday".parse().unwrap());
+/// assert_eq!(auth_core::http::server_date(&h), None);
+/// assert_eq!(auth_core::http::server_date(&HeaderMap::new()), None);
+/// ```
+pub fn server_date(headers: &reqwest::header::HeaderMap) -> Option<SystemTime> {
+    let raw = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    httpdate::parse_http_date(raw.trim()).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_date_reads_every_http_date_form_and_nothing_else() {
+        use reqwest::header::{DATE, HeaderMap, HeaderValue};
+        let at = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        for (raw, want) in [
+            ("Sun, 06 Nov 1994 08:49:37 GMT", Some(at)),
+            ("Sunday, 06-Nov-94 08:49:37 GMT", Some(at)),
+            ("Sun Nov  6 08:49:37 1994", Some(at)),
+            (" Sun, 06 Nov 1994 08:49:37 GMT ", Some(at)),
+            ("", None),
+            ("1994-11-06T08:49:37Z", None),
+            ("Sun, 31 Nov 1994 08:49:37 GMT", None),
+            ("784111777", None),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(DATE, HeaderValue::from_str(raw).unwrap());
+            assert_eq!(server_date(&h), want, "{raw:?}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert(DATE, HeaderValue::from_bytes(b"\xff\xfe").unwrap());
+        assert_eq!(server_date(&h), None);
+    }
 
     #[test]
     fn clones_share_time() {

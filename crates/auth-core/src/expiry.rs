@@ -26,7 +26,18 @@ use crate::error::{Error, ErrorKind};
 pub struct Expiry {
     expires_at: Option<SystemTime>,
     lifetime: Option<Duration>,
+    /// For an instant named on the vendor's clock ([`at`](Self::at), RFC 3339, JWT `exp`):
+    /// when it was received, so a session can re-base it with the answer's `Date` header.
+    received_at: Option<SystemTime>,
 }
+
+/// How far the local receipt time may run ahead of an answer's `Date` header before the
+/// clocks are taken to disagree. A `Date` names a whole second (the vendor's clock was
+/// somewhere inside it) and travels for the network's delay, so a receipt up to 2 s after it
+/// is what agreeing clocks look like; the local clock, finer than the header, is then used as
+/// it is. A receipt *before* the `Date` cannot come from agreeing clocks: any such reading
+/// re-bases.
+pub(crate) const DATE_TOLERANCE: Duration = Duration::from_secs(2);
 
 impl Expiry {
     /// A token that never expires (API keys, static tokens).
@@ -39,6 +50,7 @@ impl Expiry {
         Expiry {
             expires_at: None,
             lifetime: None,
+            received_at: None,
         }
     }
 
@@ -58,6 +70,7 @@ impl Expiry {
                     .duration_since(received_at)
                     .unwrap_or(Duration::ZERO),
             ),
+            received_at: Some(received_at),
         }
     }
 
@@ -76,6 +89,7 @@ impl Expiry {
         Expiry {
             expires_at: Some(expires_at),
             lifetime: Some(lifetime),
+            received_at: None,
         }
     }
 
@@ -113,6 +127,65 @@ impl Expiry {
     /// ```
     pub fn from_jwt(token: &str, received_at: SystemTime) -> Result<Self, Error> {
         Ok(Self::at(jwt_expiry(token)?, received_at))
+    }
+
+    /// Whether this expiry is an instant on the vendor's clock (built by [`at`](Self::at),
+    /// [`from_rfc3339`](Self::from_rfc3339) or [`from_jwt`](Self::from_jwt)) rather than a
+    /// lifetime counted from receipt. Only such an expiry depends on the two clocks agreeing,
+    /// and only it is re-based with the answer's `Date` header (see
+    /// [`TokenSet::with_server_date`](crate::TokenSet::with_server_date)).
+    ///
+    /// ```
+    /// use std::time::UNIX_EPOCH;
+    /// use auth_core::Expiry;
+    /// assert!(Expiry::from_rfc3339("1970-01-01T01:00:00Z", UNIX_EPOCH).unwrap().is_absolute());
+    /// assert!(!Expiry::from_expires_in(3600, UNIX_EPOCH).is_absolute());
+    /// assert!(!Expiry::never().is_absolute());
+    /// ```
+    pub fn is_absolute(&self) -> bool {
+        self.received_at.is_some()
+    }
+
+    /// This expiry read on the local clock, given the vendor's clock reading `server_date`
+    /// (its answer's `Date` header) for the same answer: for an absolute expiry the lifetime
+    /// is `expiry - server_date` and the local expiry `receipt + lifetime`, whatever the local
+    /// clock says; a lifetime counted from receipt (and an expiry that never comes) is
+    /// returned as it is, as is one whose receipt lies within [`DATE_TOLERANCE`] after the
+    /// `Date` (the clocks agree as far as the header can tell).
+    pub(crate) fn on_local_clock(&self, server_date: SystemTime) -> Expiry {
+        let (Some(at), Some(received)) = (self.expires_at, self.received_at) else {
+            return *self;
+        };
+        let agreeing = received
+            .duration_since(server_date)
+            .is_ok_and(|ahead| ahead <= DATE_TOLERANCE);
+        if agreeing {
+            return *self;
+        }
+        let far = UNIX_EPOCH + Duration::from_secs(MAX_EPOCH_SECS);
+        let (local, lifetime) = match at.duration_since(server_date) {
+            Ok(lifetime) => (
+                received.checked_add(lifetime).map_or(far, |t| t.min(far)),
+                lifetime,
+            ),
+            // Expired on the vendor's clock before it answered: as long before receipt.
+            Err(before) => (
+                received
+                    .checked_sub(before.duration())
+                    .unwrap_or(UNIX_EPOCH),
+                Duration::ZERO,
+            ),
+        };
+        Expiry {
+            expires_at: Some(local),
+            lifetime: Some(lifetime),
+            received_at: Some(received),
+        }
+    }
+
+    /// When an absolute expiry was received (see [`is_absolute`](Self::is_absolute)).
+    pub(crate) fn received_at(&self) -> Option<SystemTime> {
+        self.received_at
     }
 
     /// The instant the token expires, if it does.
@@ -338,6 +411,68 @@ mod tests {
         assert_eq!(e.lifetime(), Some(Duration::ZERO));
         assert_eq!(e.remaining(now), Some(Duration::ZERO));
         assert!(!Expiry::never().is_expired(now));
+    }
+
+    #[test]
+    fn an_absolute_expiry_is_read_on_the_vendors_clock() {
+        let secs = |n: u64| Duration::from_secs(n);
+        let t = UNIX_EPOCH + secs(1_800_000_000);
+        // (local receipt minus the Date, vendor's lifetime) -> local expiry after receipt
+        for (local_minus_date, vendor_lifetime, want) in [
+            // Local clock 10 min ahead: the token still lives its hour locally.
+            (600i64, 3600i64, Some(3600i64)),
+            // 10 min behind.
+            (-600, 3600, Some(3600)),
+            // Expired a minute before the vendor answered, whatever our clock says.
+            (600, -60, Some(-60)),
+            (-600, -60, Some(-60)),
+            // Within the header's resolution and transit: the local reading stands.
+            (0, 3600, None),
+            (2, 3600, None),
+            // A receipt before the Date is never agreeing clocks.
+            (-1, 3600, Some(3600)),
+            (3, 3600, Some(3600)),
+        ] {
+            let received = t;
+            let date = UNIX_EPOCH + secs((1_800_000_000i64 - local_minus_date).try_into().unwrap());
+            let at = UNIX_EPOCH
+                + secs(
+                    (1_800_000_000i64 - local_minus_date + vendor_lifetime)
+                        .try_into()
+                        .unwrap(),
+                );
+            let e = Expiry::at(at, received);
+            let local = e.on_local_clock(date);
+            match want {
+                None => assert_eq!(local, e, "{local_minus_date} {vendor_lifetime}"),
+                Some(after) => {
+                    let want_at = if after >= 0 {
+                        received + secs(after.unsigned_abs())
+                    } else {
+                        received - secs(after.unsigned_abs())
+                    };
+                    assert_eq!(local.expires_at(), Some(want_at), "{local_minus_date}");
+                    assert_eq!(
+                        local.lifetime(),
+                        Some(secs(vendor_lifetime.max(0).unsigned_abs()))
+                    );
+                    assert!(local.is_absolute());
+                }
+            }
+        }
+        // Relative and never-expiring ones are untouched by any Date.
+        let rel = Expiry::from_expires_in(60, t);
+        assert_eq!(rel.on_local_clock(t - secs(3600)), rel);
+        assert_eq!(Expiry::never().on_local_clock(t), Expiry::never());
+        // Absurd inputs saturate instead of panicking.
+        let far = Expiry::at(UNIX_EPOCH + secs(MAX_EPOCH_SECS), t).on_local_clock(UNIX_EPOCH);
+        assert_eq!(far.expires_at(), Some(UNIX_EPOCH + secs(MAX_EPOCH_SECS)));
+        let early = Expiry::at(UNIX_EPOCH, secs_from_epoch(5)).on_local_clock(t);
+        assert!(early.is_expired(secs_from_epoch(5)));
+    }
+
+    fn secs_from_epoch(n: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(n)
     }
 
     /// A loop over many generated malformed inputs: every one is a typed error, none panics.

@@ -11,6 +11,8 @@ use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 
 use crate::clock::SharedClock;
+
+pub use crate::clock::server_date;
 use crate::error::{Error, ErrorKind};
 use crate::limiter::RateLimiter;
 

@@ -2,6 +2,7 @@
 //! request), when to renew and how to retry, and the pieces a provider is built from.
 
 use std::fmt;
+use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use secrecy::SecretString;
@@ -9,7 +10,7 @@ use secrecy::SecretString;
 pub use crate::error::ErrorDetail;
 pub use crate::expiry::parse_rfc3339;
 pub use crate::paginate::{PageInfo, Paginator};
-pub use crate::retry::RetryPolicy;
+pub use crate::retry::{Backoff, RetryPolicy};
 pub use crate::token::sensitive_header;
 pub use async_trait::async_trait;
 
@@ -185,72 +186,169 @@ impl SchemeByUrl {
 
 /// When a session renews its token.
 ///
+/// Under [`Ahead`](Self::Ahead) each token has two windows before its expiry, sized from
+/// its lifetime `L` (see [`windows`](Self::windows)):
+///
+/// - the **advisory** window opens `A` before expiry. A session's renewal moment is drawn
+///   evenly from `[expiry - A, expiry - M)`, anew for every token (jitter), so a fleet of
+///   processes that signed in together does not renew in step. From that moment the first
+///   call starts a renewal in the background and the valid token keeps being served;
+/// - the **mandatory** window, the last `M = 2/3 × A`: a caller arriving there waits for a
+///   renewal (one in flight, or one it starts) instead of being handed a token that is about
+///   to expire; if the renewal fails, the still-valid token is served after all.
+///
+/// `A = min(max, max(fraction × L, min(floor, 3/5 × L)))`. With the default (`fraction`
+/// 10 %, `floor` 10 s, `max` 1 day):
+///
+/// | lifetime | advisory `A` | mandatory `M` | renewal moment, into the lifetime |
+/// |---------:|-------------:|--------------:|:----------------------------------|
+/// | 1 s      | 600 ms       | 400 ms        | 0.4 s – 0.6 s                     |
+/// | 2 s      | 1.2 s        | 800 ms        | 0.8 s – 1.2 s                     |
+/// | 60 s     | 10 s         | 6.7 s         | 50 s – 53.3 s                     |
+/// | 1 h      | 6 min        | 4 min         | 54 min – 56 min                   |
+/// | 10 h     | 1 h          | 40 min        | 9 h – 9 h 20 min                  |
+/// | 24 h     | 2 h 24 min   | 1 h 36 min    | 21 h 36 min – 22 h 24 min         |
+/// | 30 days  | 1 day        | 16 h          | 29 days – 29 days 8 h             |
+///
+/// Why these shapes: a renewal needs a round trip and a request in flight needs its token
+/// alive on arrival, neither of which shrinks with the lifetime, so a short token renews
+/// at a larger share of it: below `floor / (3/5)` (about 17 s) the advisory window opens
+/// at 2/5 of the lifetime and the mandatory one at 3/5, so a session called at least every
+/// 3/5 of a lifetime renews every such token before it expires, 1 s tokens included (the
+/// old 10 s floor, capped at half the lifetime, gave a 1 s token no such guarantee). A long
+/// token renews at 10 % of its lifetime: an IntelePeer (24 h) or Incend (30 days) token is
+/// not held to the 5 minutes that suit a one-hour token, and a fleet's renewals spread over
+/// a third of the margin (2 minutes for 1 h, 48 minutes for 24 h). The mandatory share
+/// (2/3 of the advisory margin) is that of botocore's advisory and mandatory refresh
+/// windows (15 and 10 minutes). Inside it a caller waits only while a renewal is due: after
+/// a failure the valid token is served until the session's [`Backoff`]
+/// allows the next attempt.
+///
 /// ```
 /// use std::time::Duration;
-/// use auth_core::provider::RenewalPolicy;
+/// use auth_core::provider::{RenewalPolicy, RenewalWindows};
 /// let p = RenewalPolicy::default();
-/// // 10% of a one-hour lifetime is 6 minutes, capped at 5 minutes.
-/// assert_eq!(p.margin(Some(Duration::from_secs(3600))), Duration::from_secs(300));
-/// // 10% of 60 s is 6 s, raised to the 10 s floor.
-/// assert_eq!(p.margin(Some(Duration::from_secs(60))), Duration::from_secs(10));
-/// assert_eq!(RenewalPolicy::OnExpiry.margin(Some(Duration::from_secs(60))), Duration::ZERO);
+/// // 10 % of a one-hour lifetime; callers wait in the last two thirds of that.
+/// let w = p.windows(Some(Duration::from_secs(3600)));
+/// assert_eq!((w.advisory, w.mandatory), (Duration::from_secs(360), Duration::from_secs(240)));
+/// // A 1 s token: renewed from 0.4 s in, callers wait from 0.6 s in.
+/// let w = p.windows(Some(Duration::from_secs(1)));
+/// assert_eq!((w.advisory, w.mandatory), (Duration::from_millis(600), Duration::from_millis(400)));
+/// // iPaaS.com forbids proactive refresh: no window at all.
+/// assert_eq!(RenewalPolicy::OnExpiry.windows(Some(Duration::from_secs(60))), RenewalWindows::NONE);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum RenewalPolicy {
     /// Renew only once the token has actually expired (iPaaS.com forbids proactive refresh).
     OnExpiry,
-    /// Renew ahead of expiry by `min(max, fraction × lifetime)`, never less than `floor`
-    /// (and never more than half the lifetime, so a short-lived token is not renewed on
-    /// every call).
+    /// Renew ahead of expiry, in an advisory window of `min(max, max(fraction × lifetime,
+    /// min(floor, 3/5 × lifetime)))` before it whose last two thirds are mandatory (see the
+    /// type's documentation).
     Ahead {
-        /// Upper bound of the margin.
-        max: std::time::Duration,
-        /// Share of the lifetime used as margin.
+        /// Upper bound of the advisory margin.
+        max: Duration,
+        /// Share of the lifetime used as advisory margin.
         fraction: f64,
-        /// Lower bound of the margin.
-        floor: std::time::Duration,
+        /// Lower bound of the advisory margin, for lifetimes that can afford it; a shorter
+        /// lifetime gets 3/5 of itself.
+        floor: Duration,
     },
 }
 
 impl Default for RenewalPolicy {
+    /// Ahead: 10 % of the lifetime, at least 10 s (3/5 of a shorter lifetime), at most a day.
     fn default() -> Self {
         RenewalPolicy::Ahead {
-            max: std::time::Duration::from_secs(300),
+            max: Duration::from_secs(86_400),
             fraction: 0.10,
-            floor: std::time::Duration::from_secs(10),
+            floor: Duration::from_secs(10),
         }
     }
 }
 
+/// A token's renewal windows, as durations before its expiry (see [`RenewalPolicy`]).
+///
+/// ```
+/// let w = auth_core::provider::RenewalPolicy::default().windows(Some(std::time::Duration::from_secs(60)));
+/// assert!(w.mandatory < w.advisory);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RenewalWindows {
+    /// The advisory window opens this long before expiry: the renewal moment is drawn from
+    /// the advisory window (`advisory` to `mandatory` before expiry), and from it a call starts
+    /// a background renewal while the token is served.
+    pub advisory: Duration,
+    /// The mandatory window opens this long before expiry: callers wait for a due renewal.
+    pub mandatory: Duration,
+}
+
+impl RenewalWindows {
+    /// No window: renew once expired.
+    pub const NONE: RenewalWindows = RenewalWindows {
+        advisory: Duration::ZERO,
+        mandatory: Duration::ZERO,
+    };
+}
+
 impl RenewalPolicy {
-    /// How long before expiry a token of `lifetime` is renewed.
+    /// The renewal windows of a token of `lifetime` (see the type's documentation). A token
+    /// whose lifetime is unknown gets the windows of a `floor`-long lifetime's floor.
     ///
     /// ```
-    /// let m = auth_core::provider::RenewalPolicy::default().margin(None);
-    /// assert_eq!(m, std::time::Duration::from_secs(300));
+    /// use std::time::Duration;
+    /// let p = auth_core::provider::RenewalPolicy::default();
+    /// let day = p.windows(Some(Duration::from_secs(86_400)));
+    /// assert_eq!(day.advisory, Duration::from_secs(8_640));
+    /// assert_eq!(day.mandatory, Duration::from_secs(5_760));
     /// ```
-    pub fn margin(&self, lifetime: Option<std::time::Duration>) -> std::time::Duration {
-        match *self {
-            RenewalPolicy::OnExpiry => std::time::Duration::ZERO,
-            RenewalPolicy::Ahead {
-                max,
-                fraction,
-                floor,
-            } => {
-                let Some(lifetime) = lifetime else { return max };
+    pub fn windows(&self, lifetime: Option<Duration>) -> RenewalWindows {
+        let RenewalPolicy::Ahead {
+            max,
+            fraction,
+            floor,
+        } = *self
+        else {
+            return RenewalWindows::NONE;
+        };
+        let advisory = match lifetime {
+            None => floor.min(max),
+            Some(lifetime) => {
                 // `mul_f64` panics on NaN and on a product past `Duration::MAX`.
                 let fraction = if fraction.is_nan() {
                     0.0
                 } else {
                     fraction.clamp(0.0, 1.0)
                 };
-                let share =
-                    std::time::Duration::try_from_secs_f64(lifetime.as_secs_f64() * fraction)
-                        .unwrap_or(lifetime);
-                share.min(max).max(floor).min(lifetime / 2)
+                let share = Duration::try_from_secs_f64(lifetime.as_secs_f64() * fraction)
+                    .unwrap_or(lifetime)
+                    .min(lifetime);
+                let short = floor.min(lifetime / 5 * 3);
+                share.max(short).min(max)
             }
+        };
+        RenewalWindows {
+            advisory,
+            mandatory: advisory / 3 * 2,
         }
+    }
+
+    /// How long before expiry a token of `lifetime` may start renewing: the advisory margin
+    /// of [`windows`](Self::windows).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = auth_core::provider::RenewalPolicy::default();
+    /// assert_eq!(p.margin(Some(Duration::from_secs(3600))), Duration::from_secs(360));
+    /// // 10 % of 60 s is 6 s, raised to the 10 s floor.
+    /// assert_eq!(p.margin(Some(Duration::from_secs(60))), Duration::from_secs(10));
+    /// // A 2 s token gets 3/5 of its lifetime, not a floor it cannot afford.
+    /// assert_eq!(p.margin(Some(Duration::from_secs(2))), Duration::from_millis(1200));
+    /// assert_eq!(auth_core::provider::RenewalPolicy::OnExpiry.margin(Some(Duration::from_secs(60))), Duration::ZERO);
+    /// ```
+    pub fn margin(&self, lifetime: Option<Duration>) -> Duration {
+        self.windows(lifetime).advisory
     }
 }
 
@@ -428,7 +526,6 @@ pub trait TokenProvider: Send + Sync + fmt::Debug + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn a_margin_from_any_fraction_never_panics() {
@@ -446,5 +543,38 @@ mod tests {
             );
             assert!(policy.margin(Some(Duration::MAX)) <= Duration::from_secs(300));
         }
+    }
+
+    #[test]
+    fn the_default_windows_for_the_lifetimes_the_vendors_use() {
+        let ms = Duration::from_millis;
+        let s = Duration::from_secs;
+        let p = RenewalPolicy::default();
+        for (lifetime, advisory, mandatory) in [
+            (ms(1_000), ms(600), ms(400)),
+            (s(2), ms(1_200), ms(800)),
+            (s(10), s(6), s(4)),
+            (s(60), s(10), Duration::from_nanos(6_666_666_666)),
+            (s(600), s(60), s(40)),
+            (s(3_600), s(360), s(240)),
+            (s(36_000), s(3_600), s(2_400)),
+            (s(86_400), s(8_640), s(5_760)),
+            (s(30 * 86_400), s(86_400), s(57_600)),
+        ] {
+            let w = p.windows(Some(lifetime));
+            assert_eq!(
+                (w.advisory, w.mandatory),
+                (advisory, mandatory),
+                "{lifetime:?}"
+            );
+            // A token is always served a while, and renewed before it expires.
+            assert!(
+                w.mandatory < w.advisory && w.advisory < lifetime,
+                "{lifetime:?}"
+            );
+        }
+        assert_eq!(p.windows(Some(Duration::ZERO)), RenewalWindows::NONE);
+        assert_eq!(p.windows(None).advisory, s(10));
+        assert_eq!(RenewalPolicy::OnExpiry.windows(None), RenewalWindows::NONE);
     }
 }

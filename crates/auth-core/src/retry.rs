@@ -1,4 +1,6 @@
-//! How a session retries a token request that failed transiently while no valid token remains.
+//! How a session spaces out its attempts at a token: the in-line retries of one renewal
+//! ([`RetryPolicy`]) and the wait before the next renewal while a token is still served
+//! ([`Backoff`]).
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use crate::jitter::Jitter;
 /// Only transient failures are retried: a vendor's rejection (4xx, bad credentials, a 429
 /// with its Retry-After) is answered at once. A renewal started ahead of expiry, while the
 /// token is still valid, is not retried in-line either: the valid token keeps being served
-/// and the next call tries again.
+/// and the next attempt waits for the session's [`Backoff`].
 ///
 /// The default is 3 attempts with waits of about 100–200 ms and 200–400 ms: a blip of the
 /// token endpoint costs the waiting callers well under a second instead of an error.
@@ -67,8 +69,7 @@ use crate::jitter::Jitter;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     max_attempts: u32,
-    base_delay: Duration,
-    max_delay: Duration,
+    backoff: Backoff,
 }
 
 impl RetryPolicy {
@@ -88,8 +89,7 @@ impl RetryPolicy {
     pub const fn new(max_attempts: u32, base_delay: Duration, max_delay: Duration) -> Self {
         RetryPolicy {
             max_attempts: if max_attempts == 0 { 1 } else { max_attempts },
-            base_delay,
-            max_delay,
+            backoff: Backoff::new(base_delay, max_delay),
         }
     }
 
@@ -121,23 +121,13 @@ impl RetryPolicy {
     /// ```
     pub fn worst_case_backoff(&self) -> Duration {
         (1..self.max_attempts)
-            .map(|retry| self.ceiling(retry))
+            .map(|retry| self.backoff.ceiling(retry))
             .fold(Duration::ZERO, Duration::saturating_add)
-    }
-
-    /// The top of the wait before retry `retry` (1-based).
-    fn ceiling(&self, retry: u32) -> Duration {
-        let doublings = retry.saturating_sub(1).min(31);
-        self.base_delay
-            .saturating_mul(1 << doublings)
-            .min(self.max_delay)
     }
 
     /// The wait before retry `retry` (1-based): drawn from `[d/2, d]`.
     pub(crate) fn delay(&self, retry: u32, jitter: &Jitter) -> Duration {
-        let d = self.ceiling(retry);
-        let floor = d / 2;
-        floor + jitter.up_to(d - floor)
+        self.backoff.delay(retry, jitter)
     }
 }
 
@@ -145,6 +135,69 @@ impl Default for RetryPolicy {
     /// 3 attempts, 200 ms base, doubling, capped at 2 s.
     fn default() -> Self {
         Self::new(3, Duration::from_millis(200), Duration::from_secs(2))
+    }
+}
+
+/// How long a session waits before its next renewal attempt while it still has a token to
+/// serve, so that a struggling token endpoint is not hit once per call:
+///
+/// - after a renewal failed while the token was still valid (a background renewal inside
+///   the advisory window, or one the callers waited for inside the mandatory window), the
+///   valid token keeps being served and the next attempt waits for the `n`-th delay, `n`
+///   counting the failures in a row;
+/// - after two renewals in a row returned a token that was already expired when it arrived,
+///   the second one is served and the next renewal waits likewise.
+///
+/// The `n`-th delay is drawn from `[d/2, d]` with `d = min(max, base × 2^(n-1))` (equal
+/// jitter, as [`RetryPolicy`]). The wait is judged on the injected clock when a caller
+/// arrives; nothing sleeps. Once the token is expired (or rejected) there is no backoff: every
+/// caller gets a fresh attempt, or the one in flight.
+///
+/// The default is 1 s doubling up to 60 s: seven attempts in the first two minutes, then one
+/// a minute; from a 1 h token's renewal moment to its expiry (4 to 6 minutes) about a dozen,
+/// for a 24 h token (1.6 to 2.4 hours) about a hundred.
+///
+/// ```
+/// use std::time::Duration;
+/// use auth_core::provider::Backoff;
+/// let b = Backoff::default();
+/// let tops: Vec<u64> = (1..=8).map(|n| b.ceiling(n).as_secs()).collect();
+/// assert_eq!(tops, [1, 2, 4, 8, 16, 32, 60, 60]);
+/// assert_eq!(Backoff::new(Duration::from_millis(10), Duration::from_secs(1)).ceiling(3), Duration::from_millis(40));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    base: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    /// Wait about `base` after the first failure, doubling with each one in a row, never
+    /// more than `max`. A longer backoff spares a token endpoint that is down; a shorter one
+    /// gets a new token sooner once it is back.
+    pub const fn new(base: Duration, max: Duration) -> Self {
+        Backoff { base, max }
+    }
+
+    /// The longest wait after the `n`-th failure in a row (1-based; 0 counts as 1): the top
+    /// of the range the wait is drawn from.
+    pub fn ceiling(&self, n: u32) -> Duration {
+        let doublings = n.saturating_sub(1).min(31);
+        self.base.saturating_mul(1 << doublings).min(self.max)
+    }
+
+    /// The wait after the `n`-th failure in a row: drawn from `[d/2, d]`.
+    pub(crate) fn delay(&self, n: u32, jitter: &Jitter) -> Duration {
+        let d = self.ceiling(n);
+        let floor = d / 2;
+        floor + jitter.up_to(d - floor)
+    }
+}
+
+impl Default for Backoff {
+    /// 1 s, doubling, capped at 60 s.
+    fn default() -> Self {
+        Self::new(Duration::from_secs(1), Duration::from_secs(60))
     }
 }
 
@@ -171,7 +224,7 @@ mod tests {
             }
         }
         // A retry number past any real budget neither overflows nor exceeds the cap.
-        assert_eq!(p.ceiling(u32::MAX), Duration::from_secs(2));
+        assert_eq!(p.backoff.ceiling(u32::MAX), Duration::from_secs(2));
     }
 
     #[test]
@@ -189,5 +242,23 @@ mod tests {
         let p = RetryPolicy::new(40, Duration::MAX, Duration::MAX);
         assert_eq!(p.worst_case_backoff(), Duration::MAX);
         assert!(p.delay(39, &Jitter::seeded(9)) >= Duration::MAX / 2);
+    }
+
+    #[test]
+    fn backoff_draws_stay_within_equal_jitter_of_a_capped_doubling() {
+        let b = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let j = Jitter::seeded(11);
+        for (n, top) in [(0, 1), (1, 1), (2, 2), (6, 32), (7, 60), (40, 60)] {
+            assert_eq!(b.ceiling(n), Duration::from_secs(top), "n = {n}");
+            for _ in 0..100 {
+                let d = b.delay(n, &j);
+                let top = Duration::from_secs(top);
+                assert!(d >= top / 2 && d <= top, "n = {n}: {d:?}");
+            }
+        }
+        assert_eq!(
+            Backoff::new(Duration::MAX, Duration::MAX).ceiling(9),
+            Duration::MAX
+        );
     }
 }

@@ -2,9 +2,9 @@
 //! request pipeline (one precise 401 retry) that every vendor crate uses.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use futures::FutureExt as _;
@@ -17,59 +17,69 @@ use crate::error::{Error, ErrorKind};
 use crate::http::{Http, build, read_json};
 use crate::jitter::Jitter;
 use crate::provider::{Capabilities, RenewalPolicy, TokenProvider};
-use crate::retry::RetryPolicy;
+use crate::retry::{Backoff, RetryPolicy};
 use crate::token::TokenSet;
 
 /// A token set as the session hands it out: the tokens plus the generation that identifies
 /// them, so a 401 can invalidate exactly the token that was used.
-///
-/// ```
-/// # async fn run(session: auth_core::Session) -> Result<(), auth_core::Error> {
-/// let lease = session.token().await?;
-/// println!("generation {}", lease.generation());
-/// # Ok(()) }
-/// ```
 pub struct Lease {
     tokens: TokenSet,
     generation: u64,
-    renew_at: Option<SystemTime>,
-    /// When the session stops using it: the token's expiry, except that a token just
-    /// received is used for at least [`MIN_FRESH`] (see [`Inner::renewed`]).
-    usable_until: Option<SystemTime>,
+    /// This token's renewal moment, drawn from its advisory window.
+    advisory_at: Option<SystemTime>,
+    mandatory_at: Option<SystemTime>,
+    /// When the session stops serving it: its expiry, or for a token that arrived already
+    /// expired the moment its backoff allows the next renewal (see [`Inner::renew`]).
+    serve_until: Option<SystemTime>,
+    expired_on_arrival: bool,
     invalidated: AtomicBool,
     expiry_counted: AtomicBool,
 }
 
-/// How long a token that a renewal just returned is used even if its expiry says it is
-/// already (nearly) over: a local clock running ahead of the vendor's would otherwise make
-/// every call renew. At most one renewal per this interval instead of one per call.
-const MIN_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
-
 impl Lease {
-    /// The token set.
-    ///
-    /// ```
-    /// # fn f(lease: &auth_core::Lease) { let _ = lease.tokens().access_token(); }
-    /// ```
+    /// The token set. Its expiry is on the local clock: an absolute expiry the provider gave
+    /// with the vendor's `Date` (see [`TokenSet::with_server_date`]) has been re-based.
     pub fn tokens(&self) -> &TokenSet {
         &self.tokens
     }
 
     /// Which token this is: every renewal or replacement makes a new generation.
-    ///
-    /// ```
-    /// # fn f(lease: &auth_core::Lease) { let _ = lease.generation(); }
-    /// ```
     pub fn generation(&self) -> u64 {
         self.generation
     }
 
+    /// This token's renewal moment: from it, the first call starts a renewal in the
+    /// background while the token keeps being served. Drawn for each token from its
+    /// advisory window (see [`RenewalPolicy`]); the token's expiry under
+    /// [`RenewalPolicy::OnExpiry`]; `None` for a token that never expires.
+    pub fn advisory_at(&self) -> Option<SystemTime> {
+        self.advisory_at
+    }
+
+    /// When this token's mandatory window opens: from then on a caller waits for a due
+    /// renewal rather than being served this token (it is served again if that renewal
+    /// fails while it is still valid). `None` for a token that never expires.
+    pub fn mandatory_at(&self) -> Option<SystemTime> {
+        self.mandatory_at
+    }
+
+    /// Whether the token had already expired when it arrived (after re-basing on the
+    /// vendor's clock). The session renews at once after the first such answer; the second
+    /// in a row is served until the session's [`Backoff`] allows the next renewal. That is
+    /// the only way a token the session knows is expired reaches the wire: the vendor, whose
+    /// clock decides, may well accept it, and the alternative is one renewal per call.
+    pub fn expired_on_arrival(&self) -> bool {
+        self.expired_on_arrival
+    }
+
     fn state(&self, now: SystemTime) -> State {
-        if self.invalidated.load(Ordering::Acquire) || self.usable_until.is_some_and(|at| now >= at)
+        if self.invalidated.load(Ordering::Acquire) || self.serve_until.is_some_and(|at| now >= at)
         {
-            State::Unusable
-        } else if self.renew_at.is_some_and(|at| now >= at) {
-            State::RenewSoon
+            State::Expired
+        } else if self.mandatory_at.is_some_and(|at| now >= at) {
+            State::Mandatory
+        } else if self.advisory_at.is_some_and(|at| now >= at) {
+            State::Advisory
         } else {
             State::Fresh
         }
@@ -81,27 +91,28 @@ impl fmt::Debug for Lease {
         f.debug_struct("Lease")
             .field("generation", &self.generation)
             .field("tokens", &self.tokens)
-            .field("renew_at", &self.renew_at)
+            .field("advisory_at", &self.advisory_at)
+            .field("mandatory_at", &self.mandatory_at)
+            .field("expired_on_arrival", &self.expired_on_arrival)
             .field("invalidated", &self.invalidated.load(Ordering::Relaxed))
             .finish()
     }
 }
 
+/// Where a token stands at a given instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
+    /// Before its renewal moment: served, nothing else happens.
     Fresh,
-    RenewSoon,
-    Unusable,
+    /// In its advisory window: served; a renewal starts in the background when one is due.
+    Advisory,
+    /// In its mandatory window: callers wait for a due renewal (served while backing off).
+    Mandatory,
+    /// Expired, rejected, or (a token expired on arrival) past its backoff: never served.
+    Expired,
 }
 
 /// Counters of what a session did, for demos, metrics and exact assertions in tests.
-///
-/// ```
-/// # fn f(session: &auth_core::Session) {
-/// let s = session.stats();
-/// println!("{} sign-ins, {} refreshes", s.sign_ins, s.refreshes);
-/// # }
-/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionStats {
@@ -117,9 +128,21 @@ pub struct SessionStats {
     pub refresh_rejections: u64,
     /// Renewals (sign-in or refresh) that failed.
     pub renewal_failures: u64,
-    /// Tokens found expired by a caller (each token counted once; early renewals inside the
-    /// margin are not expiries).
+    /// Tokens found expired by a caller (each token counted once; renewals ahead of expiry
+    /// are not expiries, nor are tokens counted in
+    /// [`expired_on_arrival`](Self::expired_on_arrival)).
     pub expiries: u64,
+    /// Token sets whose token had already expired when they arrived (after re-basing on the
+    /// vendor's clock), from a renewal or [`Session::replace`]: a vendor's clock far off
+    /// ours without a `Date` header, or a vendor bug. See [`Lease::expired_on_arrival`].
+    pub expired_on_arrival: u64,
+    /// The local clock minus the vendor's, in milliseconds, as seen on the last token answer
+    /// whose provider gave the `Date` header ([`TokenSet::with_server_date`]): positive when
+    /// the local clock runs ahead. `None` until such an answer. It includes the network's
+    /// delay and the header's whole-second resolution, so agreeing clocks read 0 to about
+    /// 1 000; alert well beyond that (a minute, say). Absolute expiries are re-based with
+    /// it, so a skew costs nothing here, but it breaks other things (TLS, signatures, logs).
+    pub clock_skew_ms: Option<i64>,
     /// 401 answers received on authorized calls.
     pub unauthorized: u64,
     /// Calls that got a 401, renewed, and then succeeded on the single retry.
@@ -136,6 +159,7 @@ struct Counters {
     refresh_rejections: AtomicU64,
     renewal_failures: AtomicU64,
     expiries: AtomicU64,
+    expired_on_arrival: AtomicU64,
     unauthorized: AtomicU64,
     recovered_401: AtomicU64,
     requests: AtomicU64,
@@ -166,13 +190,27 @@ struct Inner {
     settings: ArcSwap<Settings>,
     jitter: Jitter,
     counters: Counters,
+    /// Renewals that failed in a row; sets the next backoff (see [`Backoff`]).
+    failures_in_a_row: AtomicU32,
+    /// Renewal answers in a row whose token had expired on arrival.
+    expired_in_a_row: AtomicU32,
+    /// The earliest instant (nanoseconds since the epoch on the injected clock) at which a
+    /// renewal may start while the current token is still valid; 0 for "any time". Written
+    /// before the flight slot is emptied, so a caller that sees no flight sees it.
+    next_attempt: AtomicU64,
+    /// The last clock skew seen, in milliseconds; [`NO_SKEW`] before any.
+    clock_skew: AtomicI64,
 }
+
+/// [`Inner::clock_skew`] before any answer carried a `Date`.
+const NO_SKEW: i64 = i64::MIN;
 
 /// What a session's `with_*` setters change. Read once per renewal or wait, never on the
 /// hot path.
 #[derive(Debug, Clone, Copy)]
 struct Settings {
     retries: RetryPolicy,
+    backoff: Backoff,
     token_timeout: Duration,
     max_wait: Option<Duration>,
 }
@@ -181,6 +219,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             retries: RetryPolicy::default(),
+            backoff: Backoff::default(),
             token_timeout: Session::DEFAULT_TOKEN_TIMEOUT,
             max_wait: None,
         }
@@ -192,8 +231,19 @@ impl Default for Settings {
 /// - The hot path (a valid token) is one lock-free load and a clock read: no lock, no I/O.
 /// - However many tasks find the token stale, one sign-in or refresh runs (on its own task,
 ///   so cancelling a caller never wedges the others) and every waiter gets its result.
-/// - A token inside the renewal margin keeps being served while the renewal runs; if the
-///   renewal fails the still-valid token is kept and the next call tries again.
+/// - Each token is renewed ahead of its expiry in two windows sized from its lifetime (see
+///   [`RenewalPolicy`]): from a renewal moment drawn at random from its advisory window, a
+///   call starts a background renewal and the valid token keeps being served; inside the
+///   mandatory window callers wait for the renewal. A failed renewal never throws away a
+///   still-valid token: it keeps being served, and the next attempt waits for a jittered,
+///   growing [`Backoff`] ([`with_renewal_backoff`](Self::with_renewal_backoff)). Once the
+///   token is expired or rejected, every caller gets a fresh attempt or the one in flight.
+/// - An absolute expiry is read on the vendor's clock when the provider passes the answer's
+///   `Date` ([`TokenSet::with_server_date`]); the skew seen is in
+///   [`SessionStats::clock_skew_ms`].
+/// - No token the session knows is expired is sent: a renewal answer already expired on
+///   arrival is renewed again at once; only a second such answer in a row is used, until
+///   the backoff allows the next renewal ([`Lease::expired_on_arrival`]).
 /// - A rejected refresh token falls back to a full sign-in when the provider can sign in.
 /// - A token request that fails transiently (5xx, connect error, timeout) while no valid
 ///   token remains is retried inside the one renewal, with a short jittered backoff
@@ -205,13 +255,46 @@ impl Default for Settings {
 ///
 /// Cheap to clone; clones share the cache.
 ///
-/// ```no_run
-/// # async fn run(provider: impl auth_core::provider::TokenProvider) -> Result<(), auth_core::Error> {
-/// use auth_core::{Session, http::Http};
-/// let http = Http::new()?;
-/// let session = Session::new(provider, http.clone());
-/// let resp = session.send(http.request(reqwest::Method::GET, "https://api.example.com/me")).await?;
-/// # drop(resp); Ok(()) }
+/// A hundred callers on an expired token cause one sign-in, and every one of them gets the
+/// new token (its [`Lease`] says which generation it is); [`SessionStats`] counts it all:
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::time::Duration;
+/// use auth_core::provider::{TokenProvider, async_trait};
+/// use auth_core::{AccessToken, Clock as _, Error, Expiry, ManualClock, Session, TokenSet};
+///
+/// #[derive(Debug)]
+/// struct Slow { clock: ManualClock, issued: AtomicU64 }
+///
+/// #[async_trait]
+/// impl TokenProvider for Slow {
+///     async fn sign_in(&self) -> Result<TokenSet, Error> {
+///         tokio::task::yield_now().await; // the callers pile up meanwhile
+///         let n = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
+///         let expiry = Expiry::lifetime_from(Duration::from_secs(3600), self.clock.now());
+///         Ok(TokenSet::new(AccessToken::new(format!("t{n}")), expiry))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// # async fn main() -> Result<(), Error> {
+/// let clock = ManualClock::new();
+/// let http = auth_core::http::Http::new()?.with_clock(clock.clone());
+/// let session = Session::new(Slow { clock: clock.clone(), issued: AtomicU64::new(0) }, http);
+/// let first = session.token().await?;
+/// clock.advance(Duration::from_secs(3601));
+/// let callers: Vec<_> = (0..100)
+///     .map(|_| { let s = session.clone(); tokio::spawn(async move { s.token().await }) })
+///     .collect();
+/// for c in callers {
+///     let lease = c.await.expect("task")?;
+///     assert_eq!(lease.tokens().access_token().expose(), "t2");
+///     assert!(lease.generation() > first.generation());
+/// }
+/// let stats = session.stats();
+/// assert_eq!((stats.sign_ins, stats.expiries), (2, 1));
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct Session {
@@ -231,23 +314,11 @@ impl fmt::Debug for Session {
 
 impl Session {
     /// A session with no token yet: the first call signs in.
-    ///
-    /// ```no_run
-    /// # fn f(p: impl auth_core::provider::TokenProvider) -> Result<(), auth_core::Error> {
-    /// let session = auth_core::Session::new(p, auth_core::http::Http::new()?);
-    /// # Ok(()) }
-    /// ```
     pub fn new(provider: impl TokenProvider, http: Http) -> Self {
         Self::from_arc(Arc::new(provider), http)
     }
 
     /// Like [`new`](Self::new), for a provider already behind an `Arc`.
-    ///
-    /// ```no_run
-    /// # fn f(p: std::sync::Arc<dyn auth_core::provider::TokenProvider>) -> Result<(), auth_core::Error> {
-    /// let session = auth_core::Session::from_arc(p, auth_core::http::Http::new()?);
-    /// # Ok(()) }
-    /// ```
     pub fn from_arc(provider: Arc<dyn TokenProvider>, http: Http) -> Self {
         let policy = provider.policy();
         let capabilities = provider.capabilities();
@@ -266,6 +337,10 @@ impl Session {
                 settings: ArcSwap::from_pointee(Settings::default()),
                 jitter: Jitter::from_entropy(),
                 counters: Counters::default(),
+                failures_in_a_row: AtomicU32::new(0),
+                expired_in_a_row: AtomicU32::new(0),
+                next_attempt: AtomicU64::new(0),
+                clock_skew: AtomicI64::new(NO_SKEW),
             }),
         }
     }
@@ -316,8 +391,18 @@ impl Session {
         self.configure(|s| s.max_wait = Some(max_wait))
     }
 
-    /// Seed the jitter of the retry backoff, so a test sees the same waits on every run.
-    /// Sessions are otherwise seeded apart, so many clients do not retry in step.
+    /// How long the session waits before its next renewal attempt while it still has a
+    /// token to serve: after a failed renewal, and after two renewals in a row returned
+    /// tokens already expired on arrival. The default ([`Backoff::default`]) starts at 1 s
+    /// and doubles up to 60 s. Shared with this session's clones.
+    pub fn with_renewal_backoff(self, backoff: Backoff) -> Self {
+        self.configure(|s| s.backoff = backoff)
+    }
+
+    /// Seed the session's jitter (each token's renewal moment within its advisory window,
+    /// the retry and renewal backoffs), so a test sees the same moments and waits on every
+    /// run. Sessions are otherwise seeded apart, so many clients do not renew or retry in
+    /// step.
     pub fn with_jitter_seed(self, seed: u64) -> Self {
         self.inner.jitter.reseed(seed);
         self
@@ -333,19 +418,11 @@ impl Session {
     }
 
     /// The transport this session sends through.
-    ///
-    /// ```no_run
-    /// # fn f(s: auth_core::Session) { let _ = s.http().now(); }
-    /// ```
     pub fn http(&self) -> &Http {
         &self.inner.http
     }
 
     /// The renewal policy in force.
-    ///
-    /// ```no_run
-    /// # fn f(s: auth_core::Session) { let _ = s.policy(); }
-    /// ```
     pub fn policy(&self) -> RenewalPolicy {
         self.inner.policy
     }
@@ -365,6 +442,9 @@ impl Session {
             refresh_rejections: l(&c.refresh_rejections),
             renewal_failures: l(&c.renewal_failures),
             expiries: l(&c.expiries),
+            expired_on_arrival: l(&c.expired_on_arrival),
+            clock_skew_ms: Some(self.inner.clock_skew.load(Ordering::Relaxed))
+                .filter(|s| *s != NO_SKEW),
             unauthorized: l(&c.unauthorized),
             recovered_401: l(&c.recovered_401),
             requests: l(&c.requests),
@@ -382,43 +462,35 @@ impl Session {
 
     /// Install a token set obtained outside the session (a company switch, a token the user
     /// handed over, a static token). It becomes a new generation.
-    ///
-    /// ```no_run
-    /// # fn f(s: auth_core::Session, set: auth_core::TokenSet) { let lease = s.replace(set); }
-    /// ```
     pub fn replace(&self, tokens: TokenSet) -> Arc<Lease> {
-        let lease = self.inner.lease(tokens);
+        let lease = Arc::new(self.inner.make_lease(tokens));
+        if lease.expired_on_arrival {
+            bump(&self.inner.counters.expired_on_arrival);
+        }
         // Under the flight lock: a renewal finishing now either sees this token or is
         // already installed, never overwrites it after checking.
         let _slot = lock(&self.inner.flight);
         self.inner.current.store(Some(lease.clone()));
+        self.inner.reset_backoff();
+        self.inner.expired_in_a_row.store(0, Ordering::Release);
         lease
     }
 
     /// Forget the cached token (after a sign-out); the next call signs in again. A renewal
     /// already in flight still answers the callers waiting on it, but its token is not
     /// installed.
-    ///
-    /// ```no_run
-    /// # fn f(s: auth_core::Session) { s.clear(); }
-    /// ```
     pub fn clear(&self) {
         let mut slot = lock(&self.inner.flight);
         self.inner.sign_outs.fetch_add(1, Ordering::AcqRel);
         self.inner.current.store(None);
+        self.inner.reset_backoff();
+        self.inner.expired_in_a_row.store(0, Ordering::Release);
         // Callers from now on start a renewal of their own rather than join the old one.
         self.inner.land(&mut slot, None);
     }
 
     /// Mark the token of `generation` as rejected. A token someone already renewed (a newer
     /// generation) is untouched, so two callers that both saw a 401 cause one renewal.
-    ///
-    /// ```no_run
-    /// # async fn f(s: auth_core::Session) -> Result<(), auth_core::Error> {
-    /// let lease = s.token().await?;
-    /// s.invalidate(lease.generation());
-    /// # Ok(()) }
-    /// ```
     pub fn invalidate(&self, generation: u64) {
         if let Some(cur) = self.inner.current.load().as_ref()
             && cur.generation == generation
@@ -429,12 +501,6 @@ impl Session {
 
     /// A usable token: the cached one while valid, otherwise the result of the one renewal
     /// in flight (started here if none is).
-    ///
-    /// ```no_run
-    /// # async fn f(s: auth_core::Session) -> Result<(), auth_core::Error> {
-    /// let lease = s.token().await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn token(&self) -> Result<Arc<Lease>, Error> {
         self.token_waiting(None).await
     }
@@ -476,30 +542,51 @@ impl Session {
     }
 
     async fn token_waiting(&self, max_wait: Option<Duration>) -> Result<Arc<Lease>, Error> {
-        let now = self.inner.http.now();
-        if let Some(cur) = self.inner.current.load_full() {
+        let inner = &self.inner;
+        let now = inner.http.now();
+        let current = inner.current.load_full();
+        if let Some(cur) = &current {
             match cur.state(now) {
-                State::Fresh => return Ok(cur),
-                State::RenewSoon => {
-                    // Keep serving the valid token; renew in the background, once.
-                    // Without a runtime the renewal waits until the token is unusable.
-                    if !self.inner.flying.load(Ordering::Acquire) {
-                        let _ = self.inner.clone().flight();
+                State::Fresh => return Ok(cur.clone()),
+                State::Advisory => {
+                    // Keep serving the valid token; renew in the background, once, when the
+                    // backoff of a failed attempt allows. Without a runtime the renewal waits
+                    // until the token is expired.
+                    if !inner.flying.load(Ordering::Acquire) && inner.attempt_due(now) {
+                        let _ = inner.clone().flight();
                     }
-                    return Ok(cur);
+                    return Ok(cur.clone());
                 }
-                State::Unusable => {
+                // Backing off after a failure: nothing to wait for, and the token is valid.
+                State::Mandatory
+                    if !inner.flying.load(Ordering::Acquire) && !inner.attempt_due(now) =>
+                {
+                    return Ok(cur.clone());
+                }
+                State::Mandatory => {}
+                State::Expired => {
                     // Count each expired token once, however many callers find it.
                     if !cur.invalidated.load(Ordering::Acquire)
+                        && !cur.expired_on_arrival
                         && !cur.expiry_counted.swap(true, Ordering::AcqRel)
                     {
-                        bump(&self.inner.counters.expiries);
+                        bump(&inner.counters.expiries);
                     }
                 }
             }
         }
-        match self.inner.clone().flight()? {
-            Some(flight) => match max_wait.or(self.inner.settings.load().max_wait) {
+        let flight = match inner.clone().flight() {
+            Ok(flight) => flight,
+            // No runtime to renew on: a token inside its mandatory window is still valid.
+            Err(e) => {
+                return match current {
+                    Some(cur) if cur.state(now) != State::Expired => Ok(cur),
+                    _ => Err(e),
+                };
+            }
+        };
+        let outcome = match flight {
+            Some(flight) => match max_wait.or(inner.settings.load().max_wait) {
                 None => flight.await,
                 // Dropping our clone of the shared flight on timeout leaves the renewal task
                 // running for everyone else.
@@ -515,21 +602,34 @@ impl Session {
                         })
                 }
             },
-            // Someone renewed between our load and the flight check.
-            None => self
-                .inner
+            // Someone renewed between our load and the flight check, or a failure's
+            // backoff began: the current token is the answer.
+            None => inner
                 .current
                 .load_full()
                 .ok_or_else(|| Error::new(ErrorKind::SessionExpired, "no token available")),
+        };
+        match (outcome, current) {
+            // A renewal inside the mandatory window failed (or outlasted our wait): the token
+            // is still valid and still the session's, so it is served after all.
+            (Err(e), Some(cur)) => {
+                let still_current = inner
+                    .current
+                    .load()
+                    .as_ref()
+                    .is_some_and(|l| l.generation == cur.generation);
+                if still_current && cur.state(inner.http.now()) != State::Expired {
+                    Ok(cur)
+                } else {
+                    Err(e)
+                }
+            }
+            (outcome, _) => outcome,
         }
     }
 
     /// Wait for the renewal in flight, if any (for example a background renewal started
     /// inside the margin), and return its result.
-    ///
-    /// ```no_run
-    /// # async fn f(s: auth_core::Session) { let _ = s.settle().await; }
-    /// ```
     pub async fn settle(&self) -> Option<Result<Arc<Lease>, Error>> {
         let flight = lock(&self.inner.flight).as_ref().map(|(_, f)| f.clone());
         match flight {
@@ -542,26 +642,12 @@ impl Session {
     /// invalidate exactly that token, renew, and retry once (unless the body cannot be
     /// replayed or the credential cannot be renewed); a second 401 surfaces as
     /// unauthorized. Non-success answers become errors via the vendor's parser.
-    ///
-    /// ```no_run
-    /// # async fn f(s: auth_core::Session) -> Result<(), auth_core::Error> {
-    /// let req = s.http().request(reqwest::Method::GET, "https://api.example.com/me");
-    /// let resp = s.send(req).await?;
-    /// # drop(resp); Ok(()) }
-    /// ```
     pub async fn send(&self, request: RequestBuilder) -> Result<Response, Error> {
         self.send_with_secrets(request, &[]).await
     }
 
     /// [`send`](Self::send), also scrubbing `secrets` (beyond the session's own tokens) from
     /// any error body.
-    ///
-    /// ```no_run
-    /// # async fn f(s: auth_core::Session, pw: secrecy::SecretString) -> Result<(), auth_core::Error> {
-    /// let req = s.http().request(reqwest::Method::POST, "https://api.example.com/x");
-    /// let resp = s.send_with_secrets(req, &[&pw]).await?;
-    /// # drop(resp); Ok(()) }
-    /// ```
     pub async fn send_with_secrets(
         &self,
         request: RequestBuilder,
@@ -614,13 +700,6 @@ impl Session {
     }
 
     /// [`send`](Self::send) and decode the JSON answer.
-    ///
-    /// ```no_run
-    /// # async fn f(s: auth_core::Session) -> Result<(), auth_core::Error> {
-    /// let req = s.http().request(reqwest::Method::GET, "https://api.example.com/me");
-    /// let me: serde_json::Value = s.send_json(req).await?;
-    /// # Ok(()) }
-    /// ```
     pub async fn send_json<T: DeserializeOwned>(
         &self,
         request: RequestBuilder,
@@ -689,35 +768,67 @@ impl Inner {
         }
     }
 
-    /// A lease for tokens installed from outside: their expiry is taken as it is.
-    fn lease(&self, tokens: TokenSet) -> Arc<Lease> {
-        self.lease_with_floor(tokens, None)
-    }
-
-    /// A lease for tokens a renewal just returned: used for at least [`MIN_FRESH`].
-    fn renewed(&self, tokens: TokenSet) -> Arc<Lease> {
-        let floor = self.http.now().checked_add(MIN_FRESH);
-        self.lease_with_floor(tokens, floor)
-    }
-
-    fn lease_with_floor(&self, tokens: TokenSet, floor: Option<SystemTime>) -> Arc<Lease> {
-        let at_least = |t: SystemTime| match floor {
-            Some(f) => t.max(f),
-            None => t,
+    /// A lease for `tokens`, received now: its expiry re-based on the vendor's clock when
+    /// the provider gave the `Date` (the skew seen is recorded), its renewal moment drawn
+    /// from its advisory window.
+    fn make_lease(&self, tokens: TokenSet) -> Lease {
+        let now = self.http.now();
+        let (tokens, skew) = tokens.on_local_clock(now);
+        if let Some(ms) = skew {
+            self.clock_skew
+                .store(ms.max(NO_SKEW + 1), Ordering::Relaxed);
+        }
+        let expires_at = tokens.expiry().expires_at();
+        let (advisory_at, mandatory_at) = match expires_at {
+            None => (None, None),
+            Some(at) => {
+                let w = self.policy.windows(tokens.expiry().lifetime());
+                let before = |d: Duration| at.checked_sub(d).unwrap_or(now);
+                let opens = before(w.advisory);
+                let mandatory = before(w.mandatory);
+                let spread = mandatory.duration_since(opens).unwrap_or(Duration::ZERO);
+                (Some(opens + self.jitter.up_to(spread)), Some(mandatory))
+            }
         };
-        let renew_at = tokens.expiry().expires_at().map(|at| {
-            let margin = self.policy.margin(tokens.expiry().lifetime());
-            at_least(at.checked_sub(margin).unwrap_or(at))
-        });
-        let usable_until = tokens.expiry().expires_at().map(at_least);
-        Arc::new(Lease {
+        Lease {
             tokens,
             generation: self.next_generation.fetch_add(1, Ordering::AcqRel),
-            renew_at,
-            usable_until,
+            advisory_at,
+            mandatory_at,
+            serve_until: expires_at,
+            expired_on_arrival: expires_at.is_some_and(|at| at <= now),
             invalidated: AtomicBool::new(false),
             expiry_counted: AtomicBool::new(false),
-        })
+        }
+    }
+
+    /// Whether a renewal may start now while the current token is still valid: no failure's
+    /// backoff is running.
+    fn attempt_due(&self, now: SystemTime) -> bool {
+        let next = self.next_attempt.load(Ordering::Acquire);
+        next == 0 || nanos(now) >= next
+    }
+
+    /// Whether the current token needs a renewal started now (see [`State`]).
+    fn needs_attempt(&self, lease: &Lease, now: SystemTime) -> bool {
+        match lease.state(now) {
+            State::Fresh => false,
+            State::Advisory | State::Mandatory => self.attempt_due(now),
+            State::Expired => true,
+        }
+    }
+
+    /// A renewal failed: the next one, while a valid token is served, waits for the backoff.
+    fn note_failure(&self) {
+        let n = self.failures_in_a_row.fetch_add(1, Ordering::AcqRel) + 1;
+        let wait = self.settings.load().backoff.delay(n, &self.jitter);
+        let at = self.http.now().checked_add(wait).map_or(u64::MAX, nanos);
+        self.next_attempt.store(at.max(1), Ordering::Release);
+    }
+
+    fn reset_backoff(&self) {
+        self.failures_in_a_row.store(0, Ordering::Release);
+        self.next_attempt.store(0, Ordering::Release);
     }
 
     /// The renewal in flight, started if none is and the cached token still needs one.
@@ -737,7 +848,7 @@ impl Inner {
         }
         let current = self.current.load_full();
         if let Some(cur) = &current
-            && cur.state(self.http.now()) == State::Fresh
+            && !self.needs_attempt(cur, self.http.now())
         {
             return Ok(None);
         }
@@ -799,7 +910,7 @@ impl Inner {
                 let next = match latest {
                     // Someone installed a newer token while we renewed (a company switch, a
                     // handed-over token): it wins over our answer, even over our failure.
-                    Some(newer) if replaced && newer.state(self.http.now()) != State::Unusable => {
+                    Some(newer) if replaced && newer.state(self.http.now()) != State::Expired => {
                         Next::Done(Ok(newer))
                     }
                     // ... and was rejected already: renew *that* identity, never install the
@@ -819,6 +930,11 @@ impl Inner {
                         Next::Done(result)
                     }
                 };
+                match &next {
+                    Next::Done(Ok(_)) => self.reset_backoff(),
+                    Next::Done(Err(_)) => self.note_failure(),
+                    Next::Again(_) => {}
+                }
                 if matches!(next, Next::Done(_)) {
                     self.land(&mut slot, Some(id));
                 }
@@ -831,18 +947,59 @@ impl Inner {
         }
     }
 
+    /// Renew from `previous`. A token that arrives already expired gets at most one
+    /// immediate further renewal; the second such token in a row (and every one after it)
+    /// is served until the backoff allows the next renewal, so a vendor whose tokens always
+    /// look expired costs one renewal per backoff step, not one per call.
     async fn renew(&self, previous: Option<Arc<Lease>>, sign_outs: u64) -> RenewalResult {
+        let prev = previous.as_deref();
+        let mut lease = self.make_lease(self.obtain(prev, previous.as_ref(), sign_outs).await?);
+        if !lease.expired_on_arrival {
+            self.expired_in_a_row.store(0, Ordering::Release);
+            return Ok(Arc::new(lease));
+        }
+        bump(&self.counters.expired_on_arrival);
+        let mut in_a_row = self.expired_in_a_row.fetch_add(1, Ordering::AcqRel) + 1;
+        if in_a_row == 1 {
+            // Renewing from the expired set itself: its refresh token is the newest.
+            let tokens = self
+                .obtain(Some(&lease), previous.as_ref(), sign_outs)
+                .await?;
+            lease = self.make_lease(tokens);
+            if !lease.expired_on_arrival {
+                self.expired_in_a_row.store(0, Ordering::Release);
+                return Ok(Arc::new(lease));
+            }
+            bump(&self.counters.expired_on_arrival);
+            in_a_row = self.expired_in_a_row.fetch_add(1, Ordering::AcqRel) + 1;
+        }
+        let wait = self
+            .settings
+            .load()
+            .backoff
+            .delay(in_a_row - 1, &self.jitter);
+        let until = self.http.now().checked_add(wait);
+        lease.advisory_at = until;
+        lease.mandatory_at = until;
+        lease.serve_until = until;
+        Ok(Arc::new(lease))
+    }
+
+    /// One renewal's token set: a refresh of `from`'s refresh token where the vendor has the
+    /// grant, falling back to a sign-in when it is rejected; else a sign-in. `base` is the
+    /// session's token this renewal replaces (see [`nothing_valid_left`](Self::nothing_valid_left)).
+    async fn obtain(
+        &self,
+        from: Option<&Lease>,
+        base: Option<&Arc<Lease>>,
+        sign_outs: u64,
+    ) -> Result<TokenSet, Error> {
         let caps = self.capabilities;
-        let refreshable = previous
-            .as_ref()
-            .filter(|p| caps.refresh && p.tokens.refresh_token().is_some());
+        let refreshable = from.filter(|p| caps.refresh && p.tokens.refresh_token().is_some());
         if let Some(prev) = refreshable {
             bump(&self.counters.refreshes);
-            let refreshed = self
-                .request(Some(&prev.tokens), previous.as_ref(), sign_outs)
-                .await;
-            match refreshed {
-                Ok(tokens) => return Ok(self.renewed(tokens.inherit_from(&prev.tokens))),
+            match self.request(Some(&prev.tokens), base, sign_outs).await {
+                Ok(tokens) => return Ok(tokens.inherit_from(&prev.tokens)),
                 Err(e) if refresh_rejected(&e) && caps.sign_in => {
                     bump(&self.counters.refresh_rejections);
                 }
@@ -857,8 +1014,7 @@ impl Inner {
             return Err(self.provider.renewal_impossible());
         }
         bump(&self.counters.sign_ins);
-        let tokens = self.request(None, previous.as_ref(), sign_outs).await?;
-        Ok(self.renewed(tokens))
+        self.request(None, base, sign_outs).await
     }
 
     /// One token request (a refresh of `refresh`, or a sign-in), each attempt bounded by the
@@ -916,9 +1072,9 @@ impl Inner {
     }
 
     /// Whether the callers have nothing to use but this renewal's answer: the token it
-    /// renews (`base`) is still the session's and unusable, or there is none. A renewal
+    /// renews (`base`) is still the session's and expired, or there is none. A renewal
     /// ahead of expiry (the token still valid) is not retried: callers are being served and
-    /// the next call tries again. Nor is one whose token was replaced or signed out
+    /// the next attempt waits for the backoff. Nor is one whose token was replaced or signed out
     /// meanwhile: [`drive`](Self::drive) decides what its waiters get.
     fn nothing_valid_left(&self, base: Option<&Arc<Lease>>, sign_outs: u64) -> bool {
         if self.sign_outs.load(Ordering::Acquire) != sign_outs {
@@ -928,7 +1084,7 @@ impl Inner {
         match (latest.as_ref(), base) {
             (None, None) => true,
             (Some(l), Some(b)) if l.generation == b.generation => {
-                l.state(self.http.now()) == State::Unusable
+                l.state(self.http.now()) == State::Expired
             }
             _ => false,
         }
@@ -958,6 +1114,9 @@ impl Drop for FlightGuard {
         }
         bump(&self.inner.counters.renewal_failures);
         let mut slot = lock(&self.inner.flight);
+        if slot.as_ref().is_some_and(|(f, _)| *f == self.id) {
+            self.inner.note_failure();
+        }
         self.inner.land(&mut slot, Some(self.id));
     }
 }
@@ -966,6 +1125,12 @@ impl Drop for FlightGuard {
 /// means a panic elsewhere: its data is still consistent.
 fn lock(m: &Mutex<Option<(u64, Flight)>>) -> std::sync::MutexGuard<'_, Option<(u64, Flight)>> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `t` in nanoseconds since the epoch (0 before it, saturating far after).
+fn nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 fn refresh_rejected(e: &Error) -> bool {

@@ -3,6 +3,7 @@
 use std::any::{Any, TypeId};
 use std::fmt;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
@@ -145,6 +146,7 @@ pub struct TokenSet {
     refresh_token: Option<RefreshToken>,
     expiry: Expiry,
     data: Data,
+    server_date: Option<SystemTime>,
 }
 
 /// Typed values keyed by their type. Debug shows the type names only.
@@ -172,6 +174,7 @@ impl TokenSet {
             refresh_token: None,
             expiry,
             data: Data::default(),
+            server_date: None,
         }
     }
 
@@ -197,6 +200,74 @@ impl TokenSet {
             .0
             .push((id, std::any::type_name::<T>(), Arc::new(value)));
         self
+    }
+
+    /// Say what the vendor's clock read when it answered: its answer's `Date` header, read
+    /// with [`server_date`](crate::http::server_date). A provider whose expiry is an absolute
+    /// instant (an RFC 3339 timestamp, a JWT `exp`) should always pass it: the session then
+    /// measures the token's lifetime on the vendor's clock (`expiry - Date`) and counts it
+    /// from the local receipt, so a local clock ahead of the vendor's does not make a fresh
+    /// token look expired, nor one behind it make an expired token look valid. With `None`
+    /// (no header) the local clock is trusted, as without this call. A lifetime counted
+    /// from receipt (`expires_in`) needs no re-basing; the session still records the skew
+    /// it sees ([`SessionStats::clock_skew_ms`](crate::SessionStats::clock_skew_ms)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use auth_core::{AccessToken, Clock as _, Error, Expiry, ManualClock, Session, TokenSet, http::Http};
+    ///
+    /// /// A vendor whose clock runs 10 minutes ahead of ours, issuing one-hour tokens with
+    /// /// an absolute expiry.
+    /// #[derive(Debug)]
+    /// struct AheadVendor(ManualClock);
+    ///
+    /// #[auth_core::provider::async_trait]
+    /// impl auth_core::provider::TokenProvider for AheadVendor {
+    ///     async fn sign_in(&self) -> Result<TokenSet, Error> {
+    ///         let received = self.0.now();
+    ///         let vendor_now = received + Duration::from_secs(600);
+    ///         let expiry = Expiry::at(vendor_now + Duration::from_secs(3600), received);
+    ///         Ok(TokenSet::new(AccessToken::new("t"), expiry).with_server_date(Some(vendor_now)))
+    ///     }
+    /// }
+    ///
+    /// let clock = ManualClock::new();
+    /// let session = Session::new(AheadVendor(clock.clone()), Http::new().unwrap().with_clock(clock.clone()));
+    /// let lease = session.token().await.unwrap();
+    /// // An hour from receipt on our clock, not an hour and ten minutes.
+    /// assert_eq!(lease.tokens().expiry().expires_at(), Some(clock.now() + Duration::from_secs(3600)));
+    /// assert_eq!(session.stats().clock_skew_ms, Some(-600_000));
+    /// # }
+    /// ```
+    pub fn with_server_date(mut self, date: Option<SystemTime>) -> Self {
+        self.server_date = date;
+        self
+    }
+
+    /// The vendor's clock reading given with [`with_server_date`](Self::with_server_date).
+    /// A session's lease holds the set with its expiry already on the local clock, and this
+    /// `None`.
+    ///
+    /// ```
+    /// let s = auth_core::TokenSet::new(auth_core::AccessToken::new("a"), auth_core::Expiry::never());
+    /// assert_eq!(s.server_date(), None);
+    /// ```
+    pub fn server_date(&self) -> Option<SystemTime> {
+        self.server_date
+    }
+
+    /// The set with its expiry on the local clock (re-based with the server date, which is
+    /// then dropped so it is never applied twice), and the clock skew seen: the receipt
+    /// (`now` when the expiry does not say) minus the server date, in milliseconds.
+    pub(crate) fn on_local_clock(mut self, now: SystemTime) -> (TokenSet, Option<i64>) {
+        let Some(date) = self.server_date.take() else {
+            return (self, None);
+        };
+        let receipt = self.expiry.received_at().unwrap_or(now);
+        self.expiry = self.expiry.on_local_clock(date);
+        (self, Some(signed_millis(receipt, date)))
     }
 
     /// The value of type `T` attached with [`with_data`](Self::with_data), if any.
@@ -266,6 +337,16 @@ impl TokenSet {
     }
 }
 
+/// `a - b` in milliseconds, saturating.
+fn signed_millis(a: SystemTime, b: SystemTime) -> i64 {
+    let since = |t: SystemTime| match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i128::try_from(d.as_millis()).unwrap_or(i128::MAX),
+        Err(e) => -i128::try_from(e.duration().as_millis()).unwrap_or(i128::MAX),
+    };
+    let d = since(a).saturating_sub(since(b));
+    i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,7 +371,7 @@ mod tests {
         ] {
             assert!(!shown.contains(SECRET), "leaked: {shown}");
         }
-        insta::assert_snapshot!(format!("{set:?}"), @r#"TokenSet { access_token: AccessToken([REDACTED]), refresh_token: Some(RefreshToken([REDACTED])), expiry: Expiry { expires_at: None, lifetime: None }, data: [] }"#);
+        insta::assert_snapshot!(format!("{set:?}"), @r#"TokenSet { access_token: AccessToken([REDACTED]), refresh_token: Some(RefreshToken([REDACTED])), expiry: Expiry { expires_at: None, lifetime: None, received_at: None }, data: [], server_date: None }"#);
     }
 
     #[test]
@@ -304,6 +385,35 @@ mod tests {
 
     #[derive(Debug, PartialEq)]
     struct Tag(&'static str);
+
+    #[test]
+    fn the_server_date_rebases_once_and_reports_the_skew() {
+        use std::time::Duration;
+        let received = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let date = received - Duration::from_millis(600_250);
+        let set = TokenSet::new(
+            AccessToken::new("a"),
+            Expiry::at(date + Duration::from_secs(60), received),
+        )
+        .with_server_date(Some(date));
+        let (local, skew) = set.on_local_clock(received + Duration::from_secs(9));
+        assert_eq!(skew, Some(600_250));
+        assert_eq!(
+            local.expiry().expires_at(),
+            Some(received + Duration::from_secs(60))
+        );
+        assert_eq!(local.server_date(), None);
+        // Applied once: the local set carries no date to apply again.
+        let (again, skew) = local.clone().on_local_clock(received);
+        assert_eq!((again.expiry(), skew), (local.expiry(), None));
+        // A relative expiry is left alone; the skew is measured from `now`.
+        let rel = TokenSet::new(AccessToken::new("a"), Expiry::from_expires_in(60, received))
+            .with_server_date(Some(received + Duration::from_secs(5)));
+        let (rel_local, skew) = rel.on_local_clock(received);
+        assert_eq!(skew, Some(-5_000));
+        assert_eq!(rel_local.expiry(), &Expiry::from_expires_in(60, received));
+        assert_eq!(signed_millis(UNIX_EPOCH, received), -1_000_000_000);
+    }
 
     #[test]
     fn inherit_keeps_new_values() {

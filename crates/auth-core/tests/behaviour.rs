@@ -16,7 +16,7 @@ use auth_core::{
     AccessToken, Error, ErrorKind, Expiry, ManualClock, Page, PageToken, RefreshToken, Session,
     TokenSet,
     http::Http,
-    provider::{Capabilities, PageInfo, Paginator, RenewalPolicy, TokenProvider},
+    provider::{Backoff, Capabilities, PageInfo, Paginator, RenewalPolicy, TokenProvider},
 };
 use futures::StreamExt as _;
 use httpmock::prelude::*;
@@ -244,8 +244,9 @@ async fn inside_the_margin_the_valid_token_is_served_and_renewed_once() {
     let refresh = fake.refresh_ok().await;
     let session = fake.default_session();
     let first = session.token().await.unwrap();
-    // One hour lifetime: margin is min(5 min, 6 min) = 5 min. Step to 2 minutes before expiry.
-    fake.clock.advance(Duration::from_secs(3600 - 120));
+    // Step to this token's renewal moment, inside its advisory window (the last 6 minutes
+    // of its hour but for the mandatory last 4).
+    fake.clock.set(first.advisory_at().unwrap());
     let tasks: Vec<_> = (0..200)
         .map(|_| {
             let s = session.clone();
@@ -292,10 +293,11 @@ async fn a_failed_refresh_keeps_the_valid_token_and_is_not_cached() {
         .await;
     let session = fake.default_session();
     session.send(fake.api()).await.unwrap();
+    let lease = session.current().unwrap();
 
-    // Inside the margin, still valid: every call is served with the old token, and every call
-    // tries the renewal again (failures are not cached).
-    fake.clock.advance(Duration::from_secs(3600 - 60));
+    // Inside the advisory window, still valid: every call is served with the old token. A
+    // failed background renewal is tried again after the backoff, not on the next call.
+    fake.clock.set(lease.advisory_at().unwrap());
     for attempt in 1..=3 {
         session.send(fake.api()).await.unwrap();
         // The background renewal may already be over; wait for it if it is not.
@@ -303,6 +305,12 @@ async fn a_failed_refresh_keeps_the_valid_token_and_is_not_cached() {
             assert!(outcome.unwrap_err().is_transient());
         }
         assert_eq!(session.stats().renewal_failures, attempt);
+        // Backing off: served again without a new attempt.
+        session.send(fake.api()).await.unwrap();
+        assert!(session.settle().await.is_none());
+        assert_eq!(failing.calls_async().await as u64, attempt);
+        fake.clock
+            .advance(Backoff::default().ceiling(attempt.try_into().unwrap()));
     }
     assert_eq!(failing.calls_async().await, 3);
     assert_eq!(session.stats().renewal_failures, 3);
@@ -314,12 +322,13 @@ async fn a_failed_refresh_keeps_the_valid_token_and_is_not_cached() {
             .all(|a| a == "Bearer access-login-1")
     );
 
-    // Inside the margin nothing was retried in-line: one request per renewal.
+    // While valid nothing was retried in-line: one request per renewal.
     assert_eq!(session.stats().renewal_retries, 0);
 
     // Once expired, a failing renewal is retried (3 attempts by default), then surfaces as
-    // an error, and the next call tries again.
-    fake.clock.advance(Duration::from_secs(61));
+    // an error, and the next call tries again, whatever the backoff.
+    fake.clock
+        .set(lease.tokens().expiry().expires_at().unwrap() + Duration::from_secs(1));
     let e = session.send(fake.api()).await.unwrap_err();
     assert!(e.is_transient(), "{e:?}");
     assert_eq!(e.vendor_message(), Some("maintenance"));
@@ -771,17 +780,26 @@ async fn a_token_already_expired_at_receipt_does_not_cause_a_renewal_per_call() 
         session.send(fake.api()).await.unwrap();
     }
     assert_eq!(api.calls_async().await, 50);
+    let s = session.stats();
     assert_eq!(
-        session.stats().refreshes,
-        1,
-        "one renewal, not one per call"
+        (s.refreshes, s.expired_on_arrival),
+        (2, 2),
+        "one immediate further renewal, then the second token is used, not one per call"
     );
-    // After the minimum window, the next call renews again (once).
-    fake.clock.advance(Duration::from_secs(5));
-    for _ in 0..10 {
-        session.send(fake.api()).await.unwrap();
+    // After the first backoff step, the next call renews again (once), and so on.
+    let backoff = Backoff::default();
+    for (step, refreshes) in [(1, 3), (2, 4)] {
+        fake.clock.advance(backoff.ceiling(step));
+        for _ in 0..10 {
+            session.send(fake.api()).await.unwrap();
+        }
+        assert_eq!(session.stats().refreshes, refreshes, "step {step}");
     }
-    assert_eq!(session.stats().refreshes, 2);
+    assert_eq!(
+        session.stats().expiries,
+        1,
+        "only the real expiry counts as one"
+    );
 }
 
 #[tokio::test]
@@ -918,6 +936,69 @@ async fn a_paginator_stops_at_the_maximum_without_fetching_further_pages() {
         *fake.requested.lock().unwrap(),
         (1..=13).collect::<Vec<u64>>()
     );
+}
+
+#[tokio::test]
+async fn the_prefetch_depth_bounds_the_pages_requested_ahead_and_never_passes_max_items() {
+    for depth in 1..=4u64 {
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = asked.clone();
+        let mut pages = Paginator::new(PageToken::Number(1), move |token| {
+            let PageToken::Number(n) = token else {
+                unreachable!()
+            };
+            log.lock().unwrap().push(n);
+            async move {
+                let next = (n < 20).then_some(PageToken::Number(n + 1));
+                Ok(Page::new(vec![n; 10], PageInfo::default(), next))
+            }
+        })
+        .prefetch(usize::try_from(depth).unwrap())
+        .max_items(125)
+        .pages();
+        let mut held = 0;
+        while let Some(page) = pages.next().await {
+            held += 1;
+            assert_eq!(page.unwrap().items[0], held);
+            // Let the fetching task run as far as it may (one thread: it runs when we yield).
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+            // `depth` pages ahead of the one held, but never past page 13 (items 121..130
+            // reach the 125 asked for).
+            let ahead = asked.lock().unwrap().len() as u64;
+            assert_eq!(
+                ahead,
+                (held + depth).min(13),
+                "depth {depth}, holding {held}"
+            );
+        }
+        assert_eq!(held, 13);
+        assert_eq!(*asked.lock().unwrap(), (1..=13).collect::<Vec<u64>>());
+    }
+}
+
+#[tokio::test]
+async fn a_page_fetch_that_panics_ends_the_walk_with_an_error() {
+    let results: Vec<Result<Page<u8>, Error>> =
+        Paginator::new(PageToken::Number(1), |token| async move {
+            match token {
+                PageToken::Number(1) => Ok(Page::new(
+                    vec![1u8],
+                    PageInfo::default(),
+                    Some(PageToken::Number(2)),
+                )),
+                _ => panic!("a vendor-crate bug while fetching page 2"),
+            }
+        })
+        .pages()
+        .collect()
+        .await;
+    assert_eq!(results.len(), 2);
+    assert!(results[0].is_ok());
+    let e = results[1].as_ref().unwrap_err();
+    assert!(e.is_transient());
+    assert_eq!(e.to_string(), "page fetch task failed");
 }
 
 #[tokio::test]
@@ -1234,9 +1315,9 @@ async fn a_background_renewal_that_panics_does_not_wedge_the_session() {
         },
         Http::new().unwrap().with_clock(clock.clone()),
     );
-    session.token().await.unwrap();
-    // Inside the margin: the valid token is served and a background renewal panics.
-    clock.advance(Duration::from_secs(3600 - 60));
+    let first = session.token().await.unwrap();
+    // Inside the advisory window: the valid token is served and a background renewal panics.
+    clock.set(first.advisory_at().unwrap());
     assert_eq!(
         session
             .token()
@@ -1249,7 +1330,7 @@ async fn a_background_renewal_that_panics_does_not_wedge_the_session() {
     );
     assert!(session.settle().await.unwrap().unwrap_err().is_transient());
     // Expired now: the next call must renew, not be handed the panicked flight's error.
-    clock.advance(Duration::from_secs(61));
+    clock.set(first.tokens().expiry().expires_at().unwrap());
     let lease = session.token().await.unwrap();
     assert_eq!(lease.tokens().access_token().expose(), "t2");
 }
@@ -1361,6 +1442,25 @@ fn a_session_outside_a_tokio_runtime_errors_instead_of_panicking() {
         .unwrap_err();
     assert!(e.is_config(), "{e:?}");
     assert_eq!(session.stats().sign_ins, 0);
+}
+
+#[test]
+fn outside_a_runtime_a_valid_token_is_still_served_in_its_mandatory_window() {
+    let clock = ManualClock::new();
+    let session = Session::new(
+        PanicsOnce::default(),
+        Http::new().unwrap().with_clock(clock.clone()),
+    );
+    let now = auth_core::Clock::now(&clock);
+    let lease = session.replace(TokenSet::new(
+        AccessToken::new("handed-over"),
+        Expiry::from_expires_in(3600, now),
+    ));
+    let token = || futures::FutureExt::now_or_never(session.token()).expect("answered at once");
+    clock.set(lease.mandatory_at().unwrap());
+    assert_eq!(token().unwrap().generation(), lease.generation());
+    clock.set(lease.tokens().expiry().expires_at().unwrap());
+    assert!(token().unwrap_err().is_config());
 }
 
 #[tokio::test]

@@ -3,7 +3,10 @@
 //! `cfg(fuzzing)`, which `cargo fuzz` sets.
 
 use auth_core::reqwest::Response;
-use auth_core::{Error, http::{ErrorParser, Http, read_json}};
+use auth_core::{
+    Error,
+    http::{ErrorParser, Http, read_json},
+};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::models::{UserToken, VerifiedUser, VerifyWire, missing_with};
@@ -44,7 +47,8 @@ pub async fn sign_in_answer(
         .token_expiry
         .as_deref()
         .ok_or_else(|| lacks("tokenExpiry"))?;
-    let expires_at = auth_core::provider::parse_rfc3339(expiry).map_err(|e| e.with_status(status))?;
+    let expires_at =
+        auth_core::provider::parse_rfc3339(expiry).map_err(|e| e.with_status(status))?;
     Ok(VerifiedUser::new(
         user_id,
         UserToken::new(token),

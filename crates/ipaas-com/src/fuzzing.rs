@@ -5,7 +5,11 @@
 use std::sync::{Arc, Mutex};
 
 use auth_core::reqwest::Response;
-use auth_core::{Error, TokenSet, http::{ErrorParser, Http}, provider::AuthScheme};
+use auth_core::{
+    Error, TokenSet,
+    http::{ErrorParser, Http},
+    provider::AuthScheme,
+};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::{Credentials, IpaasProvider};

@@ -3,7 +3,10 @@
 //! `cfg(fuzzing)`, which `cargo fuzz` sets.
 
 use auth_core::reqwest::Response;
-use auth_core::{Error, TokenSet, http::{ErrorParser, Http, read_json}};
+use auth_core::{
+    Error, TokenSet,
+    http::{ErrorParser, Http, read_json},
+};
 use secrecy::SecretString;
 use serde_json::Value;
 

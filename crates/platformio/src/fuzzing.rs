@@ -3,7 +3,10 @@
 //! `cfg(fuzzing)`, which `cargo fuzz` sets.
 
 use auth_core::reqwest::Response;
-use auth_core::{AccessToken, Error, Expiry, TokenSet, http::{ErrorParser, Http}};
+use auth_core::{
+    AccessToken, Error, Expiry, TokenSet,
+    http::{ErrorParser, Http},
+};
 use secrecy::SecretString;
 
 use crate::models::ApiTokenAnswer;

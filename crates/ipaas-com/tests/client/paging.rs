@@ -45,16 +45,17 @@ async fn walks_25_pages_in_order_across_a_token_expiry() {
     let stats = client.session_stats();
     assert_eq!((stats.expiries, stats.recovered_401), (1, 0));
 
-    // As an item stream (which prefetches the next page), expiring mid-walk: the clock
-    // moves at item 1250 (page 13) once the prefetch of page 14 has reached the server, so
-    // the fetch of page 15 is the first to find the token expired and refreshes first.
+    // As an item stream (which prefetches two pages ahead), expiring mid-walk: the clock
+    // moves at item 1250 (page 13) once the prefetches of pages 14 and 15 have reached the
+    // server, so the fetch of page 16 is the first to find the token expired and refreshes
+    // first.
     let mut items = list.clone().items();
     let mut streamed = Vec::new();
     while let Some(item) = items.next().await {
         let item = item.unwrap();
         if item.id == 1250 {
             // Counted once the page's token was judged (hits count on arrival).
-            while sandbox.events_served() < 25 + 14 {
+            while sandbox.events_served() < 25 + 15 {
                 tokio::task::yield_now().await;
             }
             clock.advance(HOUR);
