@@ -152,7 +152,21 @@ impl Expiry {
     /// clock says; a lifetime counted from receipt (and an expiry that never comes) is
     /// returned as it is, as is one whose receipt lies within [`DATE_TOLERANCE`] after the
     /// `Date` (the clocks agree as far as the header can tell).
-    pub(crate) fn on_local_clock(&self, server_date: SystemTime) -> Expiry {
+    ///
+    /// For a vendor crate that hands an absolute expiry to its user rather than to a
+    /// session (Incend's `tokenExpiry` for a user's device); a session applies it itself
+    /// ([`TokenSet::with_server_date`](crate::TokenSet::with_server_date)).
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use auth_core::Expiry;
+    /// let received = UNIX_EPOCH + Duration::from_secs(1_000_000);
+    /// // The vendor's clock is 10 minutes ahead: its `Date` says receipt + 600 s.
+    /// let vendor_date = received + Duration::from_secs(600);
+    /// let e = Expiry::at(vendor_date + Duration::from_secs(3600), received).on_local_clock(vendor_date);
+    /// assert_eq!(e.expires_at(), Some(received + Duration::from_secs(3600)));
+    /// ```
+    pub fn on_local_clock(&self, server_date: SystemTime) -> Expiry {
         let (Some(at), Some(received)) = (self.expires_at, self.received_at) else {
             return *self;
         };

@@ -154,6 +154,8 @@ impl Client {
             .send()
             .await?;
         let status = resp.status().as_u16();
+        let date = auth_core::http::server_date(resp.headers());
+        let received = self.session().http().now();
         let answer: VerifyWire = read_json(resp).await?;
         let key = self.session().current();
         let key_text = key
@@ -177,7 +179,11 @@ impl Client {
             .token_expiry
             .as_deref()
             .ok_or_else(|| lacks("tokenExpiry"))?;
-        let expires_at = parse_rfc3339(expiry).map_err(|e| e.with_status(status))?;
+        let expires_at = on_local_clock(
+            parse_rfc3339(expiry).map_err(|e| e.with_status(status))?,
+            received,
+            date,
+        );
         Ok(VerifiedUser::new(
             user_id,
             UserToken::new(token),
@@ -203,6 +209,8 @@ impl Client {
             .send()
             .await?;
         let status = resp.status().as_u16();
+        let date = auth_core::http::server_date(resp.headers());
+        let received = self.session().http().now();
         let answer: TokenStatusWire = read_json(resp).await?;
         let key = self.session().current();
         let key_text = key
@@ -222,9 +230,29 @@ impl Client {
             .ok_or_else(|| lacks("tokenExpiry"))?;
         Ok(TokenStatus {
             user_id: answer.user_id.clone().ok_or_else(|| lacks("userId"))?,
-            expires_at: parse_rfc3339(expiry).map_err(|e| e.with_status(status))?,
+            expires_at: on_local_clock(
+                parse_rfc3339(expiry).map_err(|e| e.with_status(status))?,
+                received,
+                date,
+            ),
             message: answer.message.unwrap_or_default(),
         })
+    }
+}
+
+/// The server-reported session end on the local clock: Incend's `tokenExpiry` is read
+/// against its `Date`, so a local clock ahead or behind does not move it.
+fn on_local_clock(
+    expires_at: SystemTime,
+    received: SystemTime,
+    date: Option<SystemTime>,
+) -> SystemTime {
+    match date {
+        Some(d) => auth_core::Expiry::at(expires_at, received)
+            .on_local_clock(d)
+            .expires_at()
+            .unwrap_or(expires_at),
+        None => expires_at,
     }
 }
 

@@ -184,13 +184,16 @@ impl IntelePeerAuth {
             .request(reqwest::Method::POST, self.authenticate_url.clone())
             .header(ACCEPT, "application/json")
             .json(&body);
-        let answer: Value = match self.http.send_json(request, &[password]).await {
-            Ok(answer) => answer,
+        let resp = match self.http.send(request, &[password]).await {
+            Ok(resp) => resp,
             // The authenticate call's 401 means the username or password is wrong: a
             // distinct, final error, never a reason to authenticate again.
             Err(e) if e.status() == Some(401) => return Err(bad_credentials(e)),
             Err(e) => return Err(e),
         };
+        // A JWT's `exp` is absolute: read it on IntelePeer's clock (its `Date`).
+        let date = auth_core::http::server_date(resp.headers());
+        let answer: Value = auth_core::http::read_json(resp).await?;
         // A 200 without a token may echo the password: the pipeline did not scrub it.
         let token = match token_from_answer(&answer).map_err(|e| e.scrubbed(&[password])) {
             Ok(token) => token,
@@ -198,7 +201,9 @@ impl IntelePeerAuth {
             Err(e) => return Err(e),
         };
         let expiry = expiry_of(&token, self.lifetime, self.http.now())?;
-        Ok(TokenSet::new(AccessToken::new(token), expiry))
+        // An opaque token's 24 h are counted from receipt and stay so (the session only
+        // re-bases absolute expiries); the `Date` still tells it the skew.
+        Ok(TokenSet::new(AccessToken::new(token), expiry).with_server_date(date))
     }
 }
 

@@ -188,8 +188,12 @@ impl IpaasProvider {
     /// a usable token set is a `BadResponse` carrying the HTTP status.
     pub(crate) async fn accept_response(&self, resp: Response) -> Result<TokenSet, Error> {
         let status = resp.status().as_u16();
+        // The expiry is an absolute timestamp: read it on iPaaS.com's clock (its `Date`).
+        let date = auth_core::http::server_date(resp.headers());
         let answer: AuthAnswer = read_json(resp).await?;
-        self.accept(&answer).map_err(|e| e.with_status(status))
+        self.accept(&answer)
+            .map(|set| set.with_server_date(date))
+            .map_err(|e| e.with_status(status))
     }
 
     /// The API key as a token set that never expires.

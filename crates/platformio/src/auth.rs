@@ -89,10 +89,12 @@ impl TokenProvider for ServiceLogin {
             .json(&body);
         let secrets = [&self.credentials.password];
         let resp = self.http.send(req, &secrets).await?;
+        // The JWT's `exp` is absolute: read it on the platform's clock (its `Date`).
+        let date = auth_core::http::server_date(resp.headers());
         let answer: ApiTokenAnswer = read_answer(resp, &secrets).await?;
         let received = self.http.now();
         let expiry = Expiry::from_jwt(&answer.api_token, received)?;
-        Ok(TokenSet::new(AccessToken::new(answer.api_token), expiry))
+        Ok(TokenSet::new(AccessToken::new(answer.api_token), expiry).with_server_date(date))
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -464,14 +464,25 @@ impl<S: Spec> Dispatch<S> {
                 }
             }
         };
-        let answer = match fault {
+        let mut answer = match fault {
             Some(f) => self.state.fault(&f),
             None => (route.handler)(&self.state, &self.ctx, req),
         };
+        with_date(&mut answer, &self.ctx.clock);
         // Counted once answered: a test that waits for a hit and then moves the clock
         // cannot race the handler's token check.
         self.hits.record(route.name);
         answer
+    }
+}
+
+/// Every answer carries `Date` on the sandbox's own clock (unless the handler set one), as a
+/// real server's does on its clock: a client re-basing absolute expiries on the vendor's
+/// clock then sees the manual clock's time, not the machine's.
+fn with_date(answer: &mut HttpMockResponse, clock: &SharedClock) {
+    let headers = answer.headers.get_or_insert_with(Vec::new);
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("date")) {
+        headers.push(("date".to_owned(), httpdate::fmt_http_date(clock.now())));
     }
 }
 
