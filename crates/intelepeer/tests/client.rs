@@ -839,3 +839,79 @@ async fn no_secret_of_a_call_survives_a_hostile_echo() {
         }
     }
 }
+
+/// Issue 13: an authenticate answer whose JWT arrives already expired (`exp` a minute in the
+/// past, on IntelePeer's clock as its `Date` says) is followed at once by one more; no
+/// request carries the expired token: 2 authenticates (there is no refresh grant).
+#[tokio::test]
+async fn a_token_expired_on_arrival_is_never_sent() {
+    use httpmock::prelude::{MockServer, POST};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let server = MockServer::start_async().await;
+    let clock = ManualClock::new();
+    let logins = Arc::new(AtomicU64::new(0));
+    let (c, n) = (clock.clone(), logins.clone());
+    server
+        .mock_async(move |when, then| {
+            when.method(POST).path("/_rest/v4/authenticate");
+            then.respond_with(move |_req: &auth_core::sandbox::HttpMockRequest| {
+                let now = auth_core::Clock::now(&c);
+                let first = n.fetch_add(1, Ordering::SeqCst) == 0;
+                let exp = if first {
+                    now - Duration::from_secs(60)
+                } else {
+                    now + Duration::from_secs(3600)
+                };
+                let sub = if first { "stale" } else { "fresh" };
+                let claims =
+                    serde_json::json!({"exp": auth_core::sandbox::unix_seconds(exp), "sub": sub});
+                let mut r = auth_core::sandbox::json(
+                    200,
+                    &serde_json::json!({"token": auth_core::sandbox::mint_jwt(&claims)}),
+                );
+                r.headers
+                    .get_or_insert_with(Vec::new)
+                    .push(("date".into(), auth_core::sandbox::http_date(now)));
+                r
+            });
+        })
+        .await;
+    let stale_calls = Arc::new(AtomicU64::new(0));
+    let s = stale_calls.clone();
+    server
+        .mock_async(move |when, then| {
+            when.path("/_rest/v4/my/accounts");
+            then.respond_with(move |req: &auth_core::sandbox::HttpMockRequest| {
+                let token = auth_core::sandbox::header(req, "authorization").unwrap_or_default();
+                let sub = auth_core::jwt::jwt_claims(&token)
+                    .ok()
+                    .and_then(|c| c["sub"].as_str().map(str::to_owned));
+                if sub.as_deref() != Some("fresh") {
+                    s.fetch_add(1, Ordering::SeqCst);
+                }
+                auth_core::sandbox::json(200, &serde_json::json!({"accounts": []}))
+            });
+        })
+        .await;
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_api_url(server.base_url())
+        .with_clock(clock.clone())
+        .with_credentials(Credentials::password("api-user", "pw-77"))
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        client
+            .get_json::<serde_json::Value>(Api::Portal, "/_rest/v4/my/accounts")
+            .await
+            .unwrap();
+    }
+    assert_eq!(stale_calls.load(Ordering::SeqCst), 0);
+    assert_eq!(logins.load(Ordering::SeqCst), 2);
+    let stats = client.session_stats();
+    assert_eq!(
+        (stats.sign_ins, stats.expired_on_arrival, stats.unauthorized),
+        (2, 1, 0)
+    );
+}

@@ -391,3 +391,77 @@ async fn optional_login_fields_and_bad_input() {
     assert!(e.is_rejected() && e.status() == Some(404), "{e:?}");
     assert_eq!(sandbox.token_requests(), 1);
 }
+
+/// Issue 13: a login whose token arrives already expired (its expiry a minute in the past)
+/// is refreshed at once; no request carries the expired token: 1 login, 1 refresh.
+#[tokio::test]
+async fn a_token_expired_on_arrival_is_never_sent() {
+    use auth_core::sandbox::rfc3339;
+    use httpmock::MockServer;
+    let server = MockServer::start_async().await;
+    let clock = ManualClock::new();
+    let at = |secs: i64| {
+        let now = auth_core::Clock::now(&clock);
+        rfc3339(if secs < 0 {
+            now - Duration::from_secs(60)
+        } else {
+            now + HOUR
+        })
+    };
+    let (stale, fresh) = (at(-60), at(3600));
+    // The answers' `Date` on the test's clock (a server adds the machine's otherwise).
+    let date = auth_core::sandbox::http_date(auth_core::Clock::now(&clock));
+    let login = server
+        .mock_async(|when, then| {
+            when.path("/sso/v2/Auth/Login");
+            then.status(200).header("content-type", "application/json").header("date", &date).body(
+                json!({"access_token": "at-stale", "refresh_token": "rt-1", "access_token_expiration": stale})
+                    .to_string(),
+            );
+        })
+        .await;
+    let refresh = server
+        .mock_async(|when, then| {
+            when.path("/sso/v2/Auth/Refresh");
+            then.status(200).header("content-type", "application/json").header("date", &date).body(
+                json!({"access_token": "at-fresh", "refresh_token": "rt-2", "access_token_expiration": fresh})
+                    .to_string(),
+            );
+        })
+        .await;
+    let with_stale = server
+        .mock_async(|when, then| {
+            when.path("/subscriptions/v2/Events")
+                .header("authorization", "Bearer at-stale");
+            then.status(401).body("expired");
+        })
+        .await;
+    let with_fresh = server
+        .mock_async(|when, then| {
+            when.path("/subscriptions/v2/Events")
+                .header("authorization", "Bearer at-fresh");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body("[]");
+        })
+        .await;
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_clock(clock.clone())
+        .with_credentials(ipaas_com::Credentials::user("me@example.com", "pw-1"))
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        client
+            .get_json::<Value>(Api::Subscriptions, "Events")
+            .await
+            .unwrap();
+    }
+    assert_eq!(with_stale.calls_async().await, 0);
+    assert_eq!(with_fresh.calls_async().await, 5);
+    assert_eq!(
+        (login.calls_async().await, refresh.calls_async().await),
+        (1, 1)
+    );
+    assert_eq!(client.session_stats().expired_on_arrival, 1);
+}

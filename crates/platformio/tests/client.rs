@@ -1225,3 +1225,77 @@ async fn no_secret_of_a_call_survives_a_hostile_echo() {
         mock.delete_async().await;
     }
 }
+
+/// Issue 13: a service login whose JWT arrives already expired (`exp` a minute in the past,
+/// on the platform's clock as its `Date` says) is followed at once by one more login; no
+/// request carries the expired token: 2 logins (the platform has no refresh grant).
+#[tokio::test]
+async fn a_token_expired_on_arrival_is_never_sent() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let server = MockServer::start_async().await;
+    let clock = ManualClock::new();
+    let logins = Arc::new(AtomicU64::new(0));
+    let (c, n) = (clock.clone(), logins.clone());
+    server
+        .mock_async(move |when, then| {
+            when.method(POST).path("/v1/login/password");
+            then.respond_with(move |_req: &auth_core::sandbox::HttpMockRequest| {
+                let now = auth_core::Clock::now(&c);
+                let first = n.fetch_add(1, Ordering::SeqCst) == 0;
+                let exp = if first {
+                    now - Duration::from_secs(60)
+                } else {
+                    now + Duration::from_secs(3600)
+                };
+                let (sub, exp) = (
+                    if first { "stale" } else { "fresh" },
+                    auth_core::sandbox::unix_seconds(exp),
+                );
+                let jwt =
+                    auth_core::sandbox::mint_jwt(&serde_json::json!({"exp": exp, "sub": sub}));
+                let mut r = auth_core::sandbox::json(200, &serde_json::json!({"api_token": jwt}));
+                r.headers
+                    .get_or_insert_with(Vec::new)
+                    .push(("date".into(), auth_core::sandbox::http_date(now)));
+                r
+            });
+        })
+        .await;
+    let stale_jwt_calls = Arc::new(AtomicU64::new(0));
+    let s = stale_jwt_calls.clone();
+    server
+        .mock_async(move |when, then| {
+            when.path("/v1/items");
+            then.respond_with(move |req: &auth_core::sandbox::HttpMockRequest| {
+                let token = auth_core::sandbox::bearer(req).unwrap_or_default();
+                let sub = auth_core::jwt::jwt_claims(&token)
+                    .ok()
+                    .and_then(|c| c["sub"].as_str().map(str::to_owned));
+                if sub.as_deref() != Some("fresh") {
+                    s.fetch_add(1, Ordering::SeqCst);
+                }
+                auth_core::sandbox::json(200, &serde_json::json!([]))
+            });
+        })
+        .await;
+    let client = Client::builder()
+        .with_base_url(server.base_url())
+        .with_credentials(ServiceCredentials::new("service_user", SERVICE_SECRET))
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        client
+            .get_json::<serde_json::Value>("/v1/items")
+            .await
+            .unwrap();
+    }
+    assert_eq!(stale_jwt_calls.load(Ordering::SeqCst), 0);
+    assert_eq!(logins.load(Ordering::SeqCst), 2);
+    let stats = client.session_stats();
+    assert_eq!(
+        (stats.sign_ins, stats.expired_on_arrival, stats.unauthorized),
+        (2, 1, 0)
+    );
+}

@@ -443,6 +443,32 @@ pub fn unix_seconds(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
+/// `t` as an RFC 3339 timestamp in UTC (`2027-01-01T00:00:00Z`), as vendors write
+/// absolute expiries; sub-second precision is dropped.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// assert_eq!(auth_core::sandbox::rfc3339(UNIX_EPOCH + Duration::from_secs(86_400)), "1970-01-02T00:00:00Z");
+/// ```
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = unix_seconds(t);
+    let dt = time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    dt.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// `t` as an HTTP date (`Date` header form). A test's own mock answering for a client on a
+/// manual clock sets `Date` with it: the HTTP server would otherwise add the machine's.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// assert_eq!(auth_core::sandbox::http_date(UNIX_EPOCH + Duration::from_secs(86_400)), "Fri, 02 Jan 1970 00:00:00 GMT");
+/// ```
+pub fn http_date(t: SystemTime) -> String {
+    httpdate::fmt_http_date(t)
+}
+
 /// A JSON answer.
 ///
 /// ```
