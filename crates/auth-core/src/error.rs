@@ -199,6 +199,7 @@ impl Error {
     /// let e = auth_core::Error::new(auth_core::ErrorKind::Transient, "server error").with_status(503);
     /// assert_eq!(e.status(), Some(503));
     /// ```
+    #[doc(hidden)] // For vendor crates building errors; not part of what users hold.
     pub fn with_status(self, status: u16) -> Self {
         self.edit(|i| i.status = Some(status))
     }
@@ -209,6 +210,7 @@ impl Error {
     /// let e = auth_core::Error::new(auth_core::ErrorKind::Rejected, "x").with_vendor_message("nope");
     /// assert_eq!(e.vendor_message(), Some("nope"));
     /// ```
+    #[doc(hidden)] // For vendor crates building errors; not part of what users hold.
     pub fn with_vendor_message(self, message: impl Into<String>) -> Self {
         let m = message.into();
         self.edit(|i| i.vendor_message = if m.trim().is_empty() { None } else { Some(m) })
@@ -222,6 +224,7 @@ impl Error {
     ///     .with_retry_after(Duration::from_secs(3));
     /// assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
     /// ```
+    #[doc(hidden)] // For vendor crates building errors; not part of what users hold.
     pub fn with_retry_after(self, after: Duration) -> Self {
         self.edit(|i| i.retry_after = Some(after))
     }
@@ -233,6 +236,7 @@ impl Error {
     ///     .with_retryable(false);
     /// assert!(!e.is_retryable());
     /// ```
+    #[doc(hidden)] // For vendor crates building errors; not part of what users hold.
     pub fn with_retryable(self, retryable: bool) -> Self {
         self.edit(|i| i.retryable = Some(retryable))
     }
@@ -245,6 +249,7 @@ impl Error {
     /// let e = auth_core::Error::new(auth_core::ErrorKind::Rejected, "x").with_detail(Body { code: 7 });
     /// assert_eq!(e.detail::<Body>().map(|b| b.code), Some(7));
     /// ```
+    #[doc(hidden)] // For vendor crates building errors; not part of what users hold.
     pub fn with_detail(self, detail: impl ErrorDetail) -> Self {
         let d: Arc<dyn ErrorDetail> = Arc::new(detail);
         self.edit(|i| i.detail = Some(d))
@@ -257,6 +262,7 @@ impl Error {
     /// let e = auth_core::Error::new(auth_core::ErrorKind::Transient, "send failed").with_source(io);
     /// assert!(std::error::Error::source(&e).is_some());
     /// ```
+    #[doc(hidden)] // For vendor crates building errors; not part of what users hold.
     pub fn with_source(self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         let s: Arc<dyn std::error::Error + Send + Sync> = Arc::new(source);
         self.edit(|i| i.source = Some(s))
@@ -271,6 +277,7 @@ impl Error {
     ///     .with_context("bad credentials");
     /// assert_eq!(e.to_string(), "bad credentials (HTTP 401)");
     /// ```
+    #[doc(hidden)] // For vendor crates building errors; not part of what users hold.
     pub fn with_context(self, context: impl Into<String>) -> Self {
         let c = context.into();
         self.edit(|i| i.context = c)
@@ -283,6 +290,7 @@ impl Error {
     /// let e = Error::new(ErrorKind::Rejected, "x").with_kind(ErrorKind::SessionExpired);
     /// assert!(e.is_session_expired());
     /// ```
+    #[doc(hidden)] // For vendor crates building errors; not part of what users hold.
     pub fn with_kind(self, kind: ErrorKind) -> Self {
         self.edit(|i| i.kind = kind)
     }

@@ -150,7 +150,7 @@ impl Expiry {
     /// (its answer's `Date` header) for the same answer: for an absolute expiry the lifetime
     /// is `expiry - server_date` and the local expiry `receipt + lifetime`, whatever the local
     /// clock says; a lifetime counted from receipt (and an expiry that never comes) is
-    /// returned as it is, as is one whose receipt lies within [`DATE_TOLERANCE`] after the
+    /// returned as it is, as is one whose receipt lies within 2 s (`DATE_TOLERANCE`, the whole seconds of the header plus transit) after the
     /// `Date` (the clocks agree as far as the header can tell).
     ///
     /// For a vendor crate that hands an absolute expiry to its user rather than to a
