@@ -151,7 +151,21 @@ struct LoginBody<'a> {
 
 #[derive(Serialize)]
 struct RefreshBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<&'a str>,
     refresh_token: &'a str,
+}
+
+/// What `POST /sso/v2/Auth/Refresh` sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RefreshForm {
+    /// `{"refresh_token": ...}` only: the documentation page's rule (the default).
+    #[default]
+    TokenOnly,
+    /// `{"access_token": ..., "refresh_token": ...}`: the form iPaaS.com's own C# tool
+    /// sends, for an account or gateway that expects it.
+    WithAccessToken,
 }
 
 /// The [`TokenProvider`] behind a [`Client`](crate::Client).
@@ -161,6 +175,7 @@ pub(crate) struct IpaasProvider {
     pub(crate) base_url: Url,
     pub(crate) credentials: Credentials,
     pub(crate) header: TokenHeader,
+    pub(crate) refresh_form: RefreshForm,
     pub(crate) profile: Arc<Mutex<Option<UserProfile>>>,
 }
 
@@ -243,6 +258,8 @@ impl TokenProvider for IpaasProvider {
             .request(Method::POST, self.sso(&["Auth", "Refresh"])?)
             .header(ACCEPT, "application/json")
             .json(&RefreshBody {
+                access_token: (self.refresh_form == RefreshForm::WithAccessToken)
+                    .then(|| current.access_token().expose()),
                 refresh_token: refresh.expose(),
             });
         let secrets = [refresh.as_secret(), current.access_token().as_secret()];

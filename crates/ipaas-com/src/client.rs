@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::auth::{Credentials, IpaasProvider};
+use crate::auth::{Credentials, IpaasProvider, RefreshForm};
 use crate::error::IpaasErrors;
 use crate::models::{Company, UserId, UserProfile};
 
@@ -223,6 +223,7 @@ pub struct ClientBuilder {
     kit: Config<Credentials>,
     environment: Environment,
     scheme: AuthScheme,
+    refresh_form: RefreshForm,
 }
 
 impl VendorBuilder for ClientBuilder {
@@ -271,6 +272,14 @@ impl ClientBuilder {
         self
     }
 
+    /// What a refresh sends: only the refresh token (default, the documentation page's
+    /// rule), or `RefreshForm::WithAccessToken`, the access and refresh token together as
+    /// iPaaS.com's own C# tool sends them, for an account that expects that form.
+    pub fn with_refresh_form(mut self, form: RefreshForm) -> Self {
+        self.refresh_form = form;
+        self
+    }
+
     /// Build the client. Fails (kind `Config`) on missing or unusable credentials (an empty
     /// email, password or API key; an API key that cannot go in a header) or a bad base
     /// URL, and (kind `InsecureTransport`) on plain `http` off loopback.
@@ -292,6 +301,7 @@ impl ClientBuilder {
             base_url: parts.base_url.clone(),
             credentials: parts.credentials.clone(),
             header: TokenHeader::authorization(self.scheme),
+            refresh_form: self.refresh_form,
             profile: Arc::new(Mutex::new(None)),
         });
         let dyn_provider: Arc<dyn TokenProvider> = provider.clone();

@@ -34,6 +34,7 @@ pub async fn sign_in_answer(
         })?,
         credentials: Credentials::user("user@example.com", secret.expose_secret()),
         header: auth_core::provider::TokenHeader::authorization(AuthScheme::Bearer),
+        refresh_form: crate::RefreshForm::TokenOnly,
         profile: Arc::new(Mutex::new(None)),
     };
     let resp = http.check(resp, &[secret]).await?;

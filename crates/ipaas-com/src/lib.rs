@@ -70,7 +70,7 @@ mod models;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
-pub use auth::Credentials;
+pub use auth::{Credentials, RefreshForm};
 pub use auth_core::reqwest::Method;
 pub use auth_core::{
     Error, ErrorKind, Page, PageToken, Result, SessionStats,

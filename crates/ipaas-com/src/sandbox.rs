@@ -473,7 +473,12 @@ impl State {
             Ok(b) => b,
             Err(r) => return r,
         };
-        if body.len() != 1 {
+        // The page's form is `{refresh_token}`; iPaaS.com's own C# tool also sends the
+        // access token it renews, which must then be one this server issued.
+        let tool_form = body.len() == 2
+            && matches!(body.get("access_token"), Some(Value::String(t))
+                if !matches!(ctx.store().check(t), TokenCheck::Unknown));
+        if body.len() != 1 && !tool_form {
             return text(400, "Pass only the refresh_token to this endpoint.");
         }
         let Some(Value::String(token)) = body.get("refresh_token") else {

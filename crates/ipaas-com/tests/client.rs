@@ -465,3 +465,23 @@ async fn a_token_expired_on_arrival_is_never_sent() {
     );
     assert_eq!(client.session_stats().expired_on_arrival, 1);
 }
+
+/// Issue 16: the refresh body iPaaS.com's own C# tool sends, `{access_token,
+/// refresh_token}`, is selectable; the default stays the page's `{refresh_token}` only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tools_refresh_form_is_selectable() {
+    let (_clock, sandbox, _) = setup().await;
+    let client = sandbox
+        .client_builder()
+        .with_refresh_form(ipaas_com::RefreshForm::WithAccessToken)
+        .build()
+        .unwrap();
+    client.login().await.unwrap();
+    client.refresh().await.unwrap();
+    assert_eq!(token_calls(&sandbox), (1, 1));
+    let sent = sandbox.recorder().last("/sso/v2/Auth/Refresh").unwrap();
+    assert!(!sent.contains("authorization"), "{sent}");
+    assert_redacted(&sent);
+    insta::assert_snapshot!("refresh_tool_form", sent);
+    echo(&client).await.unwrap();
+}
