@@ -314,6 +314,7 @@ mod tests {
             base_url: Url::parse("https://api.ipaas.com").unwrap(),
             credentials,
             header: TokenHeader::authorization(auth_core::provider::AuthScheme::Bearer),
+            refresh_form: RefreshForm::TokenOnly,
             profile: Arc::new(Mutex::new(None)),
         }
     }
