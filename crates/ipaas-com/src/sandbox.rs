@@ -113,6 +113,7 @@ pub struct SandboxBuilder {
     kit: Settings,
     events: u64,
     rotate_refresh_tokens: bool,
+    tool_refresh_form: bool,
 }
 
 auth_core::sandbox_builder!(SandboxBuilder);
@@ -133,11 +134,21 @@ impl SandboxBuilder {
         self
     }
 
+    /// Also accept the refresh body iPaaS.com's own C# tool sends, `{access_token,
+    /// refresh_token}` (the access token must be one this sandbox issued), for a client
+    /// built with `RefreshForm::WithAccessToken`. Off by default: the page's rule,
+    /// `{refresh_token}` only, is what the sandbox enforces.
+    pub fn accept_tool_refresh_form(mut self, accept: bool) -> Self {
+        self.tool_refresh_form = accept;
+        self
+    }
+
     /// Start the sandbox on a loopback port. Call it inside a tokio runtime.
     pub async fn start(self) -> Sandbox {
         let state = State {
             events: self.events,
             rotate: self.rotate_refresh_tokens,
+            tool_refresh_form: self.tool_refresh_form,
             grants: Mutex::default(),
             events_served: AtomicU64::default(),
         };
@@ -175,6 +186,7 @@ impl Sandbox {
             kit: Settings::new(Duration::from_secs(3600)),
             events: 2500,
             rotate_refresh_tokens: true,
+            tool_refresh_form: false,
         }
     }
 
@@ -272,6 +284,7 @@ struct Grant {
 pub struct State {
     events: u64,
     rotate: bool,
+    tool_refresh_form: bool,
     grants: Mutex<HashMap<String, Grant>>,
     events_served: AtomicU64,
 }
@@ -475,7 +488,8 @@ impl State {
         };
         // The page's form is `{refresh_token}`; iPaaS.com's own C# tool also sends the
         // access token it renews, which must then be one this server issued.
-        let tool_form = body.len() == 2
+        let tool_form = self.tool_refresh_form
+            && body.len() == 2
             && matches!(body.get("access_token"), Some(Value::String(t))
                 if !matches!(ctx.store().check(t), TokenCheck::Unknown));
         if body.len() != 1 && !tool_form {

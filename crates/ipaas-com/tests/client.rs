@@ -470,7 +470,10 @@ async fn a_token_expired_on_arrival_is_never_sent() {
 /// refresh_token}`, is selectable; the default stays the page's `{refresh_token}` only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tools_refresh_form_is_selectable() {
-    let (_clock, sandbox, _) = setup().await;
+    let sandbox = Sandbox::builder()
+        .accept_tool_refresh_form(true)
+        .start()
+        .await;
     let client = sandbox
         .client_builder()
         .with_refresh_form(ipaas_com::RefreshForm::WithAccessToken)
