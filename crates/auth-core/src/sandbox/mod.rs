@@ -51,7 +51,8 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-pub use httpmock::{HttpMockRequest, HttpMockResponse, MockServer};
+// The request and answer types a route handler sees; the server itself stays the kit's.
+pub use httpmock::{HttpMockRequest, HttpMockResponse};
 
 use crate::clock::SharedClock;
 
