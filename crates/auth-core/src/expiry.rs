@@ -115,6 +115,14 @@ impl Expiry {
         Ok(Self::at(jwt_expiry(token)?, received_at))
     }
 
+    /// An expiry exactly as read back from a token store's at-rest form.
+    pub(crate) fn from_parts(expires_at: Option<SystemTime>, lifetime: Option<Duration>) -> Self {
+        Expiry {
+            expires_at,
+            lifetime,
+        }
+    }
+
     /// The instant the token expires, if it does.
     ///
     /// ```
