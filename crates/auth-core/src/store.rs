@@ -171,8 +171,8 @@ impl fmt::Debug for Identity<'_> {
     }
 }
 
-/// A token set as a store holds it: its version (1 for the first published, one more for
-/// each publication) and whether a 401 invalidated it.
+/// A token set as a store holds it: its version (greater for each publication; a
+/// [`MemoryStore`] counts 1, 2, ...) and whether a 401 invalidated it.
 #[derive(Debug, Clone)]
 pub struct Stored {
     /// The version; a renewal publishes the next one.
@@ -256,9 +256,12 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// is left alone). `true` when released. Wakes [`wait_newer`](Self::wait_newer)ers.
     async fn release(&self, key: &StoreKey, fence: Fence) -> Result<bool, Error>;
 
-    /// Publish `tokens` as version `base + 1`, atomically, where `base` is the version the
-    /// renewal started from: only while `fence` holds the lease, or when the lease lapsed
-    /// and nobody took it (the current version is still `base`). Wakes waiters.
+    /// Publish `tokens` under a new version greater than `base`, atomically, where `base`
+    /// is the version the renewal started from (0 for none): only if the current version is
+    /// still `base`, and `fence` holds the lease or the lease lapsed and nobody took it.
+    /// Wakes waiters. The new version is usually `base + 1`; a store that can lose its data
+    /// (a Redis restarted without persistence) starts a key's versions above any it handed
+    /// out before, so a caller never mistakes a new set for the one it holds.
     async fn publish(
         &self,
         key: &StoreKey,
