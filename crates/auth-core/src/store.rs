@@ -180,6 +180,9 @@ pub struct Stored {
     /// The token set.
     pub tokens: TokenSet,
     /// A 401 answered this version ([`TokenStore::invalidate`]): renew it, do not use it.
+    /// A store also reports a set it holds but cannot read (sealed under another key,
+    /// tampered with) as invalidated, with an empty, expired token set and no refresh token:
+    /// the renewal over it signs in and replaces it.
     pub invalidated: bool,
 }
 

@@ -34,6 +34,9 @@ static GCRA: LazyLock<redis::Script> =
 /// [`with_fallback`] says otherwise, and counted in [`Limiter::stats`]: calls go on, never
 /// blocked on Redis.
 ///
+/// A request waits on tokio's timer for Redis's clock to move: give it real time (tokio's
+/// paused time would make it ask Redis again and again until the wall clock catches up).
+///
 /// [`with_max_wait`]: RedisLimiterBuilder::with_max_wait
 /// [`with_fallback`]: RedisLimiterBuilder::with_fallback
 ///

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use auth_core::store::{Acquire, Fence, Identity, Publish, StoreKey, Stored, TokenStore};
-use auth_core::{Error, ErrorKind, TokenSet};
+use auth_core::{AccessToken, Error, ErrorKind, Expiry, TokenSet};
 use futures::StreamExt as _;
 use ring::hmac;
 use secrecy::ExposeSecret as _;
@@ -220,11 +220,28 @@ impl RedisStore {
         let (Some(version), Some(blob)) = (version, blob) else {
             return Ok(None);
         };
-        Ok(Some(Stored {
-            version,
-            tokens: self.open(&names.tokens, version, &blob)?,
-            invalidated: bad == Some(version),
+        Ok(Some(match self.open(&names.tokens, version, &blob) {
+            Ok(tokens) => Stored {
+                version,
+                tokens,
+                invalidated: bad == Some(version),
+            },
+            // Sealed under another key (a key rotation, a misconfigured process), tampered
+            // with, or in a format this version does not read: never used, but renewed over,
+            // so the fleet heals with one renewal instead of falling back for good.
+            Err(e) if e.is_bad_response() => unreadable(version),
+            Err(e) => return Err(e),
         }))
+    }
+}
+
+/// What a set that cannot be read counts as: invalidated, expired, with no refresh token,
+/// so nobody uses it and the renewal over it signs in.
+fn unreadable(version: u64) -> Stored {
+    Stored {
+        version,
+        tokens: TokenSet::new(AccessToken::new(""), Expiry::at(UNIX_EPOCH, UNIX_EPOCH)),
+        invalidated: true,
     }
 }
 

@@ -702,6 +702,7 @@ async fn sets_open_only_under_their_key_identity_and_version() {
     let Publish::Published(v) = store.publish(&key, f, 0, &set("a1")).await.unwrap() else {
         panic!()
     };
+    assert!(store.release(&key, f).await.unwrap());
     let tokens_key = format!("{}:tokens", key.as_str());
 
     let mut c = redis::Client::open(url.as_str())
@@ -716,18 +717,19 @@ async fn sets_open_only_under_their_key_identity_and_version() {
         .await
         .unwrap();
 
-    // Another key reads nothing; the set is refused, not misread.
+    // Another key reads nothing: the set is refused, not misread, and counts as invalidated
+    // (never used; renewed over). So is an encrypted set in plaintext mode.
     let other_key = RedisStore::builder(conn.clone())
         .with_encryption_key(EncryptionKey::from_bytes([7; 32]))
         .build()
         .unwrap();
-    assert!(other_key.load(&key).await.unwrap_err().is_bad_response());
-    // In plaintext mode, an encrypted set is refused too.
     let clear = RedisStore::builder(conn.clone())
         .with_plaintext_at_rest()
         .build()
         .unwrap();
-    assert!(clear.load(&key).await.unwrap_err().is_bad_response());
+    for reader in [&other_key, &clear] {
+        assert_unreadable(reader, &key, v).await;
+    }
 
     // Replayed as another version, or copied to another identity: refused.
     let _: () = redis::cmd("HSET")
@@ -737,7 +739,7 @@ async fn sets_open_only_under_their_key_identity_and_version() {
         .query_async(&mut c)
         .await
         .unwrap();
-    assert!(store.load(&key).await.unwrap_err().is_bad_response());
+    assert_unreadable(&store, &key, v + 1).await;
     let other = SecretString::from("someone-else");
     let elsewhere = store.key(&Identity::new("iqm").with_secret(&other));
     let _: () = redis::cmd("HSET")
@@ -749,7 +751,41 @@ async fn sets_open_only_under_their_key_identity_and_version() {
         .query_async(&mut c)
         .await
         .unwrap();
-    assert!(store.load(&elsewhere).await.unwrap_err().is_bad_response());
+    assert_unreadable(&store, &elsewhere, v).await;
+
+    // A process on a new key (a key rotation) renews over what it cannot read, once, and
+    // the fleet on the new key shares again.
+    let healed = renew_shared(
+        &other_key,
+        &key,
+        0,
+        &settings(),
+        |_| true,
+        |base| async move {
+            assert!(
+                base.unwrap().refresh_token().is_none(),
+                "nothing to refresh from"
+            );
+            Ok(set("after-rotation"))
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(healed.outcome, Outcome::Renewed);
+    let shared = renew_shared(
+        &other_key,
+        &key,
+        0,
+        &settings(),
+        |_| true,
+        |_| async { Ok(set("not needed")) },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (shared.outcome, shared.tokens.access_token().expose()),
+        (Outcome::Loaded, "after-rotation")
+    );
 
     // A plaintext set planted under a sealed store's key: refused (no downgrade).
     let planted = clear.key(&Identity::new("iqm").with_part("planted"));
@@ -779,7 +815,18 @@ async fn sets_open_only_under_their_key_identity_and_version() {
         .query_async(&mut c)
         .await
         .unwrap();
-    assert!(store.load(&target).await.unwrap_err().is_bad_response());
+    assert_unreadable(&store, &target, pv).await;
+}
+
+/// `key` holds a set at `version` that `store` refuses to read: it sees it invalidated,
+/// empty and expired, never the tokens.
+async fn assert_unreadable(store: &RedisStore, key: &StoreKey, version: u64) {
+    let s = store.load(key).await.unwrap().expect("a set is there");
+    assert_eq!(s.version, version);
+    assert!(s.invalidated);
+    assert_eq!(s.tokens.access_token().expose(), "");
+    assert!(s.tokens.refresh_token().is_none());
+    assert!(s.tokens.expiry().is_expired(SystemTime::now()));
 }
 
 #[tokio::test]
