@@ -410,6 +410,127 @@ async fn a_waiter_wakes_on_the_notification_and_polls_without_one() {
         .unwrap();
 }
 
+/// The ACL rule the README recommends: this namespace's keys and channels, and only the
+/// commands this crate sends (scripts run their commands under the same user).
+const LEAST_PRIVILEGE: &[&str] = &[
+    "-@all",
+    "+evalsha",
+    "+script|load",
+    "+hmget",
+    "+subscribe",
+    "+unsubscribe",
+    "+ping",
+    "+exists",
+    "+pttl",
+    "+hincrby",
+    "+set",
+    "+get",
+    "+del",
+    "+publish",
+    "+hget",
+    "+hset",
+    "+hdel",
+    "+hexists",
+    "+time",
+];
+
+#[tokio::test]
+async fn a_least_privilege_acl_user_is_enough() {
+    let url = redis_url();
+    let ns = namespace("acl-least");
+    let mut admin = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let user = format!("least-{}", std::process::id());
+    let mut setuser = redis::cmd("ACL");
+    setuser
+        .arg("SETUSER")
+        .arg(&user)
+        .arg("reset")
+        .arg("on")
+        .arg(">pw-least");
+    setuser
+        .arg(format!("~{ns}:*"))
+        .arg(format!("&{ns}:*"))
+        .arg(LEAST_PRIVILEGE);
+    let _: () = setuser.query_async(&mut admin).await.unwrap();
+    let conn = RedisConnection::builder(&url)
+        .with_username(&user)
+        .with_password("pw-least")
+        .with_namespace(&ns)
+        .build()
+        .unwrap();
+    let (a, b) = (sealed(conn.clone()), sealed(connect(&url, &ns).await));
+    let key = key_of(&a);
+    let first = renew_shared(
+        &a,
+        &key,
+        0,
+        &settings(),
+        |_| true,
+        |_| async { Ok(set("a1")) },
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.outcome, Outcome::Renewed);
+    assert!(a.invalidate(&key, first.version.unwrap()).await.unwrap());
+    // `a` waits (subscribed, under the ACL user) while `b` renews.
+    let Acquire::Acquired(f) = b.acquire(&key, Duration::from_secs(5)).await.unwrap() else {
+        panic!()
+    };
+    let v = first.version.unwrap();
+    let waiting = {
+        let (a, key) = (a.clone(), key.clone());
+        tokio::spawn(async move {
+            renew_shared(
+                &a,
+                &key,
+                v,
+                &settings(),
+                |_| true,
+                |_| async { Ok(set("not me")) },
+            )
+            .await
+            .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let Publish::Published(v2) = b.publish(&key, f, v, &set("a2")).await.unwrap() else {
+        panic!()
+    };
+    assert!(b.release(&key, f).await.unwrap());
+    let waited = waiting.await.unwrap();
+    assert_eq!(
+        (waited.outcome, waited.version),
+        (Outcome::Waited, Some(v2))
+    );
+    let limiter = RedisLimiter::builder(conn, "quota", 5, Duration::from_secs(1))
+        .build()
+        .unwrap();
+    assert!(matches!(
+        limiter.acquire_timed(&Method::GET, "/x").await.unwrap(),
+        Admission::Shared(_)
+    ));
+    // Outside its namespace it may do nothing.
+    let outside = sealed(
+        RedisConnection::builder(&url)
+            .with_username(&user)
+            .with_password("pw-least")
+            .with_namespace(namespace("elsewhere"))
+            .build()
+            .unwrap(),
+    );
+    assert!(outside.load(&key_of(&outside)).await.is_err());
+    let _: () = redis::cmd("ACL")
+        .arg("DELUSER")
+        .arg(&user)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+}
+
 /// A `redis-server` of this test's own, on a free loopback port, to stop mid-run.
 struct OwnServer {
     child: Child,
