@@ -70,7 +70,8 @@ impl Limiter for RateLimiter {
     }
 }
 
-/// A shared handle to any [`Limiter`], as a builder takes one. Cheap to clone.
+/// A shared handle to any [`Limiter`], as a builder takes one (and the transport holds).
+/// Cheap to clone; clones share the limiter's state.
 #[derive(Clone, Debug)]
 pub struct SharedLimiter(Arc<dyn Limiter>);
 
@@ -91,8 +92,10 @@ impl SharedLimiter {
     }
 }
 
-impl From<RateLimiter> for SharedLimiter {
-    fn from(limiter: RateLimiter) -> Self {
+/// Any limiter becomes a shared one: a builder's `with_rate_limiter` takes a
+/// [`RateLimiter`] or a fleet-wide limiter alike.
+impl<L: Limiter + 'static> From<L> for SharedLimiter {
+    fn from(limiter: L) -> Self {
         SharedLimiter::new(limiter)
     }
 }
