@@ -262,7 +262,11 @@ pub struct Controls {
     hits: Hits,
     token_routes: Vec<&'static str>,
     stalls: Stalls,
+    arrivals: Arrivals,
 }
+
+/// When each request reached its route, on the real clock.
+type Arrivals = Arc<Mutex<Vec<(&'static str, std::time::Instant)>>>;
 
 /// Requests to hold ([`Kit::stall_next`]). The server's one catch-all responder declines a
 /// request whose route is armed here (claiming it), and the stall's own mock, which waits
@@ -400,6 +404,15 @@ impl Controls {
     pub fn stalled(&self) -> Vec<RecordedRequest> {
         lock(&self.stalls.0).held.clone()
     }
+
+    /// Every request that reached a route so far (a route of the table, not a 404 or 405),
+    /// with the route's name and when it arrived on the real clock (`std::time::Instant`,
+    /// whatever clock the tokens are judged by; a request held by [`Kit::stall_next`] when
+    /// its delay ends): for a test that counts requests in rolling windows, such as a rate
+    /// limit's.
+    pub fn arrivals(&self) -> Vec<(&'static str, std::time::Instant)> {
+        lock(&self.arrivals).clone()
+    }
 }
 
 /// A running sandbox of vendor `S`: the controls plus the vendor's state.
@@ -452,6 +465,7 @@ impl<S: Spec> Kit<S> {
                 .map(|r| r.name)
                 .collect(),
             stalls: Stalls::default(),
+            arrivals: Arrivals::default(),
         };
         let dispatch = Arc::new(Dispatch {
             routes,
@@ -461,6 +475,7 @@ impl<S: Spec> Kit<S> {
             token_faults: controls.token_faults.clone(),
             route_faults: controls.route_faults.clone(),
             hits: controls.hits.clone(),
+            arrivals: controls.arrivals.clone(),
         });
         let (serve, claim) = (dispatch.clone(), dispatch.clone());
         let stalls = controls.stalls.clone();
@@ -528,6 +543,7 @@ struct Dispatch<S: Spec> {
     token_faults: Faults,
     route_faults: Arc<Mutex<Vec<(String, Fault)>>>,
     hits: Hits,
+    arrivals: Arrivals,
 }
 
 impl<S: Spec> Dispatch<S> {
@@ -557,6 +573,7 @@ impl<S: Spec> Dispatch<S> {
                 self.state.not_found(req)
             };
         };
+        lock(&self.arrivals).push((route.name, std::time::Instant::now()));
         // A fault named for this route first, then one for its kind.
         let fault = {
             let mut named = lock(&self.route_faults);
@@ -698,6 +715,8 @@ mod tests {
         assert_eq!((status, body.as_str()), (200, "token"));
         assert!(took >= Duration::from_millis(800), "{took:?}");
         assert_eq!((kit.hits("token"), kit.stalled().len()), (3, 1));
+        let routes: Vec<&str> = kit.arrivals().iter().map(|(r, _)| *r).collect();
+        assert_eq!(routes, ["token", "ping", "token", "token"]);
     }
 
     #[test]
