@@ -99,6 +99,12 @@ impl Vendor {
         (state.sign_ins, state.refreshes)
     }
 
+    /// Sign-ins, refreshes and refused (stale) refreshes so far.
+    fn counts(&self) -> (u64, u64, u64) {
+        let state = self.state();
+        (state.sign_ins, state.refreshes, state.stale_refreshes)
+    }
+
     /// Expire every access token issued so far (the next call with one gets a 401).
     fn expire_access(&self) {
         self.state().valid_access.clear();
@@ -284,14 +290,9 @@ async fn a_fleet_signs_in_once_and_renews_once_per_expiry_from_the_latest_refres
             tokens.iter().all(|t| *t == expected),
             "round {round}: {tokens:?}"
         );
-        assert_eq!(vendor.state().refreshes, round, "round {round}");
+        assert_eq!(vendor.grants().1, round, "round {round}");
     }
-    let state = vendor.state();
-    assert_eq!(
-        (state.sign_ins, state.refreshes, state.stale_refreshes),
-        (1, EXPIRIES, 0)
-    );
-    drop(state);
+    assert_eq!(vendor.counts(), (1, EXPIRIES, 0));
     // Each session counts only the token requests it made: together, the vendor's.
     assert_eq!(total(&sessions, |s| s.sign_ins), 1);
     assert_eq!(total(&sessions, |s| s.refreshes), EXPIRIES);
@@ -396,7 +397,7 @@ async fn a_set_the_store_cannot_keep_is_renewed_locally_and_counted() {
     assert_eq!(tokens.len(), 3);
     assert!(store.inner.load(&key_of(&store)).await.unwrap().is_none());
     assert_eq!(total(&sessions, |s| s.store_fallbacks), 3);
-    assert_eq!(vendor.state().sign_ins, 3);
+    assert_eq!(vendor.grants().0, 3);
     for s in &sessions {
         assert_eq!(s.current().unwrap().store_version(), None);
         assert_eq!(
@@ -413,7 +414,7 @@ async fn a_store_that_is_down_never_fails_a_call_and_the_fleet_shares_again_once
     let store = TestStore::default();
     let sessions = fleet(&vendor, &store, 4);
     all_take_a_token(&sessions).await;
-    assert_eq!(vendor.state().sign_ins, 1);
+    assert_eq!(vendor.grants().0, 1);
 
     // Down: every session renews on its own, from its own (the same, rotated away) refresh
     // token: one refresh is accepted, the other three are refused and sign in instead.
@@ -422,12 +423,7 @@ async fn a_store_that_is_down_never_fails_a_call_and_the_fleet_shares_again_once
     let tokens = all_take_a_token(&sessions).await;
     assert_eq!(tokens.iter().collect::<HashSet<_>>().len(), 4, "{tokens:?}");
     assert_eq!(total(&sessions, |s| s.store_fallbacks), 4);
-    let state = vendor.state();
-    assert_eq!(
-        (state.sign_ins, state.refreshes, state.stale_refreshes),
-        (1 + 3, 1, 3)
-    );
-    drop(state);
+    assert_eq!(vendor.counts(), (1 + 3, 1, 3));
     assert_eq!(total(&sessions, |s| s.renewal_failures), 0);
 
     // Back: the next expiry is one renewal for all four again.
@@ -435,9 +431,8 @@ async fn a_store_that_is_down_never_fails_a_call_and_the_fleet_shares_again_once
     clock.advance(LIFETIME);
     let tokens = all_take_a_token(&sessions).await;
     assert_eq!(tokens.iter().collect::<HashSet<_>>().len(), 1, "{tokens:?}");
-    let state = vendor.state();
-    assert_eq!((state.sign_ins + state.refreshes), 4 + 1 + 1);
-    drop(state);
+    let (sign_ins, refreshes) = vendor.grants();
+    assert_eq!(sign_ins + refreshes, 4 + 1 + 1);
     assert_eq!(total(&sessions, |s| s.store_fallbacks), 4);
     assert_eq!(total(&sessions, |s| s.store_loaded), 3 + 3);
 }

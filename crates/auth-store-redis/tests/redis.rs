@@ -4,6 +4,11 @@
 //! holds. Token expiry is driven by a `ManualClock`; only Redis's own timers (lease TTLs,
 //! the limiter's window) run on real time, kept short.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
