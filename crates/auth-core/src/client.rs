@@ -6,8 +6,9 @@
 //! operations. The kit brings the rest:
 //!
 //! - [`Config`]: base URL or environment, credentials, clock, your own `reqwest::Client`,
-//!   rate limiter, token-request timeout, wait bound and renewal retries, with the base-URL
-//!   and plain-http checks done once in [`Config::finish`];
+//!   rate limiter (this process's or a fleet's), token store (to share the token set with
+//!   other processes), token-request timeout, wait bound and renewal retries, with the
+//!   base-URL and plain-http checks done once in [`Config::finish`];
 //! - [`client_builder!`](crate::client_builder): the builder's setters generated on the
 //!   vendor's own builder type, so users call `Client::builder().with_base_url(..)` with
 //!   nothing to import;
@@ -85,11 +86,12 @@ use url::Url;
 use crate::clock::SharedClock;
 use crate::error::{Error, ErrorKind};
 use crate::http::{ErrorParser, Http};
-use crate::limiter::RateLimiter;
+use crate::limit::SharedLimiter;
 use crate::provider::TokenProvider;
 use crate::request::AuthorizedRequest;
 use crate::retry::RetryPolicy;
 use crate::session::{Session, SessionStats};
+use crate::store::{Identity, ShareSettings, SharedTokenStore, StoreKey};
 
 /// What a vendor crate tells the kit about itself.
 ///
@@ -150,7 +152,8 @@ pub struct Config<C> {
     credentials: Option<C>,
     clock: Option<SharedClock>,
     http_client: Option<reqwest::Client>,
-    limiter: Option<RateLimiter>,
+    limiter: Option<SharedLimiter>,
+    token_store: Option<(SharedTokenStore, ShareSettings)>,
     session: SessionSettings,
 }
 
@@ -169,6 +172,7 @@ impl<C> Default for Config<C> {
             clock: None,
             http_client: None,
             limiter: None,
+            token_store: None,
             session: SessionSettings::default(),
         }
     }
@@ -182,6 +186,7 @@ impl<C> fmt::Debug for Config<C> {
             .field("credentials", &self.credentials.is_some())
             .field("own_http_client", &self.http_client.is_some())
             .field("limiter", &self.limiter)
+            .field("token_store", &self.token_store)
             .field("session", &self.session)
             .finish_non_exhaustive()
     }
@@ -218,14 +223,23 @@ impl<C> Config<C> {
         self.http_client = Some(client);
     }
 
-    /// Set the client-side rate limiter.
-    pub fn set_rate_limiter(&mut self, limiter: RateLimiter) {
-        self.limiter = Some(limiter);
+    /// Set the client-side rate limiter: a [`RateLimiter`](crate::RateLimiter) of this
+    /// process or any [`Limiter`](crate::limit::Limiter) (one a fleet shares).
+    pub fn set_rate_limiter(&mut self, limiter: impl Into<SharedLimiter>) {
+        self.limiter = Some(limiter.into());
     }
 
     /// The rate limiter set so far.
-    pub fn rate_limiter(&self) -> Option<&RateLimiter> {
+    pub fn rate_limiter(&self) -> Option<&SharedLimiter> {
         self.limiter.as_ref()
+    }
+
+    /// Share the token set through `store` (see [`Session::with_token_store`]): the key is
+    /// made at [`Parts::session`] from the vendor's name, the base URL, the provider's
+    /// [`identity`](TokenProvider::identity) and its [`secrets`](TokenProvider::secrets),
+    /// hashed by the store.
+    pub fn set_token_store(&mut self, store: impl Into<SharedTokenStore>, settings: ShareSettings) {
+        self.token_store = Some((store.into(), settings));
     }
 
     /// Bound each token request (see [`Session::with_token_timeout`]).
@@ -284,6 +298,8 @@ impl<C> Config<C> {
             credentials,
             http,
             session: self.session,
+            vendor: vendor.name,
+            token_store: self.token_store,
         })
     }
 }
@@ -331,6 +347,8 @@ pub struct Parts<C> {
     /// The transport: clock, client, limiter and the vendor's error parser.
     pub http: Http,
     session: SessionSettings,
+    vendor: &'static str,
+    token_store: Option<(SharedTokenStore, ShareSettings)>,
 }
 
 impl<C> Parts<C> {
@@ -341,6 +359,10 @@ impl<C> Parts<C> {
 
     /// [`session`](Self::session) for a provider the vendor keeps a handle on.
     pub fn session_from_arc(&self, provider: Arc<dyn TokenProvider>) -> Session {
+        let shared = self
+            .token_store
+            .as_ref()
+            .map(|(store, settings)| (store.clone(), self.store_key(store, &*provider), *settings));
         let mut session = Session::from_arc(provider, self.http.clone());
         let s = self.session;
         if let Some(t) = s.token_timeout {
@@ -352,7 +374,23 @@ impl<C> Parts<C> {
         if let Some(r) = s.retries {
             session = session.with_renewal_retries(r);
         }
+        if let Some((store, key, settings)) = shared {
+            session = session.with_token_store(store, key, settings);
+        }
         session
+    }
+
+    /// The key the token set of `provider` lives under in `store`: the vendor's name, the
+    /// base URL, the provider's identity parts and its secrets, hashed by the store.
+    fn store_key(&self, store: &SharedTokenStore, provider: &dyn TokenProvider) -> StoreKey {
+        let mut identity = Identity::new(self.vendor).with_part(self.base_url.as_str());
+        for part in provider.identity() {
+            identity = identity.with_part(part);
+        }
+        for secret in provider.secrets() {
+            identity = identity.with_secret(secret);
+        }
+        store.store().key(&identity)
     }
 }
 
@@ -372,8 +410,8 @@ pub trait VendorBuilder: Sized {
 
 /// Generate the kit's setters on a vendor's builder (which implements
 /// [`VendorBuilder`](crate::client::VendorBuilder)): `with_base_url`, `with_credentials`,
-/// `with_clock`, `with_http_client`, `with_rate_limiter`, `with_token_timeout`,
-/// `with_max_wait`, `with_renewal_retries` and `with_env`. See the
+/// `with_clock`, `with_http_client`, `with_rate_limiter`, `with_token_store`,
+/// `with_token_timeout`, `with_max_wait`, `with_renewal_retries` and `with_env`. See the
 /// [module docs](crate::client) for a whole vendor.
 #[macro_export]
 macro_rules! client_builder {
@@ -412,9 +450,28 @@ macro_rules! client_builder {
             }
 
             /// Hold calls to a client-side rate limit (a vendor quota), waiting rather than
-            /// being answered 429.
-            pub fn with_rate_limiter(mut self, limiter: $crate::RateLimiter) -> Self {
+            /// being answered 429: a `RateLimiter` counts this process's calls, a fleet-wide
+            /// limiter (such as `auth_store_redis::RedisLimiter`) every process's.
+            pub fn with_rate_limiter(
+                mut self,
+                limiter: impl Into<$crate::limit::SharedLimiter>,
+            ) -> Self {
                 $crate::client::VendorBuilder::kit(&mut self).set_rate_limiter(limiter);
+                self
+            }
+
+            /// Share the token set with every client on `store` with the same credentials
+            /// and base URL: the processes of a fleet on a Redis store
+            /// (`auth_store_redis::RedisStore`) sign in once and renew once per expiry,
+            /// each renewal from the latest refresh token. The store never stops calls: when
+            /// it fails, a client renews on its own (`session_stats().store_fallbacks`).
+            /// Without it a client keeps its tokens to itself.
+            pub fn with_token_store(
+                mut self,
+                store: impl Into<$crate::store::SharedTokenStore>,
+                settings: $crate::store::ShareSettings,
+            ) -> Self {
+                $crate::client::VendorBuilder::kit(&mut self).set_token_store(store, settings);
                 self
             }
 

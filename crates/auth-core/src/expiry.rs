@@ -202,6 +202,19 @@ impl Expiry {
         self.received_at
     }
 
+    /// An expiry exactly as read back from a token store's at-rest form.
+    pub(crate) fn from_parts(
+        expires_at: Option<SystemTime>,
+        lifetime: Option<Duration>,
+        received_at: Option<SystemTime>,
+    ) -> Self {
+        Expiry {
+            expires_at,
+            lifetime,
+            received_at,
+        }
+    }
+
     /// The instant the token expires, if it does.
     ///
     /// ```

@@ -14,7 +14,7 @@ use crate::clock::SharedClock;
 
 pub use crate::clock::server_date;
 use crate::error::{Error, ErrorKind};
-use crate::limiter::RateLimiter;
+use crate::limit::{LimiterStats, SharedLimiter};
 
 /// The bound on how much of an error body is read and kept.
 pub const DEFAULT_MAX_ERROR_BODY: usize = 8 * 1024;
@@ -94,7 +94,7 @@ struct HttpInner {
     client: reqwest::Client,
     clock: SharedClock,
     parser: Arc<dyn ErrorParser>,
-    limiter: Option<RateLimiter>,
+    limiter: Option<SharedLimiter>,
     max_error_body: usize,
 }
 
@@ -183,9 +183,27 @@ impl Http {
         self.edit(|i| i.parser = parser)
     }
 
-    /// Wait for a slot of `limiter` before every request.
-    pub fn with_rate_limiter(self, limiter: RateLimiter) -> Self {
+    /// Wait for a slot of `limiter` before every request: a
+    /// [`RateLimiter`](crate::RateLimiter) of this process, or any
+    /// [`Limiter`](crate::limit::Limiter), such as one a fleet shares.
+    pub fn with_rate_limiter(self, limiter: impl Into<SharedLimiter>) -> Self {
+        let limiter = limiter.into();
         self.edit(|i| i.limiter = Some(limiter))
+    }
+
+    /// The rate limiter requests wait for, if any.
+    pub fn rate_limiter(&self) -> Option<&SharedLimiter> {
+        self.inner.limiter.as_ref()
+    }
+
+    /// The rate limiter's counters (zeros without one): how many requests a fleet-wide
+    /// limiter admitted by its local stand-in, and whether it does so now.
+    pub fn limiter_stats(&self) -> LimiterStats {
+        self.inner
+            .limiter
+            .as_ref()
+            .map(SharedLimiter::stats)
+            .unwrap_or_default()
     }
 
     /// Keep at most `bytes` of an error body.

@@ -37,6 +37,7 @@ mod expiry;
 pub mod http;
 mod jitter;
 pub mod lenient;
+pub mod limit;
 mod limiter;
 mod paginate;
 pub mod provider;
@@ -46,11 +47,12 @@ mod retry;
 pub mod sandbox;
 mod scrub;
 mod session;
+pub mod store;
 mod token;
 
 // What a user of a vendor crate holds. Everything else sits in a module by audience:
 // `client` and `provider` (and `http`, `jwt`, `lenient`) for vendor authors, `sandbox` for
-// test writers.
+// test writers, `store` and `limit` for token stores and limiters shared by a fleet.
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};
 pub use expiry::Expiry;

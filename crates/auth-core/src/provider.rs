@@ -513,6 +513,15 @@ pub trait TokenProvider: Send + Sync + fmt::Debug + 'static {
         Vec::new()
     }
 
+    /// The non-secret parts that tell this vendor's accounts apart (a user name, an email,
+    /// a client id). With the base URL and [`secrets`](Self::secrets) they make the key a
+    /// token store shares the token set under (hashed, never stored in clear), so two
+    /// accounts never share a set, even with the same password. The default is none: then
+    /// the secrets alone must tell the accounts apart.
+    fn identity(&self) -> Vec<&str> {
+        Vec::new()
+    }
+
     /// The error a caller sees when the session needs renewing but the provider cannot
     /// renew it (for example an OTP session: only the user can start a new one).
     fn renewal_impossible(&self) -> Error {

@@ -18,6 +18,7 @@ use crate::http::{Http, build, read_json};
 use crate::jitter::Jitter;
 use crate::provider::{Capabilities, RenewalPolicy, TokenProvider};
 use crate::retry::{Backoff, RetryPolicy};
+use crate::store::{Outcome, ShareSettings, SharedTokenStore, StoreKey, renew_shared};
 use crate::token::TokenSet;
 
 /// A token set as the session hands it out: the tokens plus the generation that identifies
@@ -34,6 +35,9 @@ pub struct Lease {
     expired_on_arrival: bool,
     invalidated: AtomicBool,
     expiry_counted: AtomicBool,
+    /// The token store's version of these tokens, when a store shares them (see
+    /// [`Session::with_token_store`]).
+    store_version: Option<u64>,
 }
 
 impl Lease {
@@ -72,6 +76,15 @@ impl Lease {
         self.expired_on_arrival
     }
 
+    /// The version of these tokens in the session's token store
+    /// ([`Session::with_token_store`]): a 401 on them invalidates that version only. `None`
+    /// without a store, and for tokens the store does not hold (renewed here while the
+    /// store was down, or after another process had published: see
+    /// [`SessionStats::store_fallbacks`] and [`SessionStats::store_unpublished`]).
+    pub fn store_version(&self) -> Option<u64> {
+        self.store_version
+    }
+
     fn state(&self, now: SystemTime) -> State {
         if self.invalidated.load(Ordering::Acquire) || self.serve_until.is_some_and(|at| now >= at)
         {
@@ -95,6 +108,7 @@ impl fmt::Debug for Lease {
             .field("mandatory_at", &self.mandatory_at)
             .field("expired_on_arrival", &self.expired_on_arrival)
             .field("invalidated", &self.invalidated.load(Ordering::Relaxed))
+            .field("store_version", &self.store_version)
             .finish()
     }
 }
@@ -149,6 +163,23 @@ pub struct SessionStats {
     pub recovered_401: u64,
     /// Authorized requests sent (retries included).
     pub requests: u64,
+    /// Renewals answered by the token store ([`Session::with_token_store`]) with a set
+    /// another session (another process of the fleet) had published, found there or waited
+    /// for: no token request was sent from here. Not counted in `sign_ins` or `refreshes`,
+    /// which count only the token requests this session made.
+    pub store_loaded: u64,
+    /// Renewals this session made on its own because the token store failed (down, or
+    /// slower than its [`ShareSettings::store_timeout`]): the tokens are this process's
+    /// alone until the store answers again.
+    pub store_fallbacks: u64,
+    /// Renewals this session made under the store's lease whose set the store then refused
+    /// (the lease had lapsed and another session published first): used here, not shared.
+    pub store_unpublished: u64,
+    /// Requests a fleet-wide rate limiter admitted by its local stand-in because it could
+    /// not reach its shared state (see [`Limiter::stats`](crate::limit::Limiter::stats)).
+    pub limiter_degraded: u64,
+    /// Whether the rate limiter is degraded to local limits now.
+    pub limiter_degraded_now: bool,
 }
 
 #[derive(Default)]
@@ -163,6 +194,9 @@ struct Counters {
     unauthorized: AtomicU64,
     recovered_401: AtomicU64,
     requests: AtomicU64,
+    store_loaded: AtomicU64,
+    store_fallbacks: AtomicU64,
+    store_unpublished: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -200,6 +234,16 @@ struct Inner {
     next_attempt: AtomicU64,
     /// The last clock skew seen, in milliseconds; [`NO_SKEW`] before any.
     clock_skew: AtomicI64,
+    /// The token store the renewals go through, if any. Read once per renewal, never on
+    /// the hot path.
+    sharing: ArcSwapOption<Sharing>,
+}
+
+/// A session's token store: where its set is shared, under which key, and how.
+struct Sharing {
+    store: SharedTokenStore,
+    key: StoreKey,
+    settings: ShareSettings,
 }
 
 /// [`Inner::clock_skew`] before any answer carried a `Date`.
@@ -341,6 +385,7 @@ impl Session {
                 expired_in_a_row: AtomicU32::new(0),
                 next_attempt: AtomicU64::new(0),
                 clock_skew: AtomicI64::new(NO_SKEW),
+                sharing: ArcSwapOption::empty(),
             }),
         }
     }
@@ -408,6 +453,82 @@ impl Session {
         self
     }
 
+    /// Renew through `store`: this session's token set lives there under `key`, shared
+    /// with every session on the same store and key (the other processes of a fleet on a
+    /// Redis store; other clients of this process on a
+    /// [`MemoryStore`](crate::store::MemoryStore)). Each renewal then runs
+    /// [`renew_shared`]: a usable set another session published is taken as it is;
+    /// otherwise one session takes the store's lease and signs in or refreshes (from the
+    /// latest set written, so a rotated refresh token is never stale) while the others wait
+    /// for what it publishes. A 401 invalidates the store's version of the token that was
+    /// used, and only it. A store that fails never fails a call: the session renews on its
+    /// own and counts it ([`SessionStats::store_fallbacks`]).
+    ///
+    /// The hot path is unchanged: a valid cached token is served without touching the
+    /// store. The lease TTL is raised, if needed, above one token request's worst case
+    /// (the token timeout times the attempts of the renewal retries, their backoff, and two
+    /// store calls), so a live holder is not taken over. Without this call the session
+    /// renews on its own, as it always did. Shared with this session's clones.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), auth_core::Error> {
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use auth_core::store::{Identity, MemoryStore, ShareSettings, TokenStore};
+    /// use auth_core::{AccessToken, Error, Expiry, Session, TokenSet, http::Http};
+    ///
+    /// #[derive(Debug, Default)]
+    /// struct Counted(Arc<AtomicU64>);
+    ///
+    /// #[auth_core::provider::async_trait]
+    /// impl auth_core::provider::TokenProvider for Counted {
+    ///     async fn sign_in(&self) -> Result<TokenSet, Error> {
+    ///         let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+    ///         Ok(TokenSet::new(AccessToken::new(format!("t{n}")), Expiry::never()))
+    ///     }
+    /// }
+    ///
+    /// let store = MemoryStore::new();
+    /// let key = store.key(&Identity::new("example").with_part("alice"));
+    /// let sign_ins = Arc::new(AtomicU64::new(0));
+    /// let session = |store: &MemoryStore| {
+    ///     Session::new(Counted(sign_ins.clone()), Http::new().unwrap())
+    ///         .with_token_store(store.clone(), key.clone(), ShareSettings::default())
+    /// };
+    /// let (a, b) = (session(&store), session(&store));
+    /// assert_eq!(a.token().await?.tokens().access_token().expose(), "t1");
+    /// // The second session finds the first one's set in the store: no sign-in of its own.
+    /// let lease = b.token().await?;
+    /// assert_eq!(lease.tokens().access_token().expose(), "t1");
+    /// assert_eq!(lease.store_version(), Some(1));
+    /// assert_eq!((sign_ins.load(Ordering::SeqCst), b.stats().sign_ins, b.stats().store_loaded), (1, 0, 1));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_token_store(
+        self,
+        store: impl Into<SharedTokenStore>,
+        key: StoreKey,
+        settings: ShareSettings,
+    ) -> Self {
+        self.inner.sharing.store(Some(Arc::new(Sharing {
+            store: store.into(),
+            key,
+            settings,
+        })));
+        self
+    }
+
+    /// The token store and key this session renews through, if any
+    /// ([`with_token_store`](Self::with_token_store)).
+    pub fn token_store(&self) -> Option<(SharedTokenStore, StoreKey)> {
+        self.inner
+            .sharing
+            .load()
+            .as_ref()
+            .map(|s| (s.store.clone(), s.key.clone()))
+    }
+
     fn configure(self, f: impl Fn(&mut Settings)) -> Self {
         self.inner.settings.rcu(|s| {
             let mut s = **s;
@@ -434,6 +555,7 @@ impl Session {
     /// ```
     pub fn stats(&self) -> SessionStats {
         let c = &self.inner.counters;
+        let limiter = self.inner.http.limiter_stats();
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         SessionStats {
             sign_ins: l(&c.sign_ins),
@@ -448,6 +570,11 @@ impl Session {
             unauthorized: l(&c.unauthorized),
             recovered_401: l(&c.recovered_401),
             requests: l(&c.requests),
+            store_loaded: l(&c.store_loaded),
+            store_fallbacks: l(&c.store_fallbacks),
+            store_unpublished: l(&c.store_unpublished),
+            limiter_degraded: limiter.degraded,
+            limiter_degraded_now: limiter.degraded_now,
         }
     }
 
@@ -773,11 +900,7 @@ impl Inner {
     /// from its advisory window.
     fn make_lease(&self, tokens: TokenSet) -> Lease {
         let now = self.http.now();
-        let (tokens, skew) = tokens.on_local_clock(now);
-        if let Some(ms) = skew {
-            self.clock_skew
-                .store(ms.max(NO_SKEW + 1), Ordering::Relaxed);
-        }
+        let tokens = self.on_local_clock(tokens, now);
         let expires_at = tokens.expiry().expires_at();
         let (advisory_at, mandatory_at) = match expires_at {
             None => (None, None),
@@ -799,7 +922,19 @@ impl Inner {
             expired_on_arrival: expires_at.is_some_and(|at| at <= now),
             invalidated: AtomicBool::new(false),
             expiry_counted: AtomicBool::new(false),
+            store_version: None,
         }
+    }
+
+    /// `tokens` with an absolute expiry re-based on the vendor's clock when the provider
+    /// gave the `Date`, the skew seen recorded (a set already local passes unchanged).
+    fn on_local_clock(&self, tokens: TokenSet, now: SystemTime) -> TokenSet {
+        let (tokens, skew) = tokens.on_local_clock(now);
+        if let Some(ms) = skew {
+            self.clock_skew
+                .store(ms.max(NO_SKEW + 1), Ordering::Relaxed);
+        }
+        tokens
     }
 
     /// Whether a renewal may start now while the current token is still valid: no failure's
@@ -952,8 +1087,12 @@ impl Inner {
     /// is served until the backoff allows the next renewal, so a vendor whose tokens always
     /// look expired costs one renewal per backoff step, not one per call.
     async fn renew(&self, previous: Option<Arc<Lease>>, sign_outs: u64) -> RenewalResult {
+        let sharing = self.sharing.load_full();
+        let sharing = sharing.as_deref();
         let prev = previous.as_deref();
-        let mut lease = self.make_lease(self.obtain(prev, previous.as_ref(), sign_outs).await?);
+        let mut lease = self
+            .renew_once(sharing, prev, previous.as_ref(), sign_outs)
+            .await?;
         if !lease.expired_on_arrival {
             self.expired_in_a_row.store(0, Ordering::Release);
             return Ok(Arc::new(lease));
@@ -962,10 +1101,9 @@ impl Inner {
         let mut in_a_row = self.expired_in_a_row.fetch_add(1, Ordering::AcqRel) + 1;
         if in_a_row == 1 {
             // Renewing from the expired set itself: its refresh token is the newest.
-            let tokens = self
-                .obtain(Some(&lease), previous.as_ref(), sign_outs)
+            lease = self
+                .renew_once(sharing, Some(&lease), previous.as_ref(), sign_outs)
                 .await?;
-            lease = self.make_lease(tokens);
             if !lease.expired_on_arrival {
                 self.expired_in_a_row.store(0, Ordering::Release);
                 return Ok(Arc::new(lease));
@@ -985,21 +1123,126 @@ impl Inner {
         Ok(Arc::new(lease))
     }
 
+    /// One renewal from `from` (the lease it renews, if any): without a token store, a
+    /// refresh or sign-in here ([`obtain`](Self::obtain)); with one, once for every
+    /// session sharing it ([`renew_through_store`](Self::renew_through_store)).
+    async fn renew_once(
+        &self,
+        sharing: Option<&Sharing>,
+        from: Option<&Lease>,
+        base: Option<&Arc<Lease>>,
+        sign_outs: u64,
+    ) -> Result<Lease, Error> {
+        match sharing {
+            None => {
+                let tokens = self
+                    .obtain(from.map(|l| &l.tokens), base, sign_outs)
+                    .await?;
+                Ok(self.make_lease(tokens))
+            }
+            Some(sharing) => {
+                self.renew_through_store(sharing, from, base, sign_outs)
+                    .await
+            }
+        }
+    }
+
+    /// [`renew_shared`] on the session's store: a set another session published (other
+    /// than the one `from` holds, and not inside this session's mandatory window) is taken
+    /// as it is; otherwise, under the store's lease, [`obtain`](Self::obtain) runs from the
+    /// latest set the store holds (its refresh token is the latest written), or from
+    /// `from`'s own when the store holds none or cannot be read. Only a renewal that runs
+    /// here is counted as a sign-in or refresh.
+    async fn renew_through_store(
+        &self,
+        sharing: &Sharing,
+        from: Option<&Lease>,
+        base: Option<&Arc<Lease>>,
+        sign_outs: u64,
+    ) -> Result<Lease, Error> {
+        let store = sharing.store.store();
+        let key = &sharing.key;
+        let settings = self.share_settings(&sharing.settings);
+        let seen = from.and_then(|l| l.store_version).unwrap_or(0);
+        // A 401 answered the version `from` is: mark that version (and only it) in the
+        // store, so no session adopts it again. Bounded; a store that fails is ignored.
+        if let Some(version) = from
+            .filter(|l| l.invalidated.load(Ordering::Acquire))
+            .and_then(|l| l.store_version)
+        {
+            let _ = tokio::time::timeout(settings.store_timeout(), store.invalidate(key, version))
+                .await;
+        }
+        let own = from.map(|l| &l.tokens);
+        let shared = renew_shared(
+            store,
+            key,
+            seen,
+            &settings,
+            |tokens| self.usable(tokens),
+            |latest| async move {
+                let tokens = self
+                    .obtain(latest.as_ref().or(own), base, sign_outs)
+                    .await?;
+                // Stored on the local clock, so no process re-bases it again.
+                Ok(self.on_local_clock(tokens, self.http.now()))
+            },
+        )
+        .await?;
+        match shared.outcome {
+            Outcome::Loaded | Outcome::Waited => bump(&self.counters.store_loaded),
+            Outcome::Unpublished => bump(&self.counters.store_unpublished),
+            Outcome::Fallback => bump(&self.counters.store_fallbacks),
+            _ => {}
+        }
+        let mut lease = self.make_lease(shared.tokens);
+        lease.store_version = shared.version;
+        Ok(lease)
+    }
+
+    /// Whether a set found in the token store can be served as it is: it is not expired
+    /// and this session's mandatory window for it has not opened.
+    fn usable(&self, tokens: &TokenSet) -> bool {
+        let Some(at) = tokens.expiry().expires_at() else {
+            return true;
+        };
+        let w = self.policy.windows(tokens.expiry().lifetime());
+        at.checked_sub(w.mandatory)
+            .is_some_and(|mandatory| self.http.now() < mandatory)
+    }
+
+    /// The store settings with the lease TTL raised, if needed, above one token request's
+    /// worst case: every attempt timing out, the retries' backoff, and the store reads and
+    /// the publication under the lease.
+    fn share_settings(&self, configured: &ShareSettings) -> ShareSettings {
+        let s = self.settings.load();
+        let floor = s
+            .token_timeout
+            .saturating_mul(s.retries.max_attempts())
+            .saturating_add(s.retries.worst_case_backoff())
+            .saturating_add(configured.store_timeout().saturating_mul(2));
+        if configured.lease_ttl() < floor {
+            configured.with_lease_ttl(floor)
+        } else {
+            *configured
+        }
+    }
+
     /// One renewal's token set: a refresh of `from`'s refresh token where the vendor has the
     /// grant, falling back to a sign-in when it is rejected; else a sign-in. `base` is the
     /// session's token this renewal replaces (see [`nothing_valid_left`](Self::nothing_valid_left)).
     async fn obtain(
         &self,
-        from: Option<&Lease>,
+        from: Option<&TokenSet>,
         base: Option<&Arc<Lease>>,
         sign_outs: u64,
     ) -> Result<TokenSet, Error> {
         let caps = self.capabilities;
-        let refreshable = from.filter(|p| caps.refresh && p.tokens.refresh_token().is_some());
+        let refreshable = from.filter(|t| caps.refresh && t.refresh_token().is_some());
         if let Some(prev) = refreshable {
             bump(&self.counters.refreshes);
-            match self.request(Some(&prev.tokens), base, sign_outs).await {
-                Ok(tokens) => return Ok(tokens.inherit_from(&prev.tokens)),
+            match self.request(Some(prev), base, sign_outs).await {
+                Ok(tokens) => return Ok(tokens.inherit_from(prev)),
                 Err(e) if refresh_rejected(&e) && caps.sign_in => {
                     bump(&self.counters.refresh_rejections);
                 }

@@ -279,6 +279,13 @@ impl TokenProvider for IntelePeerAuth {
         }
     }
 
+    fn identity(&self) -> Vec<&str> {
+        match &self.credentials {
+            Credentials::Password { username, .. } => vec![username.as_str()],
+            Credentials::StaticToken(_) => Vec::new(),
+        }
+    }
+
     fn renewal_impossible(&self) -> Error {
         Error::new(
             ErrorKind::SessionExpired,

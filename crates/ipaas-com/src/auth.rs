@@ -286,6 +286,13 @@ impl TokenProvider for IpaasProvider {
         vec![self.credentials.secret()]
     }
 
+    fn identity(&self) -> Vec<&str> {
+        match &self.credentials.0 {
+            Kind::User(u) => vec![u.email.as_str()],
+            Kind::ApiKey(_) => Vec::new(),
+        }
+    }
+
     fn renewal_impossible(&self) -> Error {
         match self.credentials.0 {
             Kind::ApiKey(_) => Error::new(

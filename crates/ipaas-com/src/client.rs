@@ -405,7 +405,7 @@ impl Client {
         let lease = self.session().token().await?;
         let id = lease
             .tokens()
-            .data::<UserId>()
+            .storable_data::<UserId>()
             .map(|u| u.0.to_string())
             .or_else(|| self.profile().and_then(|p| p.id).map(|i| i.to_string()))
             .ok_or_else(|| {

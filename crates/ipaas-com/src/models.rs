@@ -79,8 +79,9 @@ pub(crate) struct AuthAnswer {
 const FALLBACK_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// The signed-in user's id, kept with the token set and carried over refreshes by the
-/// session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// session; serialized as the bare number, so it travels with the set through a token store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub(crate) struct UserId(pub(crate) i64);
 
 impl AuthAnswer {
@@ -103,7 +104,7 @@ impl AuthAnswer {
             .map(RefreshToken::new);
         let mut set = TokenSet::new(AccessToken::new(access), expiry).with_refresh_token(refresh);
         if let Some(id) = self.profile.id {
-            set = set.with_data(UserId(id));
+            set = set.with_storable_data(UserId(id));
         }
         Ok(set)
     }
@@ -144,7 +145,7 @@ mod tests {
         let set = a.token_set(now).unwrap();
         assert_eq!(set.access_token().expose(), SECRET);
         assert_eq!(set.refresh_token().unwrap().expose(), "AQA-refresh");
-        assert_eq!(set.data::<UserId>(), Some(&UserId(664)));
+        assert_eq!(set.storable_data::<UserId>(), Some(&UserId(664)));
         assert_eq!(
             set.expiry().expires_at(),
             Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_060))

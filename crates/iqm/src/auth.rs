@@ -26,8 +26,10 @@ pub const WORKSPACE_HEADER: HeaderName = HeaderName::from_static("x-iaa-ow-id");
 /// [`LoginFlow::Json`]).
 pub const IAA_HOST_HEADER: HeaderName = HeaderName::from_static("x-iaa-host");
 /// The workspace id (`owId`) IQM answers with a login, kept with the token set (read it
-/// with `tokens.data::<OwId>()`) and sent as `X-IAA-OW-ID` on every call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// with `tokens.storable_data::<OwId>()`) and sent as `X-IAA-OW-ID` on every call. It is
+/// serialized as the bare id, so it travels with the set through a token store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct OwId(pub(crate) String);
 
 impl OwId {
@@ -299,7 +301,7 @@ pub(crate) fn parse_token_answer(
                 "token answer has a malformed owId",
             ));
         }
-        tokens = tokens.with_data(OwId(ow));
+        tokens = tokens.with_storable_data(OwId(ow));
     }
     Ok(TokenAnswer {
         tokens,
@@ -439,11 +441,11 @@ impl IqmAuth {
         };
         let answer = parse_token_answer(status, body, at).map_err(login_refused)?;
         let mut tokens = answer.tokens;
-        if tokens.data::<OwId>().is_none() {
+        if tokens.storable_data::<OwId>().is_none() {
             // The workspace header is required on every later call; ask for it once here
             // rather than send calls IQM would refuse.
             let ow = self.fetch_ow_id(&tokens).await?;
-            tokens = tokens.with_data(OwId(ow));
+            tokens = tokens.with_storable_data(OwId(ow));
         }
         Ok(tokens)
     }
@@ -558,12 +560,17 @@ impl TokenProvider for IqmAuth {
         let c = &self.credentials;
         vec![&c.password, c.client.secret(), c.client.basic()]
     }
+
+    fn identity(&self) -> Vec<&str> {
+        let c = &self.credentials;
+        vec![c.client.client_id(), &c.email]
+    }
 }
 
 /// `Authorization: Bearer <access token>` and `X-IAA-OW-ID: <owId>`.
 pub(crate) fn authorize_headers(tokens: &TokenSet, headers: &mut HeaderMap) -> Result<(), Error> {
     BEARER.apply(tokens, headers)?;
-    if let Some(ow) = tokens.data::<OwId>().map(OwId::as_str) {
+    if let Some(ow) = tokens.storable_data::<OwId>().map(OwId::as_str) {
         let v = HeaderValue::try_from(ow).map_err(|_| {
             Error::new(
                 ErrorKind::BadResponse,
@@ -592,7 +599,10 @@ mod tests {
             "refresh_token": "eac4c1f6-781e-4b04-baff-9c2e415d1f64",
             "scope": "read write", "token_type": "bearer", "expires_in": 35999, "owId": 200001}});
         let a = parse_token_answer(200, wrapped, at()).unwrap();
-        assert_eq!(a.tokens.data::<OwId>().map(OwId::as_str), Some("200001"));
+        assert_eq!(
+            a.tokens.storable_data::<OwId>().map(OwId::as_str),
+            Some("200001")
+        );
         assert_eq!(a.scope.as_deref(), Some("read write"));
         assert_eq!(a.token_type.as_deref(), Some("bearer"));
         assert_eq!(
@@ -603,12 +613,15 @@ mod tests {
         let b = parse_token_answer(200, flat, at()).unwrap();
         assert_eq!(b.tokens.access_token().expose(), "a2");
         assert_eq!(b.tokens.refresh_token().unwrap().expose(), "r2");
-        assert_eq!(b.tokens.data::<OwId>().map(OwId::as_str), None);
+        assert_eq!(b.tokens.storable_data::<OwId>().map(OwId::as_str), None);
         assert_eq!(b.tokens.expiry().lifetime(), Some(Duration::from_secs(60)));
         // owId as a string, null refresh token, missing expires_in: tolerated.
         let odd = json!({"data": {"access_token": "a3", "refresh_token": null, "owId": "77"}});
         let c = parse_token_answer(200, odd, at()).unwrap();
-        assert_eq!(c.tokens.data::<OwId>().map(OwId::as_str), Some("77"));
+        assert_eq!(
+            c.tokens.storable_data::<OwId>().map(OwId::as_str),
+            Some("77")
+        );
         assert!(c.tokens.refresh_token().is_none());
         assert_eq!(c.tokens.expiry().lifetime(), Some(FALLBACK_LIFETIME));
     }
@@ -684,8 +697,8 @@ mod tests {
             http: Http::with_client(reqwest::Client::new()),
             base_url: Url::parse("https://api.iqm.com").unwrap(),
         };
-        let set =
-            TokenSet::new(AccessToken::new("tok"), Expiry::never()).with_data(OwId("42".into()));
+        let set = TokenSet::new(AccessToken::new("tok"), Expiry::never())
+            .with_storable_data(OwId("42".into()));
         let mut h = HeaderMap::new();
         auth.authorize(&set, &mut h).unwrap();
         assert_eq!(h["authorization"], "Bearer tok");

@@ -253,7 +253,7 @@ impl Client {
         let lease = self.session().token().await?;
         lease
             .tokens()
-            .data::<OwId>()
+            .storable_data::<OwId>()
             .map(|o| o.as_str().to_owned())
             .ok_or_else(|| Error::new(ErrorKind::BadResponse, "login answer had no owId"))
     }
@@ -270,9 +270,11 @@ impl Client {
 
     /// The workspace id held from the login, if logged in (no request is made).
     pub fn workspace_id(&self) -> Option<String> {
-        self.session()
-            .current()
-            .and_then(|l| l.tokens().data::<OwId>().map(|o| o.as_str().to_owned()))
+        self.session().current().and_then(|l| {
+            l.tokens()
+                .storable_data::<OwId>()
+                .map(|o| o.as_str().to_owned())
+        })
     }
 
     /// Ask IQM for the workspace id: `GET /api/v3/ua/user/ow-id`.

@@ -14,14 +14,21 @@
 //! | any other `/api/v3/...` | `api` | Bearer + `X-IAA-OW-ID` matching the token's workspace; echoes `{method, path, owId}` |
 //!
 //! The token path serves both grants: `hits("token")` counts every request to it,
-//! `hits("login")` and `hits("refresh")` the ones the sandbox answered itself per grant.
+//! `hits("login")` and `hits("refresh")` the ones the sandbox answered itself per grant,
+//! `hits("refresh_refused")` the refreshes it refused (an expired, unknown or, with
+//! [`rotating_refresh_tokens`](SandboxBuilder::rotating_refresh_tokens), already used
+//! refresh token).
 //! `token_requests()` counts logins (either call) and refreshes; `inject_token` faults the
 //! next of them, `inject` the next authorized call (logout, ow-id, api), `inject_on` the
 //! next call of one route.
 //!
 //! Access and refresh tokens are UUIDs. Access tokens live the token lifetime (35999 s by
 //! default, as IQM's samples) judged by the clock you inject; refresh tokens until you
-//! expire them (`expire_tokens(Tokens::Refresh)`). Errors use IQM's
+//! expire them (`expire_tokens(Tokens::Refresh)`). A refresh answers the same refresh token
+//! (as IQM's sample does), or, with
+//! [`rotating_refresh_tokens`](SandboxBuilder::rotating_refresh_tokens), a new one while
+//! the used one stops working: what a vendor that rotates refresh tokens does, for a test
+//! that every renewal starts from the latest one. Errors use IQM's
 //! `{success: false, errorObjects: [...]}` shape (an expired or unknown refresh token gets
 //! OAuth's `{"error": "invalid_grant", ...}`). Bad client credentials: 401; bad email or
 //! password: 403; a held account: the documented 400 on-hold answer; a missing or wrong
@@ -88,6 +95,7 @@ use crate::{Error, ErrorKind};
 pub struct SandboxBuilder {
     kit: Settings,
     users: HashMap<String, User>,
+    rotate: bool,
 }
 
 // Users hold passwords: Debug shows the emails only.
@@ -98,6 +106,7 @@ impl fmt::Debug for SandboxBuilder {
         f.debug_struct("SandboxBuilder")
             .field("kit", &self.kit)
             .field("users", &users)
+            .field("rotating_refresh_tokens", &self.rotate)
             .finish()
     }
 }
@@ -131,6 +140,14 @@ impl SandboxBuilder {
         self
     }
 
+    /// Answer each refresh with a new refresh token and stop accepting the one used, as a
+    /// vendor that rotates refresh tokens does: a client that refreshes with any but the
+    /// latest is refused (`hits("refresh_refused")`).
+    pub fn rotating_refresh_tokens(mut self) -> Self {
+        self.rotate = true;
+        self
+    }
+
     /// Start the server. The client secret, its Basic value and every user's password are
     /// redacted in the recorder, as are the tokens it issues.
     pub async fn start(self) -> Sandbox {
@@ -144,6 +161,7 @@ impl SandboxBuilder {
             users: Mutex::new(self.users),
             next_ow_id: AtomicU64::new(400_001),
             grants: Hits::default(),
+            rotate: self.rotate,
         };
         Sandbox {
             kit: Kit::start(state, self.kit, &secrets).await,
@@ -227,6 +245,7 @@ impl Sandbox {
         SandboxBuilder {
             kit: Settings::new(Duration::from_secs(35_999)),
             users,
+            rotate: false,
         }
     }
 
@@ -261,7 +280,7 @@ impl Sandbox {
     // refresh by `grant_type`), so the kit's `hits` and `inject_on` could name each grant.
     pub fn hits(&self, route: &str) -> u64 {
         match route {
-            "login" | "refresh" => self.kit.state().grants.get(route),
+            "login" | "refresh" | "refresh_refused" => self.kit.state().grants.get(route),
             other => self.kit.hits(other),
         }
     }
@@ -335,8 +354,11 @@ impl VendorSandbox for Sandbox {
 pub struct State {
     users: Mutex<HashMap<String, User>>,
     next_ow_id: AtomicU64,
-    /// Requests per grant on the one token path (`login`, `refresh`).
+    /// Requests per grant on the one token path (`login`, `refresh`), and refused
+    /// refreshes (`refresh_refused`).
     grants: Hits,
+    /// Refresh tokens rotate: each refresh answers a new one and revokes the one used.
+    rotate: bool,
 }
 
 impl fmt::Debug for State {
@@ -632,21 +654,33 @@ impl State {
                 &json!({"error": "invalid_grant", "error_description": why}),
             )
         };
+        let refused = |why: &str| {
+            self.grants.record("refresh_refused");
+            Err(invalid(why))
+        };
         let Some(token) = token.filter(|t| !t.is_empty()) else {
-            return Err(invalid("Missing refresh token"));
+            return refused("Missing refresh token");
         };
         let issued = match ctx.store().check(token) {
             TokenCheck::Valid(t) if !is_access(&t.data) => t,
-            TokenCheck::Expired => return Err(invalid("Refresh token expired")),
-            _ => return Err(invalid("Invalid refresh token")),
+            TokenCheck::Expired => return refused("Refresh token expired"),
+            _ => return refused("Invalid refresh token"),
         };
         let access = Self::issue_access(ctx, &issued.subject);
-        // Flat, no owId, the same refresh token: as IQM's sample answer.
+        let refresh = if self.rotate {
+            ctx.store().revoke(token);
+            let next = uuid::Uuid::new_v4().to_string();
+            ctx.insert_refresh(&next, &issued.subject);
+            next
+        } else {
+            token.to_owned()
+        };
+        // Flat, no owId; the same refresh token unless rotating: as IQM's sample answer.
         Ok(json(
             200,
             &json!({
                 "access_token": access,
-                "refresh_token": token,
+                "refresh_token": refresh,
                 "scope": "read write",
                 "token_type": "bearer",
                 "expires_in": ctx.token_lifetime().as_secs(),

@@ -197,6 +197,48 @@ async fn rejected_refresh_falls_back_to_one_login() {
     );
 }
 
+/// A sandbox that rotates refresh tokens: every refresh starts from the one the last
+/// answer gave, and a client holding a used one is refused and logs in again.
+#[tokio::test]
+async fn rotating_refresh_tokens_are_followed_and_a_used_one_is_refused() {
+    let clock = ManualClock::new();
+    let sandbox = Sandbox::builder()
+        .clock(clock.clone())
+        .token_lifetime(Duration::from_secs(600))
+        .rotating_refresh_tokens()
+        .start()
+        .await;
+    let client = sandbox.client_builder().build().unwrap();
+    let stale = sandbox.client_builder().build().unwrap();
+    client.login().await.unwrap();
+    let first = client.session().current().unwrap();
+    stale.session().replace(first.tokens().clone());
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(601));
+        client.fetch_workspace_id().await.unwrap();
+    }
+    let refreshed = client.session().current().unwrap();
+    assert_ne!(
+        refreshed.tokens().refresh_token(),
+        first.tokens().refresh_token()
+    );
+    assert_eq!(
+        (sandbox.hits("refresh"), sandbox.hits("refresh_refused")),
+        (3, 0)
+    );
+    // The other client still holds the first refresh token, used since: refused, it logs
+    // in instead.
+    stale.fetch_workspace_id().await.unwrap();
+    assert_eq!(
+        (
+            sandbox.hits("refresh"),
+            sandbox.hits("refresh_refused"),
+            sandbox.hits("login")
+        ),
+        (4, 1, 2)
+    );
+}
+
 #[tokio::test]
 async fn refresh_and_login_both_rejected_is_a_clear_unauthorized_error() {
     let (clock, sandbox, client) = setup(600).await;

@@ -4,8 +4,9 @@
 use std::fmt;
 
 use auth_core::http::Http;
+use auth_core::limit::SharedLimiter;
 use auth_core::provider::{Capabilities, TokenProvider, async_trait};
-use auth_core::{AccessToken, Error, Expiry, RateLimiter, TokenSet};
+use auth_core::{AccessToken, Error, Expiry, TokenSet};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -61,7 +62,7 @@ pub(crate) struct ServiceLogin {
     pub(crate) login_url: Url,
     pub(crate) credentials: ServiceCredentials,
     /// Applied here, not by the transport: see `ClientBuilder::build`.
-    pub(crate) limiter: Option<RateLimiter>,
+    pub(crate) limiter: Option<SharedLimiter>,
 }
 
 /// The login under `base`, keeping a base path (`https://proxy/platform` gives
@@ -103,6 +104,10 @@ impl TokenProvider for ServiceLogin {
 
     fn secrets(&self) -> Vec<&SecretString> {
         vec![&self.credentials.password]
+    }
+
+    fn identity(&self) -> Vec<&str> {
+        vec![&self.credentials.username]
     }
 
     /// The platform answers a client's wrong email or password on `/v1/client/login` with

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use auth_core::client::{Config, Core, Env, VendorBuilder, VendorInfo, parse_base_url};
 use auth_core::http::Http;
+use auth_core::limit::SharedLimiter;
 use auth_core::provider::sensitive_header;
 use auth_core::{Error, ErrorKind, RateLimiter};
 use reqwest::Method;
@@ -313,7 +314,7 @@ async fn expect_no_error(resp: reqwest::Response, secrets: &[&SecretString]) -> 
 pub struct Client {
     core: Core,
     /// Applied per call with the route template (see `ClientBuilder::build`).
-    limiter: Option<RateLimiter>,
+    limiter: Option<SharedLimiter>,
 }
 
 impl Deref for Client {

@@ -2,7 +2,8 @@
 //! [`Kit`] owns the server, the token store, faults, hits, the recorder and the clock, and
 //! dispatches each request to its route. Every vendor's sandbox therefore has the same
 //! controls ([`Controls`]): `inject`, `inject_on`, `inject_token`, `expire_tokens`,
-//! `token_requests`, `hits`, `recorder`, the token lifetime.
+//! `token_requests`, `hits`, `recorder`, the token lifetime, and (on the [`Kit`])
+//! `stall_next`, which holds one request while the others are served.
 
 use std::fmt;
 use std::ops::Deref;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use httpmock::{HttpMockRequest, HttpMockResponse, MockServer};
 
-use super::{Fault, Faults, Hits, IssuedToken, Recorder, TokenStore, lock, text};
+use super::{Fault, Faults, Hits, IssuedToken, RecordedRequest, Recorder, TokenStore, lock, text};
 use crate::ManualClock;
 use crate::clock::SharedClock;
 use crate::error::Error;
@@ -260,6 +261,62 @@ pub struct Controls {
     route_faults: Arc<Mutex<Vec<(String, Fault)>>>,
     hits: Hits,
     token_routes: Vec<&'static str>,
+    stalls: Stalls,
+    arrivals: Arrivals,
+}
+
+/// When each request reached its route, on the real clock.
+type Arrivals = Arc<Mutex<Vec<(&'static str, std::time::Instant)>>>;
+
+/// Requests to hold ([`Kit::stall_next`]). The server's one catch-all responder declines a
+/// request whose route is armed here (claiming it), and the stall's own mock, which waits
+/// before it answers, takes the claimed request: both decisions are made while the mock
+/// server matches that one request, so no other request can take the claim.
+#[derive(Clone, Default)]
+struct Stalls(Arc<Mutex<StallState>>);
+
+#[derive(Default)]
+struct StallState {
+    next_id: u64,
+    /// Route names armed, each with the id of the mock that will hold it.
+    armed: Vec<(String, u64)>,
+    /// The mock that is to take the request being matched now.
+    claimed: Option<u64>,
+    /// The requests held so far, as they arrived.
+    held: Vec<RecordedRequest>,
+}
+
+impl Stalls {
+    /// Claim `req` for a stall if its route is armed (called by the catch-all's matcher).
+    fn claim(
+        &self,
+        route: Option<&'static str>,
+        req: &HttpMockRequest,
+        recorder: &Recorder,
+    ) -> bool {
+        let Some(route) = route else {
+            return false;
+        };
+        let mut state = lock(&self.0);
+        let Some(at) = state.armed.iter().position(|(r, _)| r == route) else {
+            return false;
+        };
+        let (_, id) = state.armed.remove(at);
+        state.claimed = Some(id);
+        state.held.push(recorder.snapshot(req));
+        true
+    }
+
+    /// Whether the request being matched was claimed for mock `id` (its matcher).
+    fn take(&self, id: u64) -> bool {
+        let mut state = lock(&self.0);
+        if state.claimed == Some(id) {
+            state.claimed = None;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl fmt::Debug for Controls {
@@ -341,12 +398,28 @@ impl Controls {
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         *lock(&self.ctx.lifetime) = lifetime.max(Duration::from_secs(1));
     }
+
+    /// The requests [`Kit::stall_next`] held so far, recorded as they arrived (the
+    /// answer comes later): a test reads who sent one while it is held.
+    pub fn stalled(&self) -> Vec<RecordedRequest> {
+        lock(&self.stalls.0).held.clone()
+    }
+
+    /// Every request that reached a route so far (a route of the table, not a 404 or 405),
+    /// with the route's name and when it arrived on the real clock (`std::time::Instant`,
+    /// whatever clock the tokens are judged by; a request held by [`Kit::stall_next`] when
+    /// its delay ends): for a test that counts requests in rolling windows, such as a rate
+    /// limit's.
+    pub fn arrivals(&self) -> Vec<(&'static str, std::time::Instant)> {
+        lock(&self.arrivals).clone()
+    }
 }
 
 /// A running sandbox of vendor `S`: the controls plus the vendor's state.
 pub struct Kit<S: Spec> {
     controls: Controls,
     state: Arc<S>,
+    dispatch: Arc<Dispatch<S>>,
 }
 
 impl<S: Spec> fmt::Debug for Kit<S> {
@@ -391,8 +464,10 @@ impl<S: Spec> Kit<S> {
                 .filter(|r| r.kind == RouteKind::Token)
                 .map(|r| r.name)
                 .collect(),
+            stalls: Stalls::default(),
+            arrivals: Arrivals::default(),
         };
-        let dispatch = Dispatch {
+        let dispatch = Arc::new(Dispatch {
             routes,
             state: state.clone(),
             ctx: controls.ctx.clone(),
@@ -400,14 +475,52 @@ impl<S: Spec> Kit<S> {
             token_faults: controls.token_faults.clone(),
             route_faults: controls.route_faults.clone(),
             hits: controls.hits.clone(),
-        };
+            arrivals: controls.arrivals.clone(),
+        });
+        let (serve, claim) = (dispatch.clone(), dispatch.clone());
+        let stalls = controls.stalls.clone();
         controls
             .server
-            .mock_async(move |_when, then| {
-                then.respond_with(move |req: &HttpMockRequest| dispatch.handle(req));
+            .mock_async(move |when, then| {
+                // Every request, except one claimed by a stall (see `stall_next`).
+                when.is_false(move |req: &HttpMockRequest| {
+                    stalls.claim(claim.route_name(req), req, &claim.ctx.recorder)
+                });
+                then.respond_with(move |req: &HttpMockRequest| serve.handle(req));
             })
             .await;
-        Kit { controls, state }
+        Kit {
+            controls,
+            state,
+            dispatch,
+        }
+    }
+
+    /// Hold the next request to route `route` (a name from the vendor's table) for
+    /// `delay`, then answer it as usual; every other request is served meanwhile. The held
+    /// request is in [`Controls::stalled`] as soon as it arrives (its hit and its answer
+    /// come after the delay), so a test can act while a client waits on it: kill the
+    /// client, move the clock, start another one.
+    pub async fn stall_next(&self, route: &str, delay: Duration) {
+        let stalls = self.controls.stalls.clone();
+        let id = {
+            let mut state = lock(&stalls.0);
+            state.next_id += 1;
+            state.next_id
+        };
+        let dispatch = self.dispatch.clone();
+        let taken = stalls.clone();
+        // The mock that holds the request exists before the route is armed, so a claimed
+        // request always finds it.
+        self.controls
+            .server
+            .mock_async(move |when, then| {
+                when.is_true(move |_: &HttpMockRequest| taken.take(id));
+                then.delay(delay)
+                    .respond_with(move |req: &HttpMockRequest| dispatch.handle(req));
+            })
+            .await;
+        lock(&stalls.0).armed.push((route.to_owned(), id));
     }
 
     /// The vendor's state.
@@ -430,9 +543,20 @@ struct Dispatch<S: Spec> {
     token_faults: Faults,
     route_faults: Arc<Mutex<Vec<(String, Fault)>>>,
     hits: Hits,
+    arrivals: Arrivals,
 }
 
 impl<S: Spec> Dispatch<S> {
+    /// The name of the route `req` goes to, if any.
+    fn route_name(&self, req: &HttpMockRequest) -> Option<&'static str> {
+        let uri = req.uri();
+        let method = req.method().to_string();
+        self.routes
+            .iter()
+            .find(|r| r.matches_path(uri.path()) && r.matches_method(&method))
+            .map(|r| r.name)
+    }
+
     fn handle(&self, req: &HttpMockRequest) -> HttpMockResponse {
         self.ctx.recorder.record(req);
         let path = req.uri().path().to_owned();
@@ -449,6 +573,7 @@ impl<S: Spec> Dispatch<S> {
                 self.state.not_found(req)
             };
         };
+        lock(&self.arrivals).push((route.name, std::time::Instant::now()));
         // A fault named for this route first, then one for its kind.
         let fault = {
             let mut named = lock(&self.route_faults);
@@ -534,6 +659,76 @@ macro_rules! sandbox_builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
+
+    struct Echo;
+
+    impl Spec for Echo {
+        fn routes() -> Vec<Route<Self>> {
+            vec![
+                Route::token("POST", "/token", "token", |_, _, _| text(200, "token")),
+                Route::open("GET", "/ping", "ping", |_, _, _| text(200, "pong")),
+            ]
+        }
+    }
+
+    /// One request is held while the others are served; it is answered, as usual, after
+    /// the delay, and it is in `stalled` from the moment it arrived.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stalled_request_is_held_alone() {
+        let kit = Kit::start(Echo, Settings::new(Duration::from_secs(60)), &[]).await;
+        kit.stall_next("token", Duration::from_millis(800)).await;
+        let http = reqwest::Client::new();
+        let url = |p: &str| format!("{}{p}", kit.base_url());
+        let start = Instant::now();
+        let held = tokio::spawn({
+            let (http, url) = (http.clone(), url("/token"));
+            async move {
+                let r = http.post(url).header("x-who", "held").send().await.unwrap();
+                (
+                    r.status().as_u16(),
+                    r.text().await.unwrap(),
+                    start.elapsed(),
+                )
+            }
+        });
+        while kit.stalled().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let who = &kit.stalled()[0].headers;
+        assert!(
+            who.contains(&("x-who".to_owned(), "held".to_owned())),
+            "{who:?}"
+        );
+        // Meanwhile the same route and another one answer at once.
+        for path in ["/token", "/ping", "/token"] {
+            let r = http
+                .request(
+                    if path == "/ping" {
+                        reqwest::Method::GET
+                    } else {
+                        reqwest::Method::POST
+                    },
+                    url(path),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(700),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(kit.hits("token"), 2);
+        let (status, body, took) = held.await.unwrap();
+        assert_eq!((status, body.as_str()), (200, "token"));
+        assert!(took >= Duration::from_millis(800), "{took:?}");
+        assert_eq!((kit.hits("token"), kit.stalled().len()), (3, 1));
+        let routes: Vec<&str> = kit.arrivals().iter().map(|(r, _)| *r).collect();
+        assert_eq!(routes, ["token", "ping", "token", "token"]);
+    }
 
     #[test]
     fn patterns() {

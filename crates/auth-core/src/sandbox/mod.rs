@@ -668,6 +668,19 @@ impl std::fmt::Debug for Recorder {
 impl Recorder {
     /// Record `req`.
     pub fn record(&self, req: &HttpMockRequest) {
+        let r = self.snapshot(req);
+        lock(&self.seen).push(r);
+    }
+
+    /// Every value this recorder redacts: the credentials the sandbox accepts and every
+    /// token it issued. For a test that checks they appear nowhere they must not (a log,
+    /// what a token store holds at rest).
+    pub fn secrets(&self) -> Vec<String> {
+        lock(&self.secrets).iter().map(|(s, _)| s.clone()).collect()
+    }
+
+    /// `req` as it would be recorded, without recording it.
+    pub(crate) fn snapshot(&self, req: &HttpMockRequest) -> RecordedRequest {
         let uri = req.uri();
         let mut headers: Vec<(String, String)> = req
             .headers()
@@ -681,7 +694,7 @@ impl Recorder {
             })
             .collect();
         headers.sort();
-        lock(&self.seen).push(RecordedRequest {
+        RecordedRequest {
             method: req.method().to_string(),
             path_and_query: uri
                 .path_and_query()
@@ -689,7 +702,7 @@ impl Recorder {
                 .unwrap_or_else(|| uri.path().to_owned()),
             headers,
             body: req.body_string(),
-        });
+        }
     }
 
     /// Redact `secret` wherever it appears in [`Recorder::render`] output.
