@@ -8,7 +8,7 @@
 
 use std::time::UNIX_EPOCH;
 
-use auth_core::{jwt::{jwt_claims, jwt_expiry}};
+use auth_core::jwt::{jwt_claims, jwt_expiry};
 
 /// The largest `exp` the readers accept: 9999-12-31T23:59:59Z.
 const MAX_EXP: f64 = 253_402_300_799.0;

@@ -4,7 +4,10 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use auth_core::{Expiry, jwt::{jwt_claims, jwt_expiry, looks_like_jwt}};
+use auth_core::{
+    Expiry,
+    jwt::{jwt_claims, jwt_expiry, looks_like_jwt},
+};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(token) = std::str::from_utf8(data) else {

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use auth_core::http::{PlainTextErrors, parse_error, retry_after};
 use auth_core::reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-use auth_core::{http::{PlainTextErrors, parse_error, retry_after}};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(value) = HeaderValue::from_bytes(data) else {

@@ -7,7 +7,10 @@ use std::future::Future;
 use std::sync::OnceLock;
 
 use auth_core::reqwest;
-use auth_core::{Error, ManualClock, http::{ErrorParser, Http}};
+use auth_core::{
+    Error, ManualClock,
+    http::{ErrorParser, Http},
+};
 use memchr::memmem::Finder;
 use secrecy::SecretString;
 
@@ -182,8 +185,8 @@ impl VendorCase {
     /// this case's error-body bound.
     pub fn http(&self, parser: impl ErrorParser + 'static) -> Http {
         static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-        let client =
-            CLIENT.get_or_init(|| auth_core::http::default_client().expect("the default client builds"));
+        let client = CLIENT
+            .get_or_init(|| auth_core::http::default_client().expect("the default client builds"));
         Http::with_client(client.clone())
             .with_clock(ManualClock::new())
             .with_error_parser(parser)
