@@ -3,6 +3,10 @@
 //! - `ci`: format check, clippy with warnings denied, every test, docs with warnings denied,
 //!   and the one-vendor footprint check. This is what `.ci/run` runs.
 //! - `demo`: every vendor quickstart against its in-process sandbox, summarised in one table.
+//! - `demo --fleet [N] [--redis-url URL]`: N IQM client processes (the `fleet_member`
+//!   example of auth-store-redis) sharing one token through Redis, beside N that keep
+//!   their own, against one sandbox each; one table of sign-ins and renewals. Redis is
+//!   `--redis-url`, else `REDIS_URL`, else a `redis-server` started here on a free port.
 //! - `publish-check`: `cargo publish --dry-run` for every published crate.
 //! - `footprint`: the one-vendor check alone.
 //! - `readme`: the top-level README's sandbox example in a fresh crate with only the
@@ -27,6 +31,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("demo") if args.iter().any(|a| a == "--fleet") => demo_fleet(&args[1..]),
         Some("demo") => demo(),
         Some("publish-check") => publish_check(),
         Some("footprint") => footprint(),
@@ -34,7 +39,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | demo | publish-check | footprint | readme | fuzz [SECONDS]>"
+                "usage: cargo xtask <ci | demo [--fleet [N] [--redis-url URL]] | publish-check | footprint | readme | fuzz [SECONDS]>"
             );
             return ExitCode::from(2);
         }
@@ -554,6 +559,311 @@ fn demo() -> Result<(), String> {
     }
 }
 
+/// How many members each side of the fleet demo has, how long they run, and how long the
+/// sandbox's tokens live (short, so the run crosses several expiries in real time).
+const FLEET_MEMBERS: usize = 4;
+const FLEET_RUN: std::time::Duration = std::time::Duration::from_secs(10);
+const FLEET_TOKEN_LIFETIME_S: u64 = 4;
+
+/// The fleet demo's arguments: the number of members and where Redis is.
+fn fleet_args(args: &[String]) -> Result<(usize, Option<String>), String> {
+    let mut members = FLEET_MEMBERS;
+    let mut redis = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--fleet" => {}
+            "--redis-url" => {
+                redis = Some(it.next().ok_or("--redis-url needs a URL")?.clone());
+            }
+            n => {
+                members = n
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=32).contains(n))
+                    .ok_or_else(|| {
+                        format!("demo --fleet: {n:?} is not a member count (1 to 32)")
+                    })?;
+            }
+        }
+    }
+    Ok((members, redis))
+}
+
+/// A redis-server this command started (stopped when dropped).
+struct OwnRedis(std::process::Child);
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start a loopback redis-server on a free port, if one is installed.
+fn start_redis() -> Option<(OwnRedis, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let child = Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let redis = OwnRedis(child);
+    let start = Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(5) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some((redis, format!("redis://127.0.0.1:{port}")));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    None
+}
+
+/// A whole-number field of a one-line JSON object, as `fleet_member` prints them.
+fn json_u64(line: &str, key: &str) -> Option<u64> {
+    let at = line.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let digits: String = line[at..]
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// A string field of a one-line JSON object (no escapes: a URL).
+fn json_str(line: &str, key: &str) -> Option<String> {
+    let at = line.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    Some(line[at..].split('"').next()?.to_owned())
+}
+
+/// One side of the fleet demo, as the sandbox and its members counted it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct FleetRun {
+    members: usize,
+    logins: u64,
+    refreshes: u64,
+    calls: u64,
+    failed: u64,
+    loaded: u64,
+    fallbacks: u64,
+}
+
+impl FleetRun {
+    fn token_requests(&self) -> u64 {
+        self.logins + self.refreshes
+    }
+}
+
+/// A started side: its sandbox host and its members, all reading `stop` on stdin.
+struct FleetSide {
+    host: std::process::Child,
+    host_out: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    members: Vec<std::process::Child>,
+}
+
+fn start_side(
+    bin: &std::path::Path,
+    members: usize,
+    redis: Option<&str>,
+) -> Result<FleetSide, String> {
+    use std::io::BufRead as _;
+    let clean = |cmd: &mut Command| {
+        for (key, _) in std::env::vars() {
+            if key.starts_with("FLEET_") || key.starts_with("IQM_") || key == "REDIS_URL" {
+                cmd.env_remove(&key);
+            }
+        }
+    };
+    let mut host_cmd = Command::new(bin);
+    clean(&mut host_cmd);
+    let mut host = host_cmd
+        .arg("--sandbox")
+        .env("FLEET_TOKEN_LIFETIME_S", FLEET_TOKEN_LIFETIME_S.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", bin.display()))?;
+    let stdout = host.stdout.take().ok_or("no stdout")?;
+    let mut host_out = std::io::BufReader::new(stdout).lines();
+    let first = host_out
+        .next()
+        .and_then(Result::ok)
+        .ok_or("the fleet sandbox printed nothing")?;
+    let url = json_str(&first, "sandbox_url").ok_or(format!("no sandbox url in {first:?}"))?;
+    let namespace = format!("xtask-demo-fleet-{}", std::process::id());
+    let mut started = Vec::new();
+    for _ in 0..members {
+        let mut cmd = Command::new(bin);
+        clean(&mut cmd);
+        cmd.env("SANDBOX_URL", &url)
+            .env("FLEET_INTERVAL_MS", "100")
+            .env("FLEET_NAMESPACE", &namespace)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        if let Some(r) = redis {
+            cmd.env("REDIS_URL", r);
+        }
+        started.push(
+            cmd.spawn()
+                .map_err(|e| format!("could not start a member: {e}"))?,
+        );
+    }
+    Ok(FleetSide {
+        host,
+        host_out,
+        members: started,
+    })
+}
+
+fn stop_side(side: FleetSide) -> Result<FleetRun, String> {
+    use std::io::Write as _;
+    let mut run = FleetRun {
+        members: side.members.len(),
+        ..FleetRun::default()
+    };
+    for mut m in side.members {
+        if let Some(mut stdin) = m.stdin.take() {
+            let _ = stdin.write_all(b"stop\n");
+        }
+        let out = m.wait_with_output().map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().last().unwrap_or_default();
+        let n = |k: &str| json_u64(line, k).unwrap_or(0);
+        if !out.status.success() {
+            run.failed += 1;
+        }
+        run.calls += n("calls");
+        run.failed += n("failed_calls");
+        run.loaded += n("store_loaded");
+        run.fallbacks += n("store_fallbacks");
+    }
+    let mut host = side.host;
+    drop(host.stdin.take());
+    let last = side
+        .host_out
+        .map_while(Result::ok)
+        .last()
+        .ok_or("the fleet sandbox printed no counts")?;
+    let _ = host.wait();
+    run.logins = json_u64(&last, "logins").unwrap_or(0);
+    run.refreshes = json_u64(&last, "refreshes").unwrap_or(0);
+    Ok(run)
+}
+
+fn demo_fleet(args: &[String]) -> Result<(), String> {
+    let (members, given) = fleet_args(args)?;
+    let mut own = None;
+    let redis = match given.or_else(|| std::env::var("REDIS_URL").ok()) {
+        Some(url) => url,
+        None => {
+            let (server, url) = start_redis().ok_or(
+                "the fleet demo needs Redis: give --redis-url URL or REDIS_URL, or install \
+                 redis-server (apt-get install redis-server) so it can start one",
+            )?;
+            own = Some(server);
+            url
+        }
+    };
+    run(
+        "build fleet_member",
+        cargo().args([
+            "build",
+            "-p",
+            "auth-store-redis",
+            "--example",
+            "fleet_member",
+        ]),
+    )?;
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("target"));
+    let bin = target.join("debug").join("examples").join("fleet_member");
+    eprintln!(
+        "==> {members} processes sharing one token through {} and {members} on their own, \
+         {}s, tokens living {FLEET_TOKEN_LIFETIME_S}s",
+        if own.is_some() {
+            "a redis-server started here"
+        } else {
+            "Redis"
+        },
+        FLEET_RUN.as_secs()
+    );
+    // Both sides at once, each with its own sandbox.
+    let fleet = start_side(&bin, members, Some(&redis))?;
+    let separate = start_side(&bin, members, None)?;
+    std::thread::sleep(FLEET_RUN);
+    let fleet = stop_side(fleet)?;
+    let separate = stop_side(separate)?;
+    drop(own);
+    print_fleet_table(&fleet, &separate);
+    if fleet.failed + separate.failed > 0 {
+        return Err("some calls failed (the members' errors are above)".into());
+    }
+    Ok(())
+}
+
+fn print_fleet_table(fleet: &FleetRun, separate: &FleetRun) {
+    println!();
+    println!(
+        "{:<36} {:>9} {:>10} {:>15} {:>7} {:>7} {:>18}",
+        "", "sign-ins", "refreshes", "token requests", "calls", "failed", "loaded from redis"
+    );
+    let row = |name: String, r: &FleetRun, loaded: String| {
+        println!(
+            "{name:<36} {:>9} {:>10} {:>15} {:>7} {:>7} {loaded:>18}",
+            r.logins,
+            r.refreshes,
+            r.token_requests(),
+            r.calls,
+            r.failed
+        );
+    };
+    row(
+        format!("fleet: {} processes, one token", fleet.members),
+        fleet,
+        fleet.loaded.to_string(),
+    );
+    row(
+        format!("{} separate processes", separate.members),
+        separate,
+        "-".to_owned(),
+    );
+    println!();
+    println!("{}", describe_fleet(fleet, separate));
+}
+
+/// The table in one sentence.
+fn describe_fleet(fleet: &FleetRun, separate: &FleetRun) -> String {
+    let ratio = if fleet.token_requests() == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({:.1}x fewer)",
+            separate.token_requests() as f64 / fleet.token_requests() as f64
+        )
+    };
+    let fallbacks = match fleet.fallbacks {
+        0 => String::new(),
+        n => format!("; {n} renewals fell back to a process's own while Redis did not answer"),
+    };
+    format!(
+        "the fleet of {} signed in {} time(s) and renewed {} time(s): {} token requests where {} \
+         separate processes made {}{ratio}{fallbacks}",
+        fleet.members,
+        fleet.logins,
+        fleet.refreshes,
+        fleet.token_requests(),
+        separate.members,
+        separate.token_requests()
+    )
+}
+
 fn run_quickstart(vendor: &str, bin: &std::path::Path) -> Summary {
     let start = Instant::now();
     let mut cmd = Command::new(bin);
@@ -790,6 +1100,45 @@ mod tests {
              Reproduce with:\n\tcargo fuzz run scrub fuzz/artifacts/scrub/crash-1"
         );
         assert_eq!(failure_summary("a\nb"), "a\nb");
+    }
+
+    #[test]
+    fn the_fleet_demo_reads_its_arguments_and_the_members_lines() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(fleet_args(&args(&["--fleet"])), Ok((FLEET_MEMBERS, None)));
+        assert_eq!(
+            fleet_args(&args(&["--fleet", "6", "--redis-url", "redis://h:1"])),
+            Ok((6, Some("redis://h:1".to_owned())))
+        );
+        assert!(fleet_args(&args(&["--fleet", "0"])).is_err());
+        assert!(fleet_args(&args(&["--fleet", "--redis-url"])).is_err());
+        let line = r#"{"calls":118,"failed_calls":0,"pid":42,"store_loaded":7}"#;
+        assert_eq!(json_u64(line, "calls"), Some(118));
+        assert_eq!(json_u64(line, "failed_calls"), Some(0));
+        assert_eq!(json_u64(line, "store_loaded"), Some(7));
+        assert_eq!(json_u64(line, "missing"), None);
+        assert_eq!(
+            json_str(r#"{"sandbox_url":"http://127.0.0.1:9"}"#, "sandbox_url").as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        let fleet = FleetRun {
+            members: 4,
+            logins: 1,
+            refreshes: 4,
+            calls: 380,
+            ..FleetRun::default()
+        };
+        let separate = FleetRun {
+            members: 4,
+            logins: 4,
+            refreshes: 16,
+            calls: 380,
+            ..FleetRun::default()
+        };
+        assert_eq!(
+            describe_fleet(&fleet, &separate),
+            "the fleet of 4 signed in 1 time(s) and renewed 4 time(s): 5 token requests where 4 separate processes made 20 (4.0x fewer)"
+        );
     }
 
     #[test]

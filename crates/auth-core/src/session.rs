@@ -296,6 +296,9 @@ impl Default for Settings {
 ///   ([`with_token_timeout`](Self::with_token_timeout)), and a caller can bound its own
 ///   wait for a renewal ([`with_max_wait`](Self::with_max_wait),
 ///   [`token_within`](Self::token_within)) without cancelling it for the others.
+/// - With a token store ([`with_token_store`](Self::with_token_store)) the single flight
+///   is shared by every session on the store, in this process and others: one sign-in, one
+///   renewal per expiry, from the latest refresh token. The hot path stays the same.
 ///
 /// Cheap to clone; clones share the cache.
 ///
@@ -469,6 +472,12 @@ impl Session {
     /// (the token timeout times the attempts of the renewal retries, their backoff, and two
     /// store calls), so a live holder is not taken over. Without this call the session
     /// renews on its own, as it always did. Shared with this session's clones.
+    ///
+    /// [`replace`](Self::replace) installs a set in this session only (it is not
+    /// published), and [`clear`](Self::clear) forgets this session's copy only: the next
+    /// call takes the store's set again if it is usable. To end the shared session
+    /// everywhere, sign out at the vendor: the next 401 invalidates the stored version for
+    /// every process.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

@@ -14,6 +14,10 @@
 //! - [`RedisLimiter`]: GCRA in Lua on the server's clock; local limits, counted, when
 //!   Redis is unreachable.
 //!
+//! A vendor client takes both from its builder: `with_token_store(store, settings)` and
+//! `with_rate_limiter(limiter)` (see the README's "With a vendor client"). Below, the
+//! protocol used directly:
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use auth_core::store::{Identity, ShareSettings, TokenStore, renew_shared};

@@ -12,7 +12,8 @@
 //!   on its own renewals, no call fails, and after the restart they share again;
 //! - four processes on one `RedisLimiter` never exceed 20 requests in any rolling window,
 //!   and one alone gets the whole quota. The window is scaled from IQM's minute to 3 s so
-//!   that "3 minutes" take 9 s.
+//!   that "3 minutes" take 9 s (the members limit themselves to 20 per 3.06 s: a 2 %
+//!   margin for the time between admission and arrival).
 //!
 //! Needs `REDIS_URL` (`eval "$(.ci/redis.sh start)"`), `redis-server` and `redis-cli` on the
 //! PATH, and the example built (`cargo test` builds it); a test that lacks one fails and
@@ -586,6 +587,10 @@ async fn four_processes_share_one_rate_limit_and_one_alone_gets_all_of_it() {
     const QUOTA: usize = 20;
     // IQM's 20 a minute, with the minute scaled down to 3 s.
     const WINDOW: Duration = Duration::from_secs(3);
+    // The members limit themselves to 20 per 3.06 s: a client-side limit keeps a margin
+    // (2 %) for what it cannot control, the time from admission to the vendor (a process
+    // descheduled between the two), so the vendor's own window never sees a 21st.
+    const LIMIT_WINDOW: Duration = Duration::from_millis(3060);
     let _serial = SERIAL.lock().await;
     let redis = redis_url();
     let sandbox = Sandbox::builder()
@@ -593,7 +598,7 @@ async fn four_processes_share_one_rate_limit_and_one_alone_gets_all_of_it() {
         .start()
         .await;
     let namespace = format!("t-fleet-limit-{}", std::process::id());
-    let window_ms = WINDOW.as_millis().to_string();
+    let window_ms = LIMIT_WINDOW.as_millis().to_string();
     let quota = QUOTA.to_string();
     let env = [
         ("FLEET_NAMESPACE", namespace.as_str()),
@@ -659,7 +664,7 @@ async fn four_processes_share_one_rate_limit_and_one_alone_gets_all_of_it() {
         "{together_calls} in 3 windows"
     );
     // Alone, one member gets the whole quota, not a quarter of it.
-    let full = QUOTA as f64 * alone_for.as_secs_f64() / WINDOW.as_secs_f64();
+    let full = QUOTA as f64 * alone_for.as_secs_f64() / LIMIT_WINDOW.as_secs_f64();
     assert!(
         alone_calls as f64 >= 0.9 * full,
         "alone: {alone_calls} calls in {alone_for:?}, the quota allows {full:.0}"
