@@ -99,6 +99,58 @@ impl fmt::Debug for Lease {
     }
 }
 
+/// What the 401 retry needs to send exactly the same request again. A request without a
+/// body keeps only its method, URL, headers, version and timeout (cloning a whole request
+/// also made it a map of extensions, on every call, for a retry that is rare); one with a
+/// body that can be replayed is cloned whole (its body is shared, not copied).
+enum Replay {
+    Bodiless {
+        method: reqwest::Method,
+        url: url::Url,
+        headers: reqwest::header::HeaderMap,
+        version: reqwest::Version,
+        timeout: Option<Duration>,
+    },
+    Whole(reqwest::Request),
+}
+
+impl Replay {
+    /// `None` for a body that cannot be replayed (a stream).
+    fn of(request: &reqwest::Request) -> Option<Replay> {
+        if request.body().is_some() {
+            return request.try_clone().map(Replay::Whole);
+        }
+        Some(Replay::Bodiless {
+            method: request.method().clone(),
+            url: request.url().clone(),
+            headers: request.headers().clone(),
+            version: request.version(),
+            timeout: request.timeout().copied(),
+        })
+    }
+
+    fn into_request(self) -> reqwest::Request {
+        match self {
+            Replay::Whole(request) => request,
+            Replay::Bodiless {
+                method,
+                url,
+                headers,
+                version,
+                timeout,
+            } => {
+                let mut request = reqwest::Request::new(method, url);
+                *request.headers_mut() = headers;
+                *request.version_mut() = version;
+                if timeout.is_some() {
+                    *request.timeout_mut() = timeout;
+                }
+                request
+            }
+        }
+    }
+}
+
 /// Where a token stands at a given instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -656,7 +708,11 @@ impl Session {
         let request = build(request)?;
         // Refuse before a token is fetched or put on the wire.
         crate::http::ensure_secure(request.url())?;
-        let replay = request.try_clone();
+        // Kept only when a 401 could be retried at all.
+        let replay = match self.inner.capabilities.can_renew() {
+            true => Replay::of(&request),
+            false => None,
+        };
         let lease = self.token().await?;
         let resp = self.attempt(request, &lease).await?;
         if resp.status() != StatusCode::UNAUTHORIZED {
@@ -669,12 +725,12 @@ impl Session {
         if !self.inner.provider.rejects_token(&err) {
             return Err(err);
         }
-        let Some(replay) = replay.filter(|_| self.inner.capabilities.can_renew()) else {
+        let Some(replay) = replay else {
             return Err(err);
         };
         self.invalidate(lease.generation);
         let fresh = self.token().await?;
-        let resp = self.attempt(replay, &fresh).await?;
+        let resp = self.attempt(replay.into_request(), &fresh).await?;
         if resp.status() == StatusCode::UNAUTHORIZED {
             bump(&self.inner.counters.unauthorized);
             return Err(self.unauthorized(resp, &fresh, secrets).await);
