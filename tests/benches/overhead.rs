@@ -27,6 +27,8 @@
 //! BENCH_QUICK=1 cargo bench -p contract-tests --bench overhead  # every part once, seconds
 //! ```
 //!
+//! `BENCH_ONLY=calls`, `hot` or `storm` (or a comma-separated list) runs only those parts.
+//!
 //! For instruction counts, `BENCH_CALLGRIND=<case>` runs only `BENCH_CALLS` sequential calls
 //! of one case on a current-thread runtime, after a warm-up; run it under
 //! `valgrind --tool=callgrind` with two call counts and divide the difference of the totals
@@ -77,9 +79,18 @@ fn main() {
         plan.short_rounds,
         plan.rounds
     );
-    vendor_calls(&server, &plan);
-    hot_path(&plan);
-    storm(&server, &plan);
+    // `BENCH_ONLY=calls,hot,storm` (any of them) runs only those parts.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let part = |name: &str| only.is_empty() || only.split(',').any(|p| p.trim() == name);
+    if part("calls") {
+        vendor_calls(&server, &plan);
+    }
+    if part("hot") {
+        hot_path(&plan);
+    }
+    if part("storm") {
+        storm(&server, &plan);
+    }
 }
 
 /// How much of everything to run.
