@@ -49,7 +49,6 @@ use auth_core::provider::{TokenProvider, async_trait};
 use auth_core::reqwest;
 use auth_core::reqwest::header::{AUTHORIZATION, HeaderValue};
 use auth_core::{AccessToken, Error, Expiry, ManualClock, Session, TokenSet};
-use futures::FutureExt as _;
 use serde_json::Value;
 
 /// The body of every `GET`: IQM's `{success, data}` envelope around a small object.
@@ -610,21 +609,30 @@ fn floor_cache() -> Arc<ArcSwap<FloorLease>> {
     }))
 }
 
-#[inline(never)]
-fn floor_once(cache: &ArcSwap<FloorLease>) -> usize {
-    let lease = cache.load();
-    assert!(SystemTime::now() < lease.expires_at, "expired");
-    lease.token.len()
+/// `n` floor checks.
+fn floor_calls(cache: &ArcSwap<FloorLease>, n: u64) {
+    for _ in 0..n {
+        let lease = std::hint::black_box(cache).load();
+        assert!(SystemTime::now() < lease.expires_at, "expired");
+        std::hint::black_box(lease.token.len());
+    }
 }
 
-#[inline(never)]
-fn token_once(session: &Session) -> u64 {
-    let lease = session
-        .token()
-        .now_or_never()
-        .expect("a valid token answers at once")
-        .expect("token");
-    lease.generation()
+/// `n` calls of `Session::token()` on a valid token, awaited in one async caller as an
+/// authorized call awaits it (polled once: a valid token never waits).
+fn token_calls(session: &Session, n: u64) {
+    let calls = async {
+        for _ in 0..n {
+            let lease = std::hint::black_box(session).token().await.expect("token");
+            std::hint::black_box(lease.generation());
+        }
+    };
+    let mut calls = std::pin::pin!(calls);
+    let mut cx = std::task::Context::from_waker(futures::task::noop_waker_ref());
+    assert!(
+        calls.as_mut().poll(&mut cx).is_ready(),
+        "a valid token answers at once"
+    );
 }
 
 fn session() -> Session {
@@ -638,7 +646,7 @@ fn session() -> Session {
 }
 
 /// Nanoseconds per call of `f` on `threads` threads, `calls` calls each, all at once.
-fn per_call(threads: usize, calls: u64, f: &(dyn Fn() + Sync)) -> f64 {
+fn per_call(threads: usize, calls: u64, f: &(dyn Fn(u64) + Sync)) -> f64 {
     let barrier = std::sync::Barrier::new(threads);
     let total = AtomicU64::new(0);
     std::thread::scope(|s| {
@@ -646,9 +654,7 @@ fn per_call(threads: usize, calls: u64, f: &(dyn Fn() + Sync)) -> f64 {
             s.spawn(|| {
                 barrier.wait();
                 let t = Instant::now();
-                for _ in 0..calls {
-                    f();
-                }
+                f(calls);
                 let ns = t.elapsed().as_nanos() as u64;
                 total.fetch_max(ns, Ordering::Relaxed);
             });
@@ -661,12 +667,8 @@ fn per_call(threads: usize, calls: u64, f: &(dyn Fn() + Sync)) -> f64 {
 fn hot_path(plan: &Plan) {
     let session = session();
     let floor = floor_cache();
-    let token = || {
-        std::hint::black_box(token_once(&session));
-    };
-    let floor_f = || {
-        std::hint::black_box(floor_once(&floor));
-    };
+    let token = |n| token_calls(&session, n);
+    let floor_f = |n| floor_calls(&floor, n);
     let n = plan.hot_calls;
     let mut ratio1 = Vec::new();
     let mut ratio2 = Vec::new();
@@ -862,17 +864,11 @@ fn storm(server: &Server, plan: &Plan) {
 fn callgrind(server: &Server, case: &str, calls: u64) {
     match case {
         "token" => {
-            let session = session();
-            for _ in 0..calls {
-                std::hint::black_box(token_once(&session));
-            }
+            token_calls(&session(), calls);
             return;
         }
         "floor" => {
-            let floor = floor_cache();
-            for _ in 0..calls {
-                std::hint::black_box(floor_once(&floor));
-            }
+            floor_calls(&floor_cache(), calls);
             return;
         }
         _ => {}
