@@ -72,6 +72,17 @@ impl Lease {
         self.expired_on_arrival
     }
 
+    /// Whether [`state`](Self::state) is [`State::Fresh`]: the hot path's one question,
+    /// answered without branching on each instant.
+    #[inline]
+    fn fresh(&self, now: SystemTime) -> bool {
+        let before = |at: Option<SystemTime>| at.is_none_or(|at| now < at);
+        !self.invalidated.load(Ordering::Acquire)
+            & before(self.serve_until)
+            & before(self.mandatory_at)
+            & before(self.advisory_at)
+    }
+
     fn state(&self, now: SystemTime) -> State {
         if self.invalidated.load(Ordering::Acquire) || self.serve_until.is_some_and(|at| now >= at)
         {
@@ -96,6 +107,78 @@ impl fmt::Debug for Lease {
             .field("expired_on_arrival", &self.expired_on_arrival)
             .field("invalidated", &self.invalidated.load(Ordering::Relaxed))
             .finish()
+    }
+}
+
+/// A lease as [`Session::token`] hands it out: the session's cached lease, borrowed without
+/// bumping its reference count (a counter every call on every thread would write), or the
+/// one a renewal answered. It dereferences to the [`Lease`].
+///
+/// Hold it for a call, as the session does while a request is in flight; to keep the lease
+/// longer, take it out with [`into_arc`](Self::into_arc) (a long-held guard keeps one of
+/// its thread's few borrowing slots, and later loads on that thread count references again).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), auth_core::Error> {
+/// use auth_core::{AccessToken, Expiry, Session, TokenSet, http::Http};
+/// # #[derive(Debug)] struct Key;
+/// # #[auth_core::provider::async_trait]
+/// # impl auth_core::provider::TokenProvider for Key {
+/// #     async fn sign_in(&self) -> Result<TokenSet, auth_core::Error> {
+/// #         Ok(TokenSet::new(AccessToken::new("k"), Expiry::never()))
+/// #     }
+/// # }
+/// let session = Session::new(Key, Http::new()?);
+/// let lease = session.token().await?;
+/// assert_eq!(lease.tokens().access_token().expose(), "k");
+/// let kept: std::sync::Arc<auth_core::Lease> = lease.into_arc();
+/// assert_eq!(kept.generation(), session.current().unwrap().generation());
+/// # Ok(()) }
+/// ```
+pub struct LeaseGuard(arc_swap::Guard<Option<Arc<Lease>>>);
+
+impl LeaseGuard {
+    fn owned(lease: Arc<Lease>) -> Self {
+        LeaseGuard(arc_swap::Guard::from_inner(Some(lease)))
+    }
+
+    /// The lease itself, kept alive for as long as you hold it.
+    pub fn into_arc(self) -> Arc<Lease> {
+        let lease: &Arc<Lease> = self.arc();
+        lease.clone()
+    }
+
+    fn arc(&self) -> &Arc<Lease> {
+        match &*self.0 {
+            Some(lease) => lease,
+            None => unreachable!("a LeaseGuard is only made of a lease"),
+        }
+    }
+}
+
+impl std::ops::Deref for LeaseGuard {
+    type Target = Lease;
+    fn deref(&self) -> &Lease {
+        self.arc()
+    }
+}
+
+impl Clone for LeaseGuard {
+    fn clone(&self) -> Self {
+        LeaseGuard::owned(self.arc().clone())
+    }
+}
+
+impl From<LeaseGuard> for Arc<Lease> {
+    fn from(lease: LeaseGuard) -> Self {
+        lease.into_arc()
+    }
+}
+
+impl fmt::Debug for LeaseGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
     }
 }
 
@@ -553,8 +636,21 @@ impl Session {
 
     /// A usable token: the cached one while valid, otherwise the result of the one renewal
     /// in flight (started here if none is).
-    pub async fn token(&self) -> Result<Arc<Lease>, Error> {
-        self.token_waiting(None).await
+    ///
+    /// A fresh token (before its renewal moment) is served by one lock-free load and a clock
+    /// read, without writing anything shared: the [`LeaseGuard`] borrows the cached lease
+    /// rather than bumping its reference count, so calls on many threads do not contend.
+    pub async fn token(&self) -> Result<LeaseGuard, Error> {
+        let now = self.inner.http.now();
+        let current = self.inner.current.load();
+        if current.as_ref().is_some_and(|l| l.fresh(now)) {
+            return Ok(LeaseGuard(current));
+        }
+        drop(current);
+        // Boxed: waiting for a renewal is a large future, and every call would carry it.
+        Box::pin(self.token_waiting(None))
+            .await
+            .map(LeaseGuard::owned)
     }
 
     /// [`token`](Self::token), waiting at most `max_wait` for a renewal (instead of the
@@ -589,8 +685,10 @@ impl Session {
     /// assert_eq!(session.stats().sign_ins, 1);
     /// # }
     /// ```
-    pub async fn token_within(&self, max_wait: Duration) -> Result<Arc<Lease>, Error> {
-        self.token_waiting(Some(max_wait)).await
+    pub async fn token_within(&self, max_wait: Duration) -> Result<LeaseGuard, Error> {
+        self.token_waiting(Some(max_wait))
+            .await
+            .map(LeaseGuard::owned)
     }
 
     async fn token_waiting(&self, max_wait: Option<Duration>) -> Result<Arc<Lease>, Error> {
