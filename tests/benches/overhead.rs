@@ -27,7 +27,8 @@
 //! BENCH_QUICK=1 cargo bench -p contract-tests --bench overhead  # every part once, seconds
 //! ```
 //!
-//! `BENCH_ONLY=calls`, `hot` or `storm` (or a comma-separated list) runs only those parts.
+//! `BENCH_ONLY=calls`, `hot` or `storm` (or a comma-separated list) runs only those parts;
+//! `BENCH_ROUNDS=n` sets the rounds of the calls and the hot path (31 by default).
 //!
 //! For instruction counts, `BENCH_CALLGRIND=<case>` runs only `BENCH_CALLS` sequential calls
 //! of one case on a current-thread runtime, after a warm-up; run it under
@@ -71,7 +72,14 @@ fn main() {
         return;
     }
     let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| v == "1");
-    let plan = if quick { Plan::QUICK } else { Plan::FULL };
+    let mut plan = if quick { Plan::QUICK } else { Plan::FULL };
+    // A busy machine wants more rounds for a steady median.
+    if let Some(n) = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        plan.short_rounds = n;
+    }
     println!(
         "overhead bench ({} mode): medians of {} rounds (storm: {}), each A B B A",
         if quick { "quick" } else { "full" },
