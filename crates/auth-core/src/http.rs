@@ -220,9 +220,8 @@ impl Http {
     pub async fn send_raw(&self, request: Request) -> Result<Response, Error> {
         ensure_secure(request.url())?;
         if let Some(limiter) = &self.inner.limiter {
-            limiter
-                .acquire(request.method(), request.url().path())
-                .await?;
+            // Boxed: a call without a limiter should not carry the wait's state.
+            Box::pin(limiter.acquire(request.method(), request.url().path())).await?;
         }
         self.inner
             .client

@@ -812,10 +812,22 @@ impl Session {
             false => None,
         };
         let lease = self.token().await?;
-        let resp = self.attempt(request, &lease).await?;
+        let resp = self.attempt(request, &lease)?.await?;
         if resp.status() != StatusCode::UNAUTHORIZED {
             return self.finish(resp, &lease, secrets).await;
         }
+        // Boxed: the retry's states would make every call's future several times larger.
+        Box::pin(self.after_401(resp, lease, replay, secrets)).await
+    }
+
+    /// The rest of [`send_with_secrets`](Self::send_with_secrets) after a 401.
+    async fn after_401(
+        &self,
+        resp: Response,
+        lease: LeaseGuard,
+        replay: Option<Replay>,
+        secrets: &[&SecretString],
+    ) -> Result<Response, Error> {
         bump(&self.inner.counters.unauthorized);
         let err = self.unauthorized(resp, &lease, secrets).await;
         // Not every 401 is the token's fault (a wrong end-user password on a login endpoint
@@ -828,7 +840,7 @@ impl Session {
         };
         self.invalidate(lease.generation);
         let fresh = self.token().await?;
-        let resp = self.attempt(replay.into_request(), &fresh).await?;
+        let resp = self.attempt(replay.into_request(), &fresh)?.await?;
         if resp.status() == StatusCode::UNAUTHORIZED {
             bump(&self.inner.counters.unauthorized);
             return Err(self.unauthorized(resp, &fresh, secrets).await);
@@ -861,16 +873,18 @@ impl Session {
         read_json(self.send(request).await?).await
     }
 
-    async fn attempt(
+    /// Authorize `request` and hand back its send (not an `async fn`: its future would hold
+    /// the request a second time beside the transport's).
+    fn attempt(
         &self,
         mut request: reqwest::Request,
         lease: &Lease,
-    ) -> Result<Response, Error> {
+    ) -> Result<impl Future<Output = Result<Response, Error>> + Send + '_, Error> {
         self.inner
             .provider
             .authorize_request(&lease.tokens, &mut request)?;
         bump(&self.inner.counters.requests);
-        self.inner.http.send_raw(request).await
+        Ok(self.inner.http.send_raw(request))
     }
 
     async fn finish(
@@ -883,7 +897,8 @@ impl Session {
             return Ok(resp);
         }
         let all = lease_secrets(&*self.inner.provider, lease, secrets);
-        Err(self.inner.http.error_from(resp, &all).await)
+        // Boxed: reading and parsing an error body is a large future most calls never need.
+        Err(Box::pin(self.inner.http.error_from(resp, &all)).await)
     }
 
     async fn unauthorized(
