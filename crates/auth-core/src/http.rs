@@ -238,9 +238,8 @@ impl Http {
     pub async fn send_raw(&self, request: Request) -> Result<Response, Error> {
         ensure_secure(request.url())?;
         if let Some(limiter) = &self.inner.limiter {
-            limiter
-                .acquire(request.method(), request.url().path())
-                .await?;
+            // Boxed: a call without a limiter should not carry the wait's state.
+            Box::pin(limiter.acquire(request.method(), request.url().path())).await?;
         }
         self.inner
             .client
@@ -467,17 +466,47 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 /// assert!(bytes.len() <= 1024);
 /// # Ok(()) }
 /// ```
-pub async fn read_bounded(mut resp: Response, limit: usize) -> Result<Vec<u8>, Error> {
-    let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(transport_error)? {
+pub async fn read_bounded(resp: Response, limit: usize) -> Result<Vec<u8>, Error> {
+    with_body(resp, limit, <[u8]>::to_vec).await
+}
+
+/// Read at most `limit` bytes of a body and hand them to `f`. A body that arrives in one
+/// chunk (a small answer, usually) is handed over as it is, not copied; a longer one is
+/// gathered as [`read_bounded`] gathers it.
+///
+/// ```no_run
+/// # async fn run(resp: reqwest::Response) -> Result<(), auth_core::Error> {
+/// let len = auth_core::http::with_body(resp, 1024, |bytes| bytes.len()).await?;
+/// assert!(len <= 1024);
+/// # Ok(()) }
+/// ```
+pub async fn with_body<R>(
+    mut resp: Response,
+    limit: usize,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<R, Error> {
+    let Some(first) = resp.chunk().await.map_err(transport_error)? else {
+        return Ok(f(&[]));
+    };
+    if first.len() >= limit {
+        return Ok(f(&first[..limit]));
+    }
+    let Some(second) = resp.chunk().await.map_err(transport_error)? else {
+        return Ok(f(&first));
+    };
+    let mut out = Vec::with_capacity(first.len() + second.len());
+    out.extend_from_slice(&first);
+    let mut next = Some(second);
+    while let Some(chunk) = next {
         let room = limit.saturating_sub(out.len());
         if chunk.len() >= room {
             out.extend_from_slice(&chunk[..room]);
             break;
         }
         out.extend_from_slice(&chunk);
+        next = resp.chunk().await.map_err(transport_error)?;
     }
-    Ok(out)
+    Ok(f(&out))
 }
 
 /// Decode a success body as JSON into `T`. A body that is not the expected JSON is
@@ -485,8 +514,9 @@ pub async fn read_bounded(mut resp: Response, limit: usize) -> Result<Vec<u8>, E
 /// which may hold tokens.
 pub async fn read_json<T: DeserializeOwned>(resp: Response) -> Result<T, Error> {
     let status = resp.status().as_u16();
-    let bytes = read_bounded(resp, DEFAULT_MAX_BODY).await?;
-    parse_json(&bytes).map_err(|e| e.with_status(status))
+    with_body(resp, DEFAULT_MAX_BODY, parse_json)
+        .await?
+        .map_err(|e| e.with_status(status))
 }
 
 /// Decode bytes as JSON into `T`, with the same secret-safe error as [`read_json`].

@@ -59,7 +59,7 @@ pub use expiry::Expiry;
 pub use limiter::RateLimiter;
 pub use paginate::{Page, PageToken};
 pub use request::AuthorizedRequest;
-pub use session::{Lease, Session, SessionStats};
+pub use session::{Lease, LeaseGuard, Session, SessionStats};
 pub use token::{AccessToken, ApiKey, RefreshToken, TokenSet};
 
 /// Reading JSON Web Tokens a vendor issues: their claims and `exp`, without verifying the

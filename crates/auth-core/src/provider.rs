@@ -86,16 +86,15 @@ impl TokenHeader {
         }
     }
 
-    /// Put `tokens`' access token into `headers`, marked sensitive.
+    /// Put `tokens`' access token into `headers`, marked sensitive. The header value is
+    /// built once per token and cloned on every later call.
     pub fn apply(&self, tokens: &TokenSet, headers: &mut HeaderMap) -> Result<(), Error> {
-        let prefix = match self.scheme {
-            AuthScheme::Bearer => "Bearer ",
-            AuthScheme::Raw => "",
+        let bearer = match self.scheme {
+            AuthScheme::Bearer => true,
+            AuthScheme::Raw => false,
         };
-        headers.insert(
-            self.name.clone(),
-            sensitive_header(prefix, tokens.access_token().as_secret())?,
-        );
+        let value = tokens.access_token().header_value(bearer)?;
+        headers.insert(self.name.clone(), value);
         Ok(())
     }
 }

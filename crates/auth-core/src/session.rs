@@ -85,6 +85,17 @@ impl Lease {
         self.store_version
     }
 
+    /// Whether [`state`](Self::state) is [`State::Fresh`]: the hot path's one question,
+    /// answered without branching on each instant.
+    #[inline]
+    fn fresh(&self, now: SystemTime) -> bool {
+        let before = |at: Option<SystemTime>| at.is_none_or(|at| now < at);
+        !self.invalidated.load(Ordering::Acquire)
+            & before(self.serve_until)
+            & before(self.mandatory_at)
+            & before(self.advisory_at)
+    }
+
     fn state(&self, now: SystemTime) -> State {
         if self.invalidated.load(Ordering::Acquire) || self.serve_until.is_some_and(|at| now >= at)
         {
@@ -110,6 +121,130 @@ impl fmt::Debug for Lease {
             .field("invalidated", &self.invalidated.load(Ordering::Relaxed))
             .field("store_version", &self.store_version)
             .finish()
+    }
+}
+
+/// A lease as [`Session::token`] hands it out: the session's cached lease, borrowed without
+/// bumping its reference count (a counter every call on every thread would write), or the
+/// one a renewal answered. It dereferences to the [`Lease`].
+///
+/// Hold it for a call, as the session does while a request is in flight; to keep the lease
+/// longer, take it out with [`into_arc`](Self::into_arc) (a long-held guard keeps one of
+/// its thread's few borrowing slots, and later loads on that thread count references again).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), auth_core::Error> {
+/// use auth_core::{AccessToken, Expiry, Session, TokenSet, http::Http};
+/// # #[derive(Debug)] struct Key;
+/// # #[auth_core::provider::async_trait]
+/// # impl auth_core::provider::TokenProvider for Key {
+/// #     async fn sign_in(&self) -> Result<TokenSet, auth_core::Error> {
+/// #         Ok(TokenSet::new(AccessToken::new("k"), Expiry::never()))
+/// #     }
+/// # }
+/// let session = Session::new(Key, Http::new()?);
+/// let lease = session.token().await?;
+/// assert_eq!(lease.tokens().access_token().expose(), "k");
+/// let kept: std::sync::Arc<auth_core::Lease> = lease.into_arc();
+/// assert_eq!(kept.generation(), session.current().unwrap().generation());
+/// # Ok(()) }
+/// ```
+pub struct LeaseGuard(arc_swap::Guard<Option<Arc<Lease>>>);
+
+impl LeaseGuard {
+    fn owned(lease: Arc<Lease>) -> Self {
+        LeaseGuard(arc_swap::Guard::from_inner(Some(lease)))
+    }
+
+    /// The lease itself, kept alive for as long as you hold it.
+    pub fn into_arc(self) -> Arc<Lease> {
+        let lease: &Arc<Lease> = self.arc();
+        lease.clone()
+    }
+
+    fn arc(&self) -> &Arc<Lease> {
+        match &*self.0 {
+            Some(lease) => lease,
+            None => unreachable!("a LeaseGuard is only made of a lease"),
+        }
+    }
+}
+
+impl std::ops::Deref for LeaseGuard {
+    type Target = Lease;
+    fn deref(&self) -> &Lease {
+        self.arc()
+    }
+}
+
+impl Clone for LeaseGuard {
+    fn clone(&self) -> Self {
+        LeaseGuard::owned(self.arc().clone())
+    }
+}
+
+impl From<LeaseGuard> for Arc<Lease> {
+    fn from(lease: LeaseGuard) -> Self {
+        lease.into_arc()
+    }
+}
+
+impl fmt::Debug for LeaseGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// What the 401 retry needs to send exactly the same request again. A request without a
+/// body keeps only its method, URL, headers, version and timeout (cloning a whole request
+/// also made it a map of extensions, on every call, for a retry that is rare); one with a
+/// body that can be replayed is cloned whole (its body is shared, not copied).
+enum Replay {
+    Bodiless {
+        method: reqwest::Method,
+        url: url::Url,
+        headers: reqwest::header::HeaderMap,
+        version: reqwest::Version,
+        timeout: Option<Duration>,
+    },
+    Whole(reqwest::Request),
+}
+
+impl Replay {
+    /// `None` for a body that cannot be replayed (a stream).
+    fn of(request: &reqwest::Request) -> Option<Replay> {
+        if request.body().is_some() {
+            return request.try_clone().map(Replay::Whole);
+        }
+        Some(Replay::Bodiless {
+            method: request.method().clone(),
+            url: request.url().clone(),
+            headers: request.headers().clone(),
+            version: request.version(),
+            timeout: request.timeout().copied(),
+        })
+    }
+
+    fn into_request(self) -> reqwest::Request {
+        match self {
+            Replay::Whole(request) => request,
+            Replay::Bodiless {
+                method,
+                url,
+                headers,
+                version,
+                timeout,
+            } => {
+                let mut request = reqwest::Request::new(method, url);
+                *request.headers_mut() = headers;
+                *request.version_mut() = version;
+                if timeout.is_some() {
+                    *request.timeout_mut() = timeout;
+                }
+                request
+            }
+        }
     }
 }
 
@@ -637,8 +772,21 @@ impl Session {
 
     /// A usable token: the cached one while valid, otherwise the result of the one renewal
     /// in flight (started here if none is).
-    pub async fn token(&self) -> Result<Arc<Lease>, Error> {
-        self.token_waiting(None).await
+    ///
+    /// A fresh token (before its renewal moment) is served by one lock-free load and a clock
+    /// read, without writing anything shared: the [`LeaseGuard`] borrows the cached lease
+    /// rather than bumping its reference count, so calls on many threads do not contend.
+    pub async fn token(&self) -> Result<LeaseGuard, Error> {
+        let now = self.inner.http.now();
+        let current = self.inner.current.load();
+        if current.as_ref().is_some_and(|l| l.fresh(now)) {
+            return Ok(LeaseGuard(current));
+        }
+        drop(current);
+        // Boxed: waiting for a renewal is a large future, and every call would carry it.
+        Box::pin(self.token_waiting(None))
+            .await
+            .map(LeaseGuard::owned)
     }
 
     /// [`token`](Self::token), waiting at most `max_wait` for a renewal (instead of the
@@ -673,8 +821,10 @@ impl Session {
     /// assert_eq!(session.stats().sign_ins, 1);
     /// # }
     /// ```
-    pub async fn token_within(&self, max_wait: Duration) -> Result<Arc<Lease>, Error> {
-        self.token_waiting(Some(max_wait)).await
+    pub async fn token_within(&self, max_wait: Duration) -> Result<LeaseGuard, Error> {
+        self.token_waiting(Some(max_wait))
+            .await
+            .map(LeaseGuard::owned)
     }
 
     async fn token_waiting(&self, max_wait: Option<Duration>) -> Result<Arc<Lease>, Error> {
@@ -792,12 +942,28 @@ impl Session {
         let request = build(request)?;
         // Refuse before a token is fetched or put on the wire.
         crate::http::ensure_secure(request.url())?;
-        let replay = request.try_clone();
+        // Kept only when a 401 could be retried at all.
+        let replay = match self.inner.capabilities.can_renew() {
+            true => Replay::of(&request),
+            false => None,
+        };
         let lease = self.token().await?;
-        let resp = self.attempt(request, &lease).await?;
+        let resp = self.attempt(request, &lease)?.await?;
         if resp.status() != StatusCode::UNAUTHORIZED {
             return self.finish(resp, &lease, secrets).await;
         }
+        // Boxed: the retry's states would make every call's future several times larger.
+        Box::pin(self.after_401(resp, lease, replay, secrets)).await
+    }
+
+    /// The rest of [`send_with_secrets`](Self::send_with_secrets) after a 401.
+    async fn after_401(
+        &self,
+        resp: Response,
+        lease: LeaseGuard,
+        replay: Option<Replay>,
+        secrets: &[&SecretString],
+    ) -> Result<Response, Error> {
         bump(&self.inner.counters.unauthorized);
         let err = self.unauthorized(resp, &lease, secrets).await;
         // Not every 401 is the token's fault (a wrong end-user password on a login endpoint
@@ -805,12 +971,12 @@ impl Session {
         if !self.inner.provider.rejects_token(&err) {
             return Err(err);
         }
-        let Some(replay) = replay.filter(|_| self.inner.capabilities.can_renew()) else {
+        let Some(replay) = replay else {
             return Err(err);
         };
         self.invalidate(lease.generation);
         let fresh = self.token().await?;
-        let resp = self.attempt(replay, &fresh).await?;
+        let resp = self.attempt(replay.into_request(), &fresh)?.await?;
         if resp.status() == StatusCode::UNAUTHORIZED {
             bump(&self.inner.counters.unauthorized);
             return Err(self.unauthorized(resp, &fresh, secrets).await);
@@ -843,16 +1009,18 @@ impl Session {
         read_json(self.send(request).await?).await
     }
 
-    async fn attempt(
+    /// Authorize `request` and hand back its send (not an `async fn`: its future would hold
+    /// the request a second time beside the transport's).
+    fn attempt(
         &self,
         mut request: reqwest::Request,
         lease: &Lease,
-    ) -> Result<Response, Error> {
+    ) -> Result<impl Future<Output = Result<Response, Error>> + Send + '_, Error> {
         self.inner
             .provider
             .authorize_request(&lease.tokens, &mut request)?;
         bump(&self.inner.counters.requests);
-        self.inner.http.send_raw(request).await
+        Ok(self.inner.http.send_raw(request))
     }
 
     async fn finish(
@@ -865,7 +1033,8 @@ impl Session {
             return Ok(resp);
         }
         let all = lease_secrets(&*self.inner.provider, lease, secrets);
-        Err(self.inner.http.error_from(resp, &all).await)
+        // Boxed: reading and parsing an error body is a large future most calls never need.
+        Err(Box::pin(self.inner.http.error_from(resp, &all)).await)
     }
 
     async fn unauthorized(

@@ -16,10 +16,10 @@ use crate::error::{Error, ErrorKind};
 use crate::expiry::Expiry;
 
 macro_rules! secret_newtype {
-    ($(#[$m:meta])* $name:ident, $label:literal) => {
+    ($(#[$m:meta])* $name:ident, $label:literal, $wire:ty) => {
         $(#[$m])*
         #[derive(Clone)]
-        pub struct $name(SecretString);
+        pub struct $name(SecretString, $wire);
 
         impl $name {
             /// Wrap a secret string.
@@ -29,7 +29,7 @@ macro_rules! secret_newtype {
             /// assert!(!format!("{t:?}").contains("s3cr3t"));
             /// ```
             pub fn new(value: impl Into<String>) -> Self {
-                $name(SecretString::from(value.into()))
+                $name::from(SecretString::from(value.into()))
             }
 
             /// The secret itself. Call it only where the value goes on the wire.
@@ -68,7 +68,7 @@ macro_rules! secret_newtype {
 
         impl From<SecretString> for $name {
             fn from(s: SecretString) -> Self {
-                $name(s)
+                $name(s, <$wire>::default())
             }
         }
 
@@ -97,18 +97,51 @@ macro_rules! secret_newtype {
 secret_newtype!(
     /// A bearer or raw access token. Debug and Display print `[REDACTED]`.
     AccessToken,
-    "AccessToken"
+    "AccessToken",
+    WireForms
 );
 secret_newtype!(
     /// A refresh token. Debug and Display print `[REDACTED]`.
     RefreshToken,
-    "RefreshToken"
+    "RefreshToken",
+    ()
 );
 secret_newtype!(
     /// A long-lived API key or static token. Debug and Display print `[REDACTED]`.
     ApiKey,
-    "ApiKey"
+    "ApiKey",
+    ()
 );
+
+/// A secret's header values, each built (and checked) the first time it is asked for and
+/// cloned after: a token goes on every call, and formatting `Bearer <token>` into a new
+/// header value each time cost more than the rest of putting it on the request.
+#[derive(Clone, Default)]
+struct WireForms {
+    bearer: OnceLock<Option<HeaderValue>>,
+    raw: OnceLock<Option<HeaderValue>>,
+}
+
+impl AccessToken {
+    /// The token as a sensitive header value, after `Bearer ` or alone: built once per token
+    /// (see [`sensitive_header`]), the same error each time for a token that cannot be one.
+    pub(crate) fn header_value(&self, bearer: bool) -> Result<HeaderValue, Error> {
+        let (slot, prefix) = match bearer {
+            true => (&self.1.bearer, "Bearer "),
+            false => (&self.1.raw, ""),
+        };
+        slot.get_or_init(|| sensitive_header(prefix, &self.0).ok())
+            .clone()
+            .ok_or_else(not_a_header)
+    }
+}
+
+fn not_a_header() -> Error {
+    Error::new(
+        ErrorKind::BadResponse,
+        "token holds characters not allowed in a header",
+    )
+}
 
 /// Build a header value from a secret and mark it sensitive, so that `http`'s Debug hides it.
 ///
@@ -121,13 +154,8 @@ secret_newtype!(
 /// assert_eq!(v.to_str().unwrap(), "Bearer tok");
 /// ```
 pub fn sensitive_header(prefix: &str, secret: &SecretString) -> Result<HeaderValue, Error> {
-    let mut v =
-        HeaderValue::try_from(format!("{prefix}{}", secret.expose_secret())).map_err(|_| {
-            Error::new(
-                ErrorKind::BadResponse,
-                "token holds characters not allowed in a header",
-            )
-        })?;
+    let mut v = HeaderValue::try_from(format!("{prefix}{}", secret.expose_secret()))
+        .map_err(|_| not_a_header())?;
     v.set_sensitive(true);
     Ok(v)
 }

@@ -3,13 +3,14 @@
 //! refresh, companies, change company), a generic authorized request that reaches every
 //! iPaaS.com endpoint, and `X-Pagination` paging of any list.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
 use auth_core::client::{Config, Core, Env, VendorBuilder, VendorInfo};
-use auth_core::reqwest::header::{ACCEPT, CONTENT_TYPE};
+use auth_core::reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use auth_core::reqwest::{Method, Response};
 use auth_core::{
     AuthorizedRequest, Error, ErrorKind, Page, PageToken, Result,
@@ -132,21 +133,25 @@ impl Api {
 impl From<&str> for Api {
     fn from(s: &str) -> Self {
         let trimmed = s.trim_matches('/');
-        match trimmed.to_ascii_lowercase().as_str() {
-            "sso" => Api::Sso,
-            "subscriptions" => Api::Subscriptions,
-            "integrations" => Api::Integrations,
-            "integrators" => Api::Integrators,
-            "hookapi" => Api::HookApi,
-            "listener" => Api::Listener,
-            "products" => Api::Products,
-            "customers" => Api::Customers,
-            "giftcards" => Api::GiftCards,
-            "transactions" => Api::Transactions,
-            "employees" => Api::Employees,
-            "messages" => Api::Messages,
-            _ => Api::Other(trimmed.to_owned()),
-        }
+        // Compared in place: a lowercased copy per request was a String per call.
+        let named = [
+            ("sso", Api::Sso),
+            ("subscriptions", Api::Subscriptions),
+            ("integrations", Api::Integrations),
+            ("integrators", Api::Integrators),
+            ("hookapi", Api::HookApi),
+            ("listener", Api::Listener),
+            ("products", Api::Products),
+            ("customers", Api::Customers),
+            ("giftcards", Api::GiftCards),
+            ("transactions", Api::Transactions),
+            ("employees", Api::Employees),
+            ("messages", Api::Messages),
+        ];
+        named
+            .into_iter()
+            .find(|(name, _)| trimmed.eq_ignore_ascii_case(name))
+            .map_or_else(|| Api::Other(trimmed.to_owned()), |(_, api)| api)
     }
 }
 
@@ -164,7 +169,12 @@ impl fmt::Display for Api {
 
 /// `{base}/{base_path}/{version}/{endpoint}`; each endpoint segment is percent-encoded, so
 /// an id holding `/` or `?` cannot change the route.
-pub(crate) fn build_url(base: &Url, api: &Api, version: &str, endpoint: &[&str]) -> Result<Url> {
+pub(crate) fn build_url<S: AsRef<str>>(
+    base: &Url,
+    api: &Api,
+    version: &str,
+    endpoint: impl IntoIterator<Item = S>,
+) -> Result<Url> {
     let mut url = base.clone();
     {
         let mut segs = url
@@ -174,15 +184,16 @@ pub(crate) fn build_url(base: &Url, api: &Api, version: &str, endpoint: &[&str])
         segs.extend(api.base_path().split('/').filter(|s| !s.is_empty()));
         segs.push(version.trim_matches('/'));
         for part in endpoint {
-            segs.push(part);
+            segs.push(part.as_ref());
         }
     }
     Ok(url)
 }
 
-/// Split a caller's `"User/664/Companies"` endpoint into segments.
-fn split_endpoint(endpoint: &str) -> Vec<&str> {
-    endpoint.split('/').filter(|s| !s.is_empty()).collect()
+/// Split a caller's `"User/664/Companies"` endpoint into segments (as it is joined: no
+/// list is made).
+fn split_endpoint(endpoint: &str) -> impl Iterator<Item = &str> {
+    endpoint.split('/').filter(|s| !s.is_empty())
 }
 
 /// Builds a [`Client`]. The kit's setters (`with_base_url`, `with_credentials`,
@@ -466,7 +477,7 @@ impl Client {
             method,
             api: api.into(),
             endpoint: endpoint.into(),
-            version: DEFAULT_VERSION.to_owned(),
+            version: Cow::Borrowed(DEFAULT_VERSION),
             query: Vec::new(),
             body: None,
             error: None,
@@ -493,7 +504,7 @@ impl Client {
     }
 
     fn api_url(&self, api: &Api, version: &str, endpoint: &str) -> Result<Url> {
-        build_url(self.base_url(), api, version, &split_endpoint(endpoint))
+        build_url(self.base_url(), api, version, split_endpoint(endpoint))
     }
 
     /// A request through the session: token on, one renewal-and-retry after a 401.
@@ -502,7 +513,7 @@ impl Client {
             .session()
             .http()
             .request(method, url)
-            .header(ACCEPT, "application/json");
+            .header(ACCEPT, HeaderValue::from_static("application/json"));
         AuthorizedRequest::new(self.session().clone(), Ok(builder))
     }
 }
@@ -514,7 +525,7 @@ pub struct ApiRequest {
     method: Method,
     api: Api,
     endpoint: String,
-    version: String,
+    version: Cow<'static, str>,
     query: Vec<(String, String)>,
     body: Option<Vec<u8>>,
     error: Option<Error>,
@@ -538,7 +549,7 @@ impl fmt::Debug for ApiRequest {
 impl ApiRequest {
     /// Use another API version than `v2` (some endpoints are only served as `v1`).
     pub fn with_version(mut self, version: impl Into<String>) -> Self {
-        self.version = version.into();
+        self.version = Cow::Owned(version.into());
         self
     }
 
@@ -773,10 +784,10 @@ mod tests {
     #[test]
     fn urls_follow_the_pattern() {
         let base = parse_base_url("https://api.ipaas.com").unwrap();
-        let u = build_url(&base, &Api::Sso, "v2", &split_endpoint("/Auth/Login")).unwrap();
+        let u = build_url(&base, &Api::Sso, "v2", split_endpoint("/Auth/Login")).unwrap();
         assert_eq!(u.as_str(), "https://api.ipaas.com/sso/v2/Auth/Login");
         let prefixed = parse_base_url("http://127.0.0.1:8080/proxy/").unwrap();
-        let u = build_url(&prefixed, &Api::Products, "v1", &["Product", "a/b?c"]).unwrap();
+        let u = build_url(&prefixed, &Api::Products, "v1", ["Product", "a/b?c"]).unwrap();
         assert_eq!(
             u.as_str(),
             "http://127.0.0.1:8080/proxy/products/v1/Product/a%2Fb%3Fc"

@@ -28,14 +28,58 @@ pub const IAA_HOST_HEADER: HeaderName = HeaderName::from_static("x-iaa-host");
 /// The workspace id (`owId`) IQM answers with a login, kept with the token set (read it
 /// with `tokens.storable_data::<OwId>()`) and sent as `X-IAA-OW-ID` on every call. It is
 /// serialized as the bare id, so it travels with the set through a token store.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct OwId(pub(crate) String);
+#[derive(Clone)]
+pub struct OwId {
+    id: String,
+    /// The `X-IAA-OW-ID` value, built once per token set (`None`: not a header value).
+    header: Option<HeaderValue>,
+}
+
+impl serde::Serialize for OwId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.id)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OwId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(OwId::new)
+    }
+}
 
 impl OwId {
+    pub(crate) fn new(id: String) -> Self {
+        let header = HeaderValue::try_from(id.as_str()).ok();
+        OwId { id, header }
+    }
+
     /// The id as IQM wrote it.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.id
+    }
+
+    /// The id as the `X-IAA-OW-ID` header value.
+    fn header(&self) -> Result<HeaderValue, Error> {
+        self.header.clone().ok_or_else(|| {
+            Error::new(
+                ErrorKind::BadResponse,
+                "workspace id holds characters not allowed in a header",
+            )
+        })
+    }
+}
+
+impl PartialEq for OwId {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for OwId {}
+
+impl fmt::Debug for OwId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OwId").field(&self.id).finish()
     }
 }
 
@@ -301,7 +345,7 @@ pub(crate) fn parse_token_answer(
                 "token answer has a malformed owId",
             ));
         }
-        tokens = tokens.with_storable_data(OwId(ow));
+        tokens = tokens.with_storable_data(OwId::new(ow));
     }
     Ok(TokenAnswer {
         tokens,
@@ -445,7 +489,7 @@ impl IqmAuth {
             // The workspace header is required on every later call; ask for it once here
             // rather than send calls IQM would refuse.
             let ow = self.fetch_ow_id(&tokens).await?;
-            tokens = tokens.with_storable_data(OwId(ow));
+            tokens = tokens.with_storable_data(OwId::new(ow));
         }
         Ok(tokens)
     }
@@ -570,14 +614,8 @@ impl TokenProvider for IqmAuth {
 /// `Authorization: Bearer <access token>` and `X-IAA-OW-ID: <owId>`.
 pub(crate) fn authorize_headers(tokens: &TokenSet, headers: &mut HeaderMap) -> Result<(), Error> {
     BEARER.apply(tokens, headers)?;
-    if let Some(ow) = tokens.storable_data::<OwId>().map(OwId::as_str) {
-        let v = HeaderValue::try_from(ow).map_err(|_| {
-            Error::new(
-                ErrorKind::BadResponse,
-                "workspace id holds characters not allowed in a header",
-            )
-        })?;
-        headers.insert(WORKSPACE_HEADER, v);
+    if let Some(ow) = tokens.storable_data::<OwId>() {
+        headers.insert(WORKSPACE_HEADER, ow.header()?);
     }
     Ok(())
 }
@@ -698,11 +736,23 @@ mod tests {
             base_url: Url::parse("https://api.iqm.com").unwrap(),
         };
         let set = TokenSet::new(AccessToken::new("tok"), Expiry::never())
-            .with_storable_data(OwId("42".into()));
+            .with_storable_data(OwId::new("42".into()));
         let mut h = HeaderMap::new();
         auth.authorize(&set, &mut h).unwrap();
         assert_eq!(h["authorization"], "Bearer tok");
         assert!(h["authorization"].is_sensitive());
         assert_eq!(h["x-iaa-ow-id"], "42");
+    }
+
+    #[test]
+    fn workspace_id_travels_through_the_stored_form_and_rebuilds_its_header() {
+        let set = TokenSet::new(AccessToken::new("tok"), Expiry::never())
+            .with_storable_data(OwId::new("42".into()));
+        let bytes = set.to_stored_bytes().unwrap();
+        let back = TokenSet::from_stored_bytes(bytes.expose_secret()).unwrap();
+        let mut h = HeaderMap::new();
+        authorize_headers(&back, &mut h).unwrap();
+        assert_eq!(h["x-iaa-ow-id"], "42");
+        assert_eq!(back.storable_data::<OwId>().map(OwId::as_str), Some("42"));
     }
 }

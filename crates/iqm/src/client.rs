@@ -18,7 +18,7 @@ use crate::auth::{
     SIGN_UP_PATH, authorize_headers, parse_ow_id, parse_token_answer,
 };
 use crate::error::IqmErrors;
-use crate::models::{SignUp, unwrap_data};
+use crate::models::{SignUp, decode_data, unwrap_data};
 
 /// IQM's production API, where the client goes unless given a base URL.
 pub const PRODUCTION_URL: &str = "https://api.iqm.com";
@@ -362,9 +362,10 @@ impl Client {
     ) -> Result<T, Error> {
         let resp = request.send().await?;
         let status = resp.status().as_u16();
-        let body: Value = auth_core::http::read_json(resp).await?;
+        let limit = auth_core::http::DEFAULT_MAX_BODY;
+        let decoded = auth_core::http::with_body(resp, limit, |b| decode_data(status, b)).await?;
         // A `success: false` answer is a 200: the pipeline did not scrub it.
-        unwrap_data(status, body).map_err(|e| self.session().scrub(e))
+        decoded.map_err(|e| self.session().scrub(e))
     }
 
     /// `GET path` and decode the `data` of the answer (see [`send_data`](Self::send_data)).

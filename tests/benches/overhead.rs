@@ -1,0 +1,912 @@
+//! What an authorized call costs over a raw `reqwest` call, side by side in one run against
+//! one local server (issue 15). It prints ratios, never asserts timings (shared machines are
+//! noisy); it does check what is not timing: the storm makes exactly one token request and
+//! no call fails.
+//!
+//! - **Vendor calls**: each vendor's generic call (`get_json::<Value>`, and IQM's
+//!   `get_data::<Value>`) against raw `reqwest` sending a fixed `Authorization: Bearer`
+//!   header and parsing the same JSON into a `Value`, at concurrency 1 and 32, through the
+//!   same `reqwest::Client` (so the same pool and settings). Rounds run raw, vendor,
+//!   vendor, raw; a round's ratio is the vendor's throughput over raw's, and the median of
+//!   the rounds is printed, with the client CPU per call (all of this process's threads).
+//! - **Hot path**: `Session::token()` on a valid token against the floor, an `ArcSwap` load
+//!   plus an expiry check, on one thread and on two (scaling = two threads' throughput over
+//!   one's).
+//! - **Storm**: 10 000 callers at once on an expired IQM token whose token request takes
+//!   50 ms, against the same callers on a valid token (the control), each run on a fresh
+//!   connection pool. Printed: both p99s, the renewal latency (one caller alone on an
+//!   expired token) and the goal `storm p99 <= control p99 + renewal + 20 ms`.
+//!
+//! The server is this binary again (`BENCH_SERVER=1`), in a child process: a tokio TCP
+//! loop answering HTTP/1.1 keep-alive, the token requests (any `POST`) and then the same
+//! small JSON to every `GET`. A child, so that the storm's 10 000 connections cost each
+//! process 10 000 descriptors, not one process 20 000.
+//!
+//! ```text
+//! cargo bench -p contract-tests --bench overhead             # the full run, a few minutes
+//! BENCH_QUICK=1 cargo bench -p contract-tests --bench overhead  # every part once, seconds
+//! ```
+//!
+//! `BENCH_ONLY=calls`, `hot` or `storm` (or a comma-separated list) runs only those parts;
+//! `BENCH_ROUNDS=n` sets the rounds of the calls and the hot path (31 by default).
+//!
+//! For instruction counts, `BENCH_CALLGRIND=<case>` runs only `BENCH_CALLS` sequential calls
+//! of one case on a current-thread runtime, after a warm-up; run it under
+//! `valgrind --tool=callgrind` with two call counts and divide the difference of the totals
+//! by the difference of the counts. Cases: `raw`, `iqm_get_json`, `iqm_get_data`,
+//! `ipaas_get_json`, `platformio_get_json`, `incend_get_json`, `intelepeer_get_json`,
+//! `token`, `floor`.
+
+use std::future::Future;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::pin::Pin;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use auth_core::provider::{TokenProvider, async_trait};
+use auth_core::reqwest;
+use auth_core::reqwest::header::{AUTHORIZATION, HeaderValue};
+use auth_core::{AccessToken, Error, Expiry, ManualClock, Session, TokenSet};
+use serde_json::Value;
+
+/// The body of every `GET`: IQM's `{success, data}` envelope around a small object.
+const GET_BODY: &str = r#"{"success":true,"data":{"id":200001,"name":"bench campaign","status":"running","budget":{"daily":125.5,"total":4000},"tags":["a","b","c"],"owner":{"id":7,"email":"owner@example.com"}}}"#;
+/// The access token every token answer (and the static credentials) carry.
+const TOKEN: &str = "bench-access-token-0123456789abcdef";
+
+fn main() {
+    if std::env::var_os("BENCH_SERVER").is_some() {
+        server::main();
+        return;
+    }
+    let server = Server::start();
+    if let Ok(case) = std::env::var("BENCH_CALLGRIND") {
+        let calls = std::env::var("BENCH_CALLS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1000);
+        callgrind(&server, &case, calls);
+        return;
+    }
+    let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| v == "1");
+    let mut plan = if quick { Plan::QUICK } else { Plan::FULL };
+    // A busy machine wants more rounds for a steady median.
+    if let Some(n) = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        plan.short_rounds = n;
+    }
+    println!(
+        "overhead bench ({} mode): medians of {} rounds (storm: {}), each A B B A",
+        if quick { "quick" } else { "full" },
+        plan.short_rounds,
+        plan.rounds
+    );
+    // `BENCH_ONLY=calls,hot,storm` (any of them) runs only those parts.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let part = |name: &str| only.is_empty() || only.split(',').any(|p| p.trim() == name);
+    if part("calls") {
+        vendor_calls(&server, &plan);
+    }
+    if part("hot") {
+        hot_path(&plan);
+    }
+    if part("storm") {
+        storm(&server, &plan);
+    }
+}
+
+/// How much of everything to run.
+struct Plan {
+    /// Rounds of the storm; the calls and the hot path run `short_rounds` shorter ones.
+    rounds: usize,
+    short_rounds: usize,
+    calls_c1: usize,
+    calls_c32: usize,
+    hot_calls: u64,
+    storm_callers: usize,
+}
+
+impl Plan {
+    const FULL: Plan = Plan {
+        rounds: 5,
+        short_rounds: 31,
+        calls_c1: 300,
+        calls_c32: 1_280,
+        hot_calls: 400_000,
+        storm_callers: 10_000,
+    };
+    const QUICK: Plan = Plan {
+        rounds: 1,
+        short_rounds: 1,
+        calls_c1: 40,
+        calls_c32: 128,
+        hot_calls: 20_000,
+        storm_callers: 300,
+    };
+}
+
+// ---- the server, in a child process -------------------------------------------------------
+
+/// The child process serving the bench.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start() -> Server {
+        let exe = std::env::current_exe().expect("own path");
+        let mut child = Command::new(exe)
+            .env("BENCH_SERVER", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the server's port");
+        let port: u16 = line.trim().parse().expect("a port");
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// A control request to the server (plain std, no client of the bench's).
+    fn control(&self, path: &str) -> String {
+        use std::io::Read as _;
+        let addr = self.base.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(addr).expect("control connect");
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
+    }
+
+    fn token_requests(&self) -> u64 {
+        self.stat("token_requests")
+    }
+
+    fn stat(&self, name: &str) -> u64 {
+        let v: Value = serde_json::from_str(&self.control("/__stats")).expect("stats");
+        v[name].as_u64().expect("a counter")
+    }
+
+    fn set_token_delay(&self, ms: u64) {
+        self.control(&format!("/__delay/{ms}"));
+    }
+
+    /// Wait until the server holds no more than `n` connections (after a run's client was
+    /// dropped), so the next run starts from the same state and descriptors are free.
+    fn wait_connections_below(&self, n: u64) {
+        let until = Instant::now() + Duration::from_secs(20);
+        // The control connection itself is one.
+        while self.stat("open") > n + 1 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Closing its stdin ends the server.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+mod server {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::{TcpSocket, TcpStream};
+
+    use super::{GET_BODY, TOKEN};
+
+    #[derive(Default)]
+    struct State {
+        token_requests: AtomicU64,
+        gets: AtomicU64,
+        open: AtomicU64,
+        delay_ms: AtomicU64,
+    }
+
+    pub(super) fn main() {
+        // The parent closes our stdin when it is done (or dies).
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(0);
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        rt.block_on(async {
+            let socket = TcpSocket::new_v4().expect("socket");
+            socket
+                .bind("127.0.0.1:0".parse().expect("addr"))
+                .expect("bind");
+            // The kernel caps it at somaxconn; the default 1024 drops a storm's SYNs.
+            let listener = socket.listen(8192).expect("listen");
+            println!("{}", listener.local_addr().expect("addr").port());
+            let state = Arc::new(State::default());
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = state.clone();
+                tokio::spawn(async move {
+                    state.open.fetch_add(1, Ordering::Relaxed);
+                    let _ = stream.set_nodelay(true);
+                    serve(stream, &state).await;
+                    state.open.fetch_sub(1, Ordering::Relaxed);
+                });
+            }
+        });
+    }
+
+    fn response(body: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    /// A JWT (unsigned, as far as a client reading `exp` cares) expiring in ten years.
+    fn jwt() -> String {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+            + 10 * 365 * 86_400;
+        format!(
+            "{}.{}.{}",
+            b64(r#"{"alg":"HS256","typ":"JWT"}"#),
+            b64(&format!(r#"{{"sub":"bench","exp":{exp}}}"#)),
+            b64("signature")
+        )
+    }
+
+    async fn serve(mut stream: TcpStream, state: &State) {
+        let get = response(GET_BODY);
+        let iqm_token = response(&format!(
+            r#"{{"success":true,"data":{{"access_token":"{TOKEN}","refresh_token":"bench-refresh","expires_in":3600,"owId":200001}}}}"#
+        ));
+        let platform_token = response(&format!(r#"{{"api_token":"{}"}}"#, jwt()));
+        let mut buf = vec![0u8; 8192];
+        let mut len = 0;
+        loop {
+            let head_end = loop {
+                if let Some(i) = buf[..len].windows(4).position(|w| w == b"\r\n\r\n") {
+                    break i + 4;
+                }
+                if len == buf.len() {
+                    buf.resize(len * 2, 0);
+                }
+                match stream.read(&mut buf[len..]).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => len += n,
+                }
+            };
+            let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+            let mut words = head.split_ascii_whitespace();
+            let method = words.next().unwrap_or_default().to_owned();
+            let path = words.next().unwrap_or_default().to_owned();
+            let body_len: usize = head
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.trim().parse().ok())
+                .unwrap_or(0);
+            let total = head_end + body_len;
+            while len < total {
+                if len == buf.len() {
+                    buf.resize(len * 2, 0);
+                }
+                match stream.read(&mut buf[len..]).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => len += n,
+                }
+            }
+            let control;
+            let answer: &[u8] = if let Some(ms) = path.strip_prefix("/__delay/") {
+                state
+                    .delay_ms
+                    .store(ms.parse().unwrap_or(0), Ordering::Relaxed);
+                control = response("{}");
+                &control
+            } else if path == "/__stats" {
+                control = response(&format!(
+                    r#"{{"token_requests":{},"gets":{},"open":{}}}"#,
+                    state.token_requests.load(Ordering::Relaxed),
+                    state.gets.load(Ordering::Relaxed),
+                    state.open.load(Ordering::Relaxed),
+                ));
+                &control
+            } else if method == "POST" {
+                state.token_requests.fetch_add(1, Ordering::Relaxed);
+                let delay = state.delay_ms.load(Ordering::Relaxed);
+                if delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                }
+                if path.ends_with("/v1/login/password") {
+                    &platform_token
+                } else {
+                    &iqm_token
+                }
+            } else {
+                state.gets.fetch_add(1, Ordering::Relaxed);
+                &get
+            };
+            if stream.write_all(answer).await.is_err() || path.starts_with("/__") {
+                // A control request is answered on a connection of its own, then closed.
+                return;
+            }
+            buf.copy_within(total..len, 0);
+            len -= total;
+        }
+    }
+}
+
+// ---- the calls compared --------------------------------------------------------------------
+
+type CallFuture = Pin<Box<dyn Future<Output = Result<Value, String>> + Send>>;
+
+/// One way of making the call: raw, or a vendor's generic call.
+#[derive(Clone)]
+enum Caller {
+    Raw {
+        client: reqwest::Client,
+        url: Arc<str>,
+        auth: HeaderValue,
+    },
+    IqmJson(iqm::Client),
+    IqmData(iqm::Client),
+    Ipaas(ipaas_com::Client),
+    Platform(platformio::Client),
+    Incend(incend::Client),
+    IntelePeer(intelepeer::Client),
+}
+
+/// The path every vendor call asks for (the server answers any `GET` alike).
+const PATH: &str = "/api/v3/campaigns/bench";
+
+impl Caller {
+    fn call(&self) -> CallFuture {
+        let c = self.clone();
+        Box::pin(async move {
+            let v = match &c {
+                Caller::Raw { client, url, auth } => {
+                    let resp = client
+                        .get(&**url)
+                        .header(AUTHORIZATION, auth.clone())
+                        .send()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if !resp.status().is_success() {
+                        return Err(format!("status {}", resp.status()));
+                    }
+                    resp.json::<Value>().await.map_err(|e| e.to_string())?
+                }
+                Caller::IqmJson(c) => c.get_json::<Value>(PATH).await.map_err(err)?,
+                Caller::IqmData(c) => c.get_data::<Value>(PATH).await.map_err(err)?,
+                Caller::Ipaas(c) => c
+                    .get_json::<Value>("products", "Product/200001")
+                    .await
+                    .map_err(err)?,
+                Caller::Platform(c) => c.get_json::<Value>(PATH).await.map_err(err)?,
+                Caller::Incend(c) => c.get_json::<Value>(PATH).await.map_err(err)?,
+                Caller::IntelePeer(c) => c
+                    .get_json::<Value>(intelepeer::Api::Cpaas, PATH)
+                    .await
+                    .map_err(err)?,
+            };
+            Ok(v)
+        })
+    }
+}
+
+fn err(e: Error) -> String {
+    e.to_string()
+}
+
+/// Every caller, on one `reqwest::Client`: `(name, caller)`.
+fn callers(base: &str, client: &reqwest::Client) -> Vec<(&'static str, Caller)> {
+    let iqm = iqm::Client::builder()
+        .with_base_url(base)
+        .with_credentials(iqm::Credentials::new(
+            "bench-client",
+            "bench-secret",
+            "bench@example.com",
+            "bench-password",
+        ))
+        .with_http_client(client.clone())
+        .build()
+        .expect("iqm");
+    let ipaas = ipaas_com::Client::builder()
+        .with_base_url(base)
+        .with_credentials(ipaas_com::Credentials::api_key(TOKEN))
+        .with_http_client(client.clone())
+        .build()
+        .expect("ipaas");
+    let platform = platformio::Client::builder()
+        .with_base_url(base)
+        .with_credentials(platformio::ServiceCredentials::new(
+            "bench",
+            "bench-password",
+        ))
+        .with_http_client(client.clone())
+        .build()
+        .expect("platformio");
+    let incend = incend::Client::builder()
+        .with_base_url(base)
+        .with_credentials(TOKEN)
+        .with_http_client(client.clone())
+        .build()
+        .expect("incend");
+    let intelepeer = intelepeer::Client::builder()
+        .with_base_url(base)
+        .with_api_url(base)
+        .with_credentials(intelepeer::Credentials::static_token(TOKEN))
+        .with_http_client(client.clone())
+        .build()
+        .expect("intelepeer");
+    vec![
+        (
+            "raw reqwest",
+            Caller::Raw {
+                client: client.clone(),
+                url: format!("{base}{PATH}").into(),
+                auth: HeaderValue::from_str(&format!("Bearer {TOKEN}")).expect("header"),
+            },
+        ),
+        ("iqm get_json::<Value>", Caller::IqmJson(iqm.clone())),
+        ("iqm get_data::<Value>", Caller::IqmData(iqm)),
+        ("ipaas-com get_json::<Value>", Caller::Ipaas(ipaas)),
+        ("platformio get_json::<Value>", Caller::Platform(platform)),
+        ("incend get_json::<Value>", Caller::Incend(incend)),
+        (
+            "intelepeer get_json::<Value>",
+            Caller::IntelePeer(intelepeer),
+        ),
+    ]
+}
+
+/// The CPU time of every thread of this process so far, from `/proc` (nanoseconds).
+fn process_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// One measured run: `calls` calls by `concurrency` tasks. Returns (calls per second, CPU
+/// microseconds per call).
+async fn run(caller: &Caller, calls: usize, concurrency: usize) -> (f64, f64) {
+    let per_task = calls / concurrency;
+    let cpu = process_cpu_ns();
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let caller = caller.clone();
+            tokio::spawn(async move {
+                for _ in 0..per_task {
+                    let v = caller.call().await.expect("a call failed");
+                    std::hint::black_box(v);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let elapsed = t.elapsed().as_secs_f64();
+    let cpu_us = (process_cpu_ns() - cpu) as f64 / 1e3;
+    let n = (per_task * concurrency) as f64;
+    (n / elapsed, cpu_us / n)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn vendor_calls(server: &Server, plan: &Plan) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let client = auth_core::http::default_client().expect("client");
+        let callers = callers(&server.base, &client);
+        // Sign in and fill the pool: 32 connections, every caller checked once.
+        for (name, c) in &callers {
+            let v = c.call().await.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(v["data"]["id"].as_u64().or(v["id"].as_u64()), Some(200001));
+        }
+        let _ = run(&callers[0].1, 64, 32).await;
+        let (raw, vendors) = callers.split_first().expect("raw first");
+        println!();
+        println!(
+            "vendor generic call vs raw reqwest: throughput ratio, and the client CPU per call"
+        );
+        println!("(all threads of this process) of raw and its excess in the vendor's call, in us");
+        println!(
+            "{:<30} {:>7} {:>7}   {:>9} {:>9}   {:>10} {:>10}",
+            "call", "c=1", "c=32", "raw c=1", "raw c=32", "extra c=1", "extra c=32"
+        );
+        for (name, vendor) in vendors {
+            let mut cells = Vec::new();
+            for (concurrency, calls) in [(1, plan.calls_c1), (32, plan.calls_c32)] {
+                let mut ratios = Vec::new();
+                let mut raw_cpu = Vec::new();
+                let mut extra_cpu = Vec::new();
+                for _ in 0..plan.short_rounds {
+                    let a1 = run(&raw.1, calls, concurrency).await;
+                    let b1 = run(vendor, calls, concurrency).await;
+                    let b2 = run(vendor, calls, concurrency).await;
+                    let a2 = run(&raw.1, calls, concurrency).await;
+                    ratios.push((b1.0 + b2.0) / (a1.0 + a2.0));
+                    raw_cpu.push((a1.1 + a2.1) / 2.0);
+                    extra_cpu.push((b1.1 + b2.1 - a1.1 - a2.1) / 2.0);
+                }
+                cells.push((median(ratios), median(raw_cpu), median(extra_cpu)));
+            }
+            println!(
+                "{:<30} {:>7.3} {:>7.3}   {:>9.1} {:>9.1}   {:>+10.2} {:>+10.2}",
+                name, cells[0].0, cells[1].0, cells[0].1, cells[1].1, cells[0].2, cells[1].2
+            );
+        }
+        println!("goal: >= 0.98 at c=1 and c=32");
+    });
+}
+
+// ---- the hot path ----------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct Static;
+
+#[async_trait]
+impl TokenProvider for Static {
+    async fn sign_in(&self) -> Result<TokenSet, Error> {
+        Ok(TokenSet::new(
+            AccessToken::new(TOKEN),
+            Expiry::lifetime_from(Duration::from_secs(3600), SystemTime::now()),
+        ))
+    }
+}
+
+/// The floor: what any cache of a token must do, an `ArcSwap` load and an expiry check.
+struct FloorLease {
+    expires_at: SystemTime,
+    token: String,
+}
+
+fn floor_cache() -> Arc<ArcSwap<FloorLease>> {
+    Arc::new(ArcSwap::from_pointee(FloorLease {
+        expires_at: SystemTime::now() + Duration::from_secs(3600),
+        token: TOKEN.to_owned(),
+    }))
+}
+
+/// `n` floor checks.
+fn floor_calls(cache: &ArcSwap<FloorLease>, n: u64) {
+    for _ in 0..n {
+        let lease = std::hint::black_box(cache).load();
+        assert!(SystemTime::now() < lease.expires_at, "expired");
+        std::hint::black_box(lease.token.len());
+    }
+}
+
+/// `n` calls of `Session::token()` on a valid token, awaited in one async caller as an
+/// authorized call awaits it (polled once: a valid token never waits).
+fn token_calls(session: &Session, n: u64) {
+    let calls = async {
+        for _ in 0..n {
+            let lease = std::hint::black_box(session).token().await.expect("token");
+            std::hint::black_box(lease.generation());
+        }
+    };
+    let mut calls = std::pin::pin!(calls);
+    let mut cx = std::task::Context::from_waker(futures::task::noop_waker_ref());
+    assert!(
+        calls.as_mut().poll(&mut cx).is_ready(),
+        "a valid token answers at once"
+    );
+}
+
+fn session() -> Session {
+    let session = Session::new(Static, auth_core::http::Http::new().expect("http"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(session.token()).expect("first token");
+    session
+}
+
+/// Nanoseconds per call of `f` on `threads` threads, `calls` calls each, all at once.
+fn per_call(threads: usize, calls: u64, f: &(dyn Fn(u64) + Sync)) -> f64 {
+    let barrier = std::sync::Barrier::new(threads);
+    let total = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                barrier.wait();
+                let t = Instant::now();
+                f(calls);
+                let ns = t.elapsed().as_nanos() as u64;
+                total.fetch_max(ns, Ordering::Relaxed);
+            });
+        }
+    });
+    // Wall time of the slowest thread over the calls made by all: throughput's inverse.
+    total.load(Ordering::Relaxed) as f64 / (calls as f64 * threads as f64)
+}
+
+fn hot_path(plan: &Plan) {
+    let session = session();
+    let floor = floor_cache();
+    let token = |n| token_calls(&session, n);
+    let floor_f = |n| floor_calls(&floor, n);
+    let n = plan.hot_calls;
+    let mut ratio1 = Vec::new();
+    let mut ratio2 = Vec::new();
+    let mut token_scaling = Vec::new();
+    let mut floor_scaling = Vec::new();
+    let (mut t1s, mut f1s) = (Vec::new(), Vec::new());
+    for _ in 0..plan.short_rounds {
+        let fa1 = (per_call(1, n, &floor_f), per_call(2, n / 2, &floor_f));
+        let ta1 = (per_call(1, n, &token), per_call(2, n / 2, &token));
+        let ta2 = (per_call(1, n, &token), per_call(2, n / 2, &token));
+        let fa2 = (per_call(1, n, &floor_f), per_call(2, n / 2, &floor_f));
+        let t1 = (ta1.0 + ta2.0) / 2.0;
+        let t2 = (ta1.1 + ta2.1) / 2.0;
+        let f1 = (fa1.0 + fa2.0) / 2.0;
+        let f2 = (fa1.1 + fa2.1) / 2.0;
+        ratio1.push(t1 / f1);
+        ratio2.push(t2 / f2);
+        token_scaling.push(t1 / t2);
+        floor_scaling.push(f1 / f2);
+        t1s.push(t1);
+        f1s.push(f1);
+    }
+    println!();
+    println!(
+        "hot path: Session::token() on a valid token vs the floor (ArcSwap load + expiry check)"
+    );
+    println!(
+        "  1 thread:  token {:.1} ns/call, floor {:.1} ns/call, token / floor = {:.2} (goal <= 1.5)",
+        median(t1s),
+        median(f1s),
+        median(ratio1)
+    );
+    println!(
+        "  2 threads: token / floor = {:.2}; scaling 2 threads / 1: token {:.2}x (goal >= 1.6), floor {:.2}x",
+        median(ratio2),
+        median(token_scaling),
+        median(floor_scaling)
+    );
+    println!("  sign-ins during the run: {}", session.stats().sign_ins);
+}
+
+// ---- the storm -------------------------------------------------------------------------------
+
+/// A fresh IQM client (its own connection pool) on a manual clock, signed in.
+async fn storm_client(base: &str, clock: &ManualClock) -> iqm::Client {
+    let client = iqm::Client::builder()
+        .with_base_url(base)
+        .with_credentials(iqm::Credentials::new("c", "s", "e@example.com", "p"))
+        .with_clock(clock.clone())
+        .build()
+        .expect("iqm");
+    client.login().await.expect("login");
+    client
+}
+
+/// `callers` calls at once; their latencies from the common start, sorted, and the errors.
+async fn burst(client: &iqm::Client, callers: usize) -> (Vec<Duration>, usize) {
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move {
+                let ok = c.get_json::<Value>(PATH).await.is_ok();
+                (start.elapsed(), ok)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(callers);
+    let mut errors = 0;
+    for t in tasks {
+        let (d, ok) = t.await.expect("task");
+        latencies.push(d);
+        errors += usize::from(!ok);
+    }
+    latencies.sort();
+    (latencies, errors)
+}
+
+fn p99(sorted: &[Duration]) -> Duration {
+    let i = (sorted.len() * 99).div_ceil(100).saturating_sub(1);
+    sorted.get(i).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn storm(server: &Server, plan: &Plan) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let expire = Duration::from_secs(2 * 3600);
+    server.set_token_delay(50);
+    rt.block_on(async {
+        // The renewal alone: one caller on an expired token.
+        let mut renewals = Vec::new();
+        for _ in 0..3 {
+            let clock = ManualClock::new();
+            let client = storm_client(&server.base, &clock).await;
+            clock.advance(expire);
+            let t = Instant::now();
+            client.session().token().await.expect("renewal");
+            renewals.push(t.elapsed().as_secs_f64());
+        }
+        let renewal = Duration::from_secs_f64(median(renewals));
+        let mut control = Vec::new();
+        let mut stormy = Vec::new();
+        let mut excess = Vec::new();
+        let mut token_requests = Vec::new();
+        let mut errors = 0;
+        for round in 0..plan.rounds {
+            let mut p = [0.0; 4];
+            for (i, storm) in [false, true, true, false].into_iter().enumerate() {
+                server.wait_connections_below(0);
+                let clock = ManualClock::new();
+                let client = storm_client(&server.base, &clock).await;
+                if storm {
+                    clock.advance(expire);
+                }
+                let before = server.token_requests();
+                let (latencies, failed) = burst(&client, plan.storm_callers).await;
+                let sent = server.token_requests() - before;
+                errors += failed;
+                drop(client);
+                p[i] = ms(p99(&latencies));
+                if storm {
+                    token_requests.push(sent);
+                } else {
+                    assert_eq!(sent, 0, "the control renewed (round {round})");
+                }
+            }
+            control.push((p[0] + p[3]) / 2.0);
+            stormy.push((p[1] + p[2]) / 2.0);
+            excess.push((p[1] + p[2] - p[0] - p[3]) / 2.0);
+        }
+        // The wake-up alone: the same callers asking only for the token, no GET after it.
+        let mut wake = Vec::new();
+        for _ in 0..plan.rounds {
+            let clock = ManualClock::new();
+            let client = storm_client(&server.base, &clock).await;
+            clock.advance(expire);
+            let start = Instant::now();
+            let tasks: Vec<_> = (0..plan.storm_callers)
+                .map(|_| {
+                    let c = client.clone();
+                    tokio::spawn(async move {
+                        c.session().token().await.expect("token");
+                        start.elapsed()
+                    })
+                })
+                .collect();
+            let mut latencies = Vec::with_capacity(tasks.len());
+            for t in tasks {
+                latencies.push(t.await.expect("task"));
+            }
+            latencies.sort();
+            wake.push(ms(p99(&latencies)));
+        }
+        server.set_token_delay(0);
+        server.wait_connections_below(0);
+        let (c, s, d, r) = (median(control), median(stormy), median(excess), ms(renewal));
+        println!();
+        println!(
+            "storm: {} callers at once on an expired token, token answer 50 ms; control: the same on a valid token",
+            plan.storm_callers
+        );
+        println!(
+            "  renewal alone {r:.1} ms; p99 control {c:.1} ms, storm {s:.1} ms (medians of rounds)"
+        );
+        println!(
+            "  storm p99 - control p99, per round (median) = {d:.1} ms (goal <= renewal + 20 ms = {:.1} ms: {})",
+            r + 20.0,
+            if d <= r + 20.0 { "met" } else { "NOT met" }
+        );
+        println!(
+            "  token() alone, same callers: p99 {:.1} ms = renewal + {:.1} ms of waking the waiters",
+            median(wake.clone()),
+            median(wake) - r
+        );
+        println!("  token requests per storm: {token_requests:?}; errors: {errors}");
+        assert!(
+            token_requests.iter().all(|&n| n == 1),
+            "a storm made other than one token request: {token_requests:?}"
+        );
+        assert_eq!(errors, 0, "calls failed in the storm or control");
+    });
+}
+
+// ---- one case, for callgrind ---------------------------------------------------------------
+
+fn callgrind(server: &Server, case: &str, calls: u64) {
+    match case {
+        "token" => {
+            token_calls(&session(), calls);
+            return;
+        }
+        "floor" => {
+            floor_calls(&floor_cache(), calls);
+            return;
+        }
+        _ => {}
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let client = auth_core::http::default_client().expect("client");
+        let name = match case {
+            "raw" => "raw reqwest",
+            "iqm_get_json" => "iqm get_json::<Value>",
+            "iqm_get_data" => "iqm get_data::<Value>",
+            "ipaas_get_json" => "ipaas-com get_json::<Value>",
+            "platformio_get_json" => "platformio get_json::<Value>",
+            "incend_get_json" => "incend get_json::<Value>",
+            "intelepeer_get_json" => "intelepeer get_json::<Value>",
+            other => panic!("unknown case {other}"),
+        };
+        let caller = callers(&server.base, &client)
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c)
+            .expect("case");
+        for _ in 0..20 {
+            caller.call().await.expect("warm-up");
+        }
+        for _ in 0..calls {
+            std::hint::black_box(caller.call().await.expect("call"));
+        }
+    });
+}
