@@ -18,6 +18,9 @@
 //!   body back). 400/403/412/422 are rejections, 408 and 500 transient, 429 rate limiting.
 //! - IQM's 20 requests per minute is available as an opt-in client-side limiter
 //!   ([`ClientBuilder::with_rate_limit`]).
+//! - Any list endpoint pages with [`Client::list`]: `pageNo`/`noOfEntries` or
+//!   `offset`/`limit` ([`Paging`]), typed rows, at most [`MAX_PAGE_SIZE`] a page, the end
+//!   found from `filteredRecords`/`totalRecords` and the rows received ([`ListRequest`]).
 //! - The client is the auth-core kit's [`Core`](auth_core::client::Core) plus IQM's calls:
 //!   `session_stats`, `settle`, `token_expiry` and authorized `request`s are the kit's.
 //!
@@ -72,8 +75,14 @@ pub mod sandbox;
 pub use auth::{
     ClientCredentials, Credentials, IAA_HOST_HEADER, LoginFlow, OwId, RefreshFlow, WORKSPACE_HEADER,
 };
-pub use auth_core::{Error, ErrorKind, Expiry, RateLimiter, Result, SessionStats, TokenSet};
-pub use client::{Client, ClientBuilder, Environment, PRODUCTION_URL, RATE_LIMIT};
+pub use auth_core::{
+    Error, ErrorKind, Expiry, Page, PageToken, RateLimiter, Result, SessionStats, TokenSet,
+    provider::PageInfo,
+};
+pub use client::{
+    Client, ClientBuilder, Environment, ListRequest, MAX_PAGE_SIZE, PRODUCTION_URL, Paging,
+    RATE_LIMIT,
+};
 pub use error::{AccountHold, ErrorExt, ErrorObject, IqmError};
 pub use models::SignUp;
 

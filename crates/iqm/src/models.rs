@@ -1,9 +1,9 @@
-//! Typed answers: the sign-up result and the `{success, data}` envelope IQM wraps most
-//! answers in.
+//! Typed answers: the sign-up result, the `{success, data}` envelope IQM wraps most
+//! answers in, and the rows and counts of a list page.
 
-use auth_core::{Error, TokenSet};
+use auth_core::{Error, ErrorKind, TokenSet};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::{IqmError, unsuccessful};
 
@@ -96,6 +96,128 @@ pub(crate) fn unwrap_data<T: DeserializeOwned>(status: u16, body: Value) -> Resu
     auth_core::http::parse_json(&bytes).map_err(|e| e.with_status(status))
 }
 
+/// One list page as IQM answers it, before the rows are typed.
+///
+/// IQM's documentation (`iqmcorp/docs`, `docs/Getting Started/API-Pagination-Guide.mdx`
+/// and the list endpoints of `docs/Guidelines/*`, as published on developers.iqm.com)
+/// shows the v3 list answer as `{success: true, data: {<rows>: [...], totalRecords,
+/// filteredRecords}}`: `totalRecords` counts the resource's records, `filteredRecords`
+/// those matching the request's filters (what the pages walk through). The rows are under
+/// `data` on most endpoints (`data.data`, e.g. the state segments) and under a named key on
+/// others (`inventoryDataList`, `ioCampaignsList`, `recordsList` beside a `recordsTotal`
+/// summary object), and some answers carry no counts at all (the inventory list). Older v2
+/// endpoints answer `{statusCode, responseObject: {totalRecords, data, filteredRecords}}`.
+/// All of these are read here.
+#[derive(Debug)]
+pub(crate) struct RawPage {
+    pub(crate) rows: Vec<Value>,
+    pub(crate) total_records: Option<u64>,
+    pub(crate) filtered_records: Option<u64>,
+}
+
+/// Read a list answer: the envelope (`success: false` is the usual rejected error), the
+/// rows (under `rows_key` when given, else `data`, else the one array in the answer) and
+/// the two counts. Every deviation is a typed [`ErrorKind::BadResponse`] naming the part
+/// that is wrong, never quoting the body.
+pub(crate) fn list_page(
+    status: u16,
+    body: Value,
+    rows_key: Option<&str>,
+) -> Result<RawPage, Error> {
+    let bad = |what: String| Error::new(ErrorKind::BadResponse, what).with_status(status);
+    let inner = match body {
+        Value::Object(mut map)
+            if map.contains_key("responseObject") && !map.contains_key("success") =>
+        {
+            map.remove("responseObject").unwrap_or(Value::Null)
+        }
+        other => unwrap_data::<Value>(status, other)?,
+    };
+    let Value::Object(mut inner) = inner else {
+        return Err(bad(
+            "iqm list answer has no object of rows and counts".to_owned()
+        ));
+    };
+    let rows = match rows_key {
+        Some(key) => match inner.remove(key) {
+            Some(Value::Array(rows)) => rows,
+            Some(_) => return Err(bad(format!("iqm list answer's `{key}` is not an array"))),
+            None => return Err(bad(format!("iqm list answer has no `{key}` rows"))),
+        },
+        None => take_rows(&mut inner).map_err(bad)?,
+    };
+    Ok(RawPage {
+        rows,
+        total_records: count(&inner, "totalRecords").map_err(bad)?,
+        filtered_records: count(&inner, "filteredRecords").map_err(bad)?,
+    })
+}
+
+/// The rows of a list answer whose rows key was not named: `data`, else the only array.
+fn take_rows(inner: &mut Map<String, Value>) -> Result<Vec<Value>, String> {
+    match inner.remove("data") {
+        Some(Value::Array(rows)) => return Ok(rows),
+        Some(_) => return Err("iqm list answer's `data` is not an array".to_owned()),
+        None => {}
+    }
+    let arrays: Vec<&String> = inner
+        .iter()
+        .filter(|(_, v)| v.is_array())
+        .map(|(k, _)| k)
+        .collect();
+    match arrays.as_slice() {
+        [one] => {
+            let key = (*one).clone();
+            match inner.remove(&key) {
+                Some(Value::Array(rows)) => Ok(rows),
+                _ => Err("iqm list answer has no rows array".to_owned()),
+            }
+        }
+        [] => Err("iqm list answer has no rows array".to_owned()),
+        several => Err(format!(
+            "iqm list answer has several arrays ({}): name the rows with `with_rows_key`",
+            several
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// A record count: absent or `null` is unknown; a whole non-negative number (or such a
+/// number as a string) is read; anything else is malformed.
+fn count(inner: &Map<String, Value>, key: &str) -> Result<Option<u64>, String> {
+    let wrong = || format!("iqm list answer's `{key}` is not a whole non-negative number");
+    match inner.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(wrong),
+        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| wrong()),
+        Some(_) => Err(wrong()),
+    }
+}
+
+/// Type the rows of a page. A row that does not fit `T` is a
+/// [`ErrorKind::BadResponse`] naming the row, not quoting it (rows may hold personal data).
+pub(crate) fn typed_rows<T: DeserializeOwned>(
+    status: u16,
+    rows: Vec<Value>,
+) -> Result<Vec<T>, Error> {
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            serde_json::from_value(row).map_err(|e| {
+                Error::new(
+                    ErrorKind::BadResponse,
+                    format!("iqm list row {i} does not have the expected fields or types"),
+                )
+                .with_status(status)
+                .with_source(e)
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +282,128 @@ mod tests {
             let (fast, slow) = both::<Option<Campaign>>(body);
             assert_eq!(fast, slow, "Option<Campaign> from {body}");
         }
+    }
+
+    #[test]
+    fn list_pages_are_read_in_every_documented_shape() {
+        let page = |body: Value, key: Option<&str>| list_page(200, body, key);
+        // v3, rows under `data` (the state segments).
+        let p = page(
+            json!({"success": true, "data": {"data": [{"id": 1}, {"id": 2}], "totalRecords": 4964, "filteredRecords": 3}}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.rows.len(), p.total_records, p.filtered_records),
+            (2, Some(4964), Some(3))
+        );
+        // v3, rows under a named key beside a summary object (the IO campaigns report).
+        let p = page(
+            json!({"success": true, "data": {"totalRecords": 2, "filteredRecords": 2, "recordsTotal": {"clicks": 0}, "recordsList": [{"id": 1}], "totalCount": 2}}),
+            None,
+        )
+        .unwrap();
+        assert_eq!((p.rows.len(), p.filtered_records), (1, Some(2)));
+        // No counts at all (the inventory list); the key named.
+        let p = page(
+            json!({"success": true, "data": {"inventoryDataList": [{"id": 13097078}]}}),
+            Some("inventoryDataList"),
+        )
+        .unwrap();
+        assert_eq!(
+            (p.rows.len(), p.total_records, p.filtered_records),
+            (1, None, None)
+        );
+        // v2: `{statusCode, responseObject}`; counts as numeric strings are read.
+        let p = page(
+            json!({"statusCode": 200, "responseObject": {"totalRecords": "1498", "data": [{"id": 176881}], "filteredRecords": 1039}}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.total_records, p.filtered_records),
+            (Some(1498), Some(1039))
+        );
+    }
+
+    #[test]
+    fn malformed_list_pages_are_typed_errors() {
+        let cases: &[(Value, Option<&str>, &str)] = &[
+            (
+                json!({"success": true, "data": [1, 2]}),
+                None,
+                "no object of rows and counts",
+            ),
+            (
+                json!({"success": true, "data": {"totalRecords": 3}}),
+                None,
+                "no rows array",
+            ),
+            (
+                json!({"success": true, "data": {"data": {"id": 1}}}),
+                None,
+                "`data` is not an array",
+            ),
+            (
+                json!({"success": true, "data": {"a": [], "b": []}}),
+                None,
+                "several arrays (`a`, `b`)",
+            ),
+            (
+                json!({"success": true, "data": {"rows": []}}),
+                Some("list"),
+                "no `list` rows",
+            ),
+            (
+                json!({"success": true, "data": {"list": 7}}),
+                Some("list"),
+                "`list` is not an array",
+            ),
+            (
+                json!({"success": true, "data": {"data": [], "totalRecords": "many"}}),
+                None,
+                "`totalRecords` is not a whole",
+            ),
+            (
+                json!({"success": true, "data": {"data": [], "filteredRecords": -1}}),
+                None,
+                "`filteredRecords` is not a whole",
+            ),
+            (
+                json!({"success": true, "data": {"data": [], "totalRecords": 2.5}}),
+                None,
+                "`totalRecords` is not a whole",
+            ),
+            (
+                json!({"success": true, "data": {"data": [], "totalRecords": true}}),
+                None,
+                "`totalRecords` is not a whole",
+            ),
+        ];
+        for (body, key, expected) in cases {
+            let e = list_page(200, body.clone(), *key).unwrap_err();
+            assert!(e.is_bad_response(), "{body}: {e:?}");
+            assert_eq!(e.status(), Some(200));
+            assert!(e.to_string().contains(expected), "{body}: {e}");
+        }
+        // `success: false` is IQM's rejection, as for every other call.
+        let e = list_page(
+            200,
+            json!({"success": false, "errorObjects": [{"error": "no"}]}),
+            None,
+        )
+        .unwrap_err();
+        assert!(e.is_rejected());
+        // A row of the wrong shape names its index, not its content.
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Row {
+            id: u64,
+        }
+        let e = typed_rows::<Row>(200, vec![json!({"id": 1}), json!({"id": "secret-ish"})])
+            .unwrap_err();
+        assert!(e.is_bad_response());
+        assert!(e.to_string().contains("row 1"), "{e}");
+        assert!(!e.to_string().contains("secret-ish"), "{e}");
     }
 }

@@ -11,6 +11,7 @@
 //! | `POST /api/v3/ua/login` | `json_login` | Basic; `X-Iaa-Host`; JSON `{grantType: "password", email, password}` |
 //! | `POST /api/v3/ua/logout` | `logout` | Bearer + `X-IAA-OW-ID`; revokes the access token |
 //! | `GET /api/v3/ua/user/ow-id` | `ow_id` | Bearer; `{success: true, data: <owId>}` |
+//! | `GET`/`POST` [`/api/v3/cmp/campaigns/list`](Sandbox::CAMPAIGNS_PATH) | `campaigns` | Bearer + `X-IAA-OW-ID`; a paged list of [`campaigns`](SandboxBuilder::campaigns) `{id, campaignName, status}` (ids from 1, names `campaign-<id>`): `pageNo` (default 1) and `noOfEntries` (default 20, 1 to 1000; `limit` is the same), or `offset`, which wins over `pageNo`, in the query (`GET`) or the JSON body (`POST`); `searchField` keeps the names containing it; answers `{success: true, data: {data: [...], totalRecords, filteredRecords}}`; a paging value out of range or not a whole number: 422 naming it |
 //! | any other `/api/v3/...` | `api` | Bearer + `X-IAA-OW-ID` matching the token's workspace; echoes `{method, path, owId}` |
 //!
 //! The token path serves both grants: `hits("token")` counts every request to it,
@@ -96,6 +97,7 @@ pub struct SandboxBuilder {
     kit: Settings,
     users: HashMap<String, User>,
     rotate: bool,
+    campaigns: u64,
 }
 
 // Users hold passwords: Debug shows the emails only.
@@ -107,6 +109,7 @@ impl fmt::Debug for SandboxBuilder {
             .field("kit", &self.kit)
             .field("users", &users)
             .field("rotating_refresh_tokens", &self.rotate)
+            .field("campaigns", &self.campaigns)
             .finish()
     }
 }
@@ -148,6 +151,13 @@ impl SandboxBuilder {
         self
     }
 
+    /// How many campaigns the paged list at [`Sandbox::CAMPAIGNS_PATH`] serves (2,500 by
+    /// default: 25 pages of 100), to page over as many pages as a test needs.
+    pub fn campaigns(mut self, count: u64) -> Self {
+        self.campaigns = count;
+        self
+    }
+
     /// Start the server. The client secret, its Basic value and every user's password are
     /// redacted in the recorder, as are the tokens it issues.
     pub async fn start(self) -> Sandbox {
@@ -162,6 +172,7 @@ impl SandboxBuilder {
             next_ow_id: AtomicU64::new(400_001),
             grants: Hits::default(),
             rotate: self.rotate,
+            campaigns: self.campaigns,
         };
         Sandbox {
             kit: Kit::start(state, self.kit, &secrets).await,
@@ -229,6 +240,9 @@ impl Sandbox {
     pub const PASSWORD: &'static str = "sandbox-password-91d2";
     /// The default user's workspace id, what its login answers as `owId`.
     pub const OW_ID: u64 = 200_001;
+    /// The paged campaign list (route `campaigns`); its size is
+    /// [`SandboxBuilder::campaigns`].
+    pub const CAMPAIGNS_PATH: &'static str = "/api/v3/cmp/campaigns/list";
 
     /// A builder: system clock, a token lifetime of 35999 s (IQM's samples), the default
     /// user.
@@ -246,6 +260,7 @@ impl Sandbox {
             kit: Settings::new(Duration::from_secs(35_999)),
             users,
             rotate: false,
+            campaigns: 2_500,
         }
     }
 
@@ -359,6 +374,8 @@ pub struct State {
     grants: Hits,
     /// Refresh tokens rotate: each refresh answers a new one and revokes the one used.
     rotate: bool,
+    /// Rows of the paged campaign list.
+    campaigns: u64,
 }
 
 impl fmt::Debug for State {
@@ -366,6 +383,7 @@ impl fmt::Debug for State {
         f.debug_struct("State")
             .field("users", &self.users().len())
             .field("grants", &self.grants)
+            .field("campaigns", &self.campaigns)
             .finish()
     }
 }
@@ -414,12 +432,24 @@ impl Spec for State {
                 answer(s.logout(c, r))
             }),
             Route::authorized("GET", OW_ID_PATH, "ow_id", |s, c, r| answer(s.ow_id(c, r))),
+            Route::authorized("GET", Sandbox::CAMPAIGNS_PATH, "campaigns", |s, c, r| {
+                answer(s.campaigns(c, r))
+            }),
+            Route::authorized("POST", Sandbox::CAMPAIGNS_PATH, "campaigns", |s, c, r| {
+                answer(s.campaigns(c, r))
+            }),
             // A wrong method on a known route is a 405, not a call to the API behind it.
             Route::open("*", SIGN_UP_PATH, "wrong_method", State::wrong_method),
             Route::open("*", TOKEN_PATH, "wrong_method", State::wrong_method),
             Route::open("*", LOGIN_PATH, "wrong_method", State::wrong_method),
             Route::open("*", LOGOUT_PATH, "wrong_method", State::wrong_method),
             Route::open("*", OW_ID_PATH, "wrong_method", State::wrong_method),
+            Route::open(
+                "*",
+                Sandbox::CAMPAIGNS_PATH,
+                "wrong_method",
+                State::wrong_method,
+            ),
             Route::authorized("*", "/api/v3/*", "api", |s, c, r| answer(s.api(c, r))),
         ]
     }
@@ -756,6 +786,64 @@ impl State {
             .map(Value::from)
             .unwrap_or(Value::String(ow_id));
         Ok(json(200, &json!({"success": true, "data": n})))
+    }
+
+    /// The paged campaign list: paging and the `searchField` filter from the query
+    /// (`GET`) or the JSON body (`POST`), IQM's documented list answer.
+    fn campaigns(&self, ctx: &Ctx, req: &HttpMockRequest) -> Answer {
+        self.authorized(ctx, req, true)?;
+        let params: HashMap<String, Value> = if req.method_str().eq_ignore_ascii_case("POST") {
+            Self::json_body(req)?.into_iter().collect()
+        } else {
+            url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect()
+        };
+        let whole = |key: &str, min: u64, max: u64| -> Result<Option<u64>, HttpMockResponse> {
+            let n = match params.get(key) {
+                None | Some(Value::Null) => return Ok(None),
+                Some(Value::Number(n)) => n.as_u64(),
+                Some(Value::String(s)) => s.trim().parse().ok(),
+                Some(_) => None,
+            };
+            match n.filter(|n| (min..=max).contains(n)) {
+                Some(n) => Ok(Some(n)),
+                None => Err(field_error(
+                    422,
+                    key,
+                    &format!("{key} must be a whole number from {min} to {max}"),
+                )),
+            }
+        };
+        let size = match whole("noOfEntries", 1, 1000)? {
+            Some(n) => n,
+            None => whole("limit", 1, 1000)?.unwrap_or(20),
+        };
+        // IQM gives `offset` the priority when both are sent.
+        let start = match whole("offset", 0, u64::MAX)? {
+            Some(offset) => offset,
+            None => (whole("pageNo", 1, u64::MAX)?.unwrap_or(1) - 1).saturating_mul(size),
+        };
+        let search = match params.get("searchField") {
+            Some(Value::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let name = |id: u64| format!("campaign-{id}");
+        let matching = (1..=self.campaigns).filter(|id| name(*id).contains(search.as_str()));
+        let filtered = matching.clone().count();
+        let rows: Vec<Value> = matching
+            .skip(usize::try_from(start).unwrap_or(usize::MAX))
+            .take(usize::try_from(size).unwrap_or(usize::MAX))
+            .map(|id| json!({"id": id, "campaignName": name(id), "status": "running"}))
+            .collect();
+        Ok(json(
+            200,
+            &json!({"success": true, "data": {
+                "data": rows,
+                "totalRecords": self.campaigns,
+                "filteredRecords": filtered,
+            }}),
+        ))
     }
 
     fn api(&self, ctx: &Ctx, req: &HttpMockRequest) -> Answer {
