@@ -1,7 +1,8 @@
 //! The IQM client against its sandbox: exact wire shapes, the workspace header across
 //! refreshes, refresh-rejection fallback, the account on hold, 401/429/5xx, sign-up and
-//! logout, the sandbox's own wire rules, the opt-in limiter, secret redaction. The answers
-//! the sandbox never gives are served by httpmock in `answers`.
+//! logout, the sandbox's own wire rules, the opt-in limiter, secret redaction; paging the
+//! list endpoints in `paging`. The answers the sandbox never gives are served by httpmock
+//! in `answers` (and `paging`'s malformed pages).
 
 // Test helpers outside #[test] functions unwrap too: a failed setup is a failed test.
 #![allow(
@@ -11,6 +12,8 @@
 
 #[path = "client/answers.rs"]
 mod answers;
+#[path = "client/paging.rs"]
+mod paging;
 
 use std::time::Duration;
 
