@@ -49,6 +49,7 @@ mod scrub;
 mod session;
 pub mod store;
 mod token;
+mod trace;
 
 // What a user of a vendor crate holds. Everything else sits in a module by audience:
 // `client` and `provider` (and `http`, `jwt`, `lenient`) for vendor authors, `sandbox` for
