@@ -494,3 +494,180 @@ async fn the_hot_path_records_nothing() {
     );
     assert_eq!(sandbox.controls().token_requests(), 1);
 }
+
+/// What a scripted provider answers to its next sign-in.
+#[derive(Debug)]
+enum Step {
+    /// A token living an hour.
+    Token,
+    /// A token that expired before it arrived.
+    Expired,
+    /// A failure of this kind.
+    Fail(auth_core::ErrorKind),
+}
+
+/// A provider that answers its sign-ins from a script, on a manual clock. Clones share the
+/// script.
+#[derive(Debug, Clone)]
+struct Scripted {
+    clock: ManualClock,
+    script: Arc<Mutex<std::collections::VecDeque<Step>>>,
+}
+
+impl Scripted {
+    fn play(&self, steps: impl IntoIterator<Item = Step>) {
+        self.script.lock().unwrap().extend(steps);
+    }
+}
+
+#[auth_core::provider::async_trait]
+impl auth_core::provider::TokenProvider for Scripted {
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
+
+    async fn sign_in(&self) -> Result<auth_core::TokenSet, auth_core::Error> {
+        use auth_core::{AccessToken, Clock as _, Error, Expiry, TokenSet};
+        let now = self.clock.now();
+        let token = |expiry| Ok(TokenSet::new(AccessToken::new(SCRIPTED_TOKEN), expiry));
+        match self.script.lock().unwrap().pop_front() {
+            Some(Step::Token) => token(Expiry::lifetime_from(Duration::from_secs(3600), now)),
+            Some(Step::Expired) => token(Expiry::at(now - Duration::from_secs(60), now)),
+            Some(Step::Fail(kind)) => Err(Error::new(kind, format!("refused {SCRIPTED_TOKEN}"))),
+            None => Err(Error::new(auth_core::ErrorKind::Config, "script ended")),
+        }
+    }
+
+    fn capabilities(&self) -> auth_core::provider::Capabilities {
+        auth_core::provider::Capabilities::sign_in_only()
+    }
+}
+
+const SCRIPTED_TOKEN: &str = "scripted-token-3f9a";
+
+/// A token store that is down: every call fails.
+#[derive(Debug)]
+struct Down;
+
+#[auth_core::provider::async_trait]
+impl auth_core::store::TokenStore for Down {
+    fn key(&self, identity: &auth_core::store::Identity<'_>) -> auth_core::store::StoreKey {
+        auth_core::store::StoreKey::new(identity.vendor())
+    }
+    async fn load(
+        &self,
+        _: &auth_core::store::StoreKey,
+    ) -> auth_core::Result<Option<auth_core::store::Stored>> {
+        Err(down())
+    }
+    async fn acquire(
+        &self,
+        _: &auth_core::store::StoreKey,
+        _: Duration,
+    ) -> auth_core::Result<auth_core::store::Acquire> {
+        Err(down())
+    }
+    async fn release(
+        &self,
+        _: &auth_core::store::StoreKey,
+        _: auth_core::store::Fence,
+    ) -> auth_core::Result<bool> {
+        Err(down())
+    }
+    async fn publish(
+        &self,
+        _: &auth_core::store::StoreKey,
+        _: auth_core::store::Fence,
+        _: u64,
+        _: &auth_core::TokenSet,
+    ) -> auth_core::Result<auth_core::store::Publish> {
+        Err(down())
+    }
+    async fn wait_newer(
+        &self,
+        _: &auth_core::store::StoreKey,
+        _: u64,
+        _: Duration,
+    ) -> auth_core::Result<Option<auth_core::store::Stored>> {
+        Err(down())
+    }
+    async fn invalidate(&self, _: &auth_core::store::StoreKey, _: u64) -> auth_core::Result<bool> {
+        Err(down())
+    }
+}
+
+fn down() -> auth_core::Error {
+    auth_core::Error::new(auth_core::ErrorKind::Transient, "connection refused")
+}
+
+/// Everything around a renewal, one case after another, as a reviewable tree: retried
+/// attempts, tokens expired on arrival (renewed at once, then served under a backoff), a
+/// failed renewal's backoff, a store that is down, and the limiter's wait and refusal.
+/// The jitter is seeded, so the waits are the same on every run.
+#[tokio::test(start_paused = true)]
+async fn the_events_around_renewals() {
+    use auth_core::ErrorKind::{Rejected, Transient};
+    let recorder = Recorder::default();
+    let _installed = tracing::subscriber::set_default(recorder.clone());
+    let clock = ManualClock::new();
+    let provider = Scripted {
+        clock: clock.clone(),
+        script: Arc::default(),
+    };
+    let http = auth_core::http::Http::new()
+        .unwrap()
+        .with_clock(clock.clone());
+    let session = auth_core::Session::new(provider.clone(), http.clone()).with_jitter_seed(7);
+    let mut out = String::new();
+    let case = |title: &str, out: &mut String| {
+        let items = recorder.take();
+        writeln!(out, "# {title}").unwrap();
+        tree(&items, None, 0, out);
+        items
+    };
+
+    provider.play([Step::Fail(Transient), Step::Fail(Transient), Step::Token]);
+    session.token().await.unwrap();
+    let items = case("two transient failures, then a token", &mut out);
+    assert_eq!(renewals(&items, "scripted").len(), 1);
+    assert_eq!(named(&items, "token_request").len(), 3);
+
+    session.clear();
+    provider.play([Step::Expired, Step::Expired]);
+    session.token().await.unwrap();
+    let items = case("two tokens expired on arrival", &mut out);
+    assert_eq!(named(&items, "expired_on_arrival").len(), 2);
+
+    session.clear();
+    provider.play([Step::Fail(Rejected)]);
+    session.token().await.unwrap_err();
+    let items = case("a rejected sign-in", &mut out);
+    assert_eq!(named(&items, "renewal_backoff").len(), 1);
+
+    let key = auth_core::store::StoreKey::new("scripted");
+    let shared = auth_core::Session::new(provider.clone(), http).with_token_store(
+        Down,
+        key,
+        auth_core::store::ShareSettings::default(),
+    );
+    provider.play([Step::Token]);
+    shared.token().await.unwrap();
+    let items = case("a token store that is down", &mut out);
+    assert_eq!(named(&items, "store_fallback").len(), 1);
+    assert_eq!(renewals(&items, "scripted").len(), 1);
+
+    let get = auth_core::reqwest::Method::GET;
+    let limiter = auth_core::RateLimiter::new(1, Duration::from_secs(60));
+    limiter.acquire(&get, "/a").await.unwrap();
+    limiter.acquire(&get, "/a").await.unwrap();
+    let hurried = limiter.with_max_wait(Duration::from_secs(1));
+    hurried.acquire(&get, "/a").await.unwrap_err();
+    let items = case("the limiter waits a minute, then refuses", &mut out);
+    assert_eq!(named(&items, "rate_limit_wait").len(), 1);
+    assert_eq!(named(&items, "rate_limit_refused").len(), 1);
+
+    let all = recorder.take();
+    assert!(all.is_empty(), "every case was taken");
+    assert!(!out.contains(SCRIPTED_TOKEN), "{out}");
+    insta::assert_snapshot!(out);
+}
