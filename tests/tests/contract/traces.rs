@@ -167,6 +167,41 @@ impl Subscriber for Recorder {
     }
 }
 
+/// A subscriber that wants nothing but keeps every callsite's interest "sometimes".
+///
+/// tracing caches each callsite's interest when it is first hit. While one dispatcher alone
+/// is registered, that interest is asked of the *hitting thread's* default: a test on
+/// another thread, with no subscriber, would cache "never" for a callsite of ours while a
+/// recorder is installed here, and the recorder would miss it. With this second dispatcher
+/// alive for the whole process the interest is asked of all of them, and is "sometimes":
+/// every hit asks its own thread's subscriber.
+struct Keeper;
+
+impl Subscriber for Keeper {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> tracing_core::Interest {
+        tracing_core::Interest::sometimes()
+    }
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, _: &Event<'_>) {}
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+static KEEPER: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+
+/// Install `recorder` as this thread's subscriber until the guard drops (see [`Keeper`]).
+fn install(recorder: &Recorder) -> tracing::subscriber::DefaultGuard {
+    KEEPER.get_or_init(|| tracing::Dispatch::new(Keeper));
+    tracing::subscriber::set_default(recorder.clone())
+}
+
 /// Every recorded name, target and field, one item a line.
 fn render_all(items: &[Item]) -> String {
     let mut out = String::new();
@@ -223,7 +258,7 @@ async fn drive<V: VendorSandbox>(vendor: &str, renewal: Option<&str>) {
     const LIFETIME: Duration = Duration::from_secs(3600);
     let name = V::NAME;
     let recorder = Recorder::default();
-    let _installed = tracing::subscriber::set_default(recorder.clone());
+    let _installed = install(&recorder);
     let clock = ManualClock::new();
     let sandbox = V::start(clock.clone(), LIFETIME).await;
     let controls = sandbox.controls();
@@ -438,7 +473,7 @@ fn tree(items: &[Item], root: Option<u64>, depth: usize, out: &mut String) {
 #[tokio::test]
 async fn the_span_tree_of_one_renewal() {
     let recorder = Recorder::default();
-    let _installed = tracing::subscriber::set_default(recorder.clone());
+    let _installed = install(&recorder);
     let clock = ManualClock::new();
     let sandbox = iqm::sandbox::Sandbox::start(clock.clone(), Duration::from_secs(3600)).await;
     let client = sandbox.client().unwrap();
@@ -468,7 +503,7 @@ async fn the_span_tree_of_one_renewal() {
 #[tokio::test]
 async fn the_hot_path_records_nothing() {
     let recorder = Recorder::default();
-    let _installed = tracing::subscriber::set_default(recorder.clone());
+    let _installed = install(&recorder);
     let clock = ManualClock::new();
     let sandbox = iqm::sandbox::Sandbox::start(clock, Duration::from_secs(3600)).await;
     let client = sandbox.client().unwrap();
@@ -608,7 +643,7 @@ fn down() -> auth_core::Error {
 async fn the_events_around_renewals() {
     use auth_core::ErrorKind::{Rejected, Transient};
     let recorder = Recorder::default();
-    let _installed = tracing::subscriber::set_default(recorder.clone());
+    let _installed = install(&recorder);
     let clock = ManualClock::new();
     let provider = Scripted {
         clock: clock.clone(),
