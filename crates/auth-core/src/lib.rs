@@ -5,6 +5,13 @@
 //! renews it single-flight under the vendor's [`RenewalPolicy`](provider::RenewalPolicy), and sends authorized requests
 //! with exactly one retry after a 401. Secrets live in `secrecy` types and never print.
 //!
+//! With the `tracing` feature (the default) the session emits, to whatever `tracing`
+//! subscriber you install, one `renewal` span per real renewal (fields `vendor`, `kind`,
+//! `outcome`, `status`, `attempts`, `duration_ms`, with a `token_request` event per attempt)
+//! and events for each 401 (`unauthorized`), backoff, token expired on arrival, token-store
+//! fallback and rate-limiter wait; nothing for a call served by a valid token, and no field
+//! ever holds a secret or an error body. The README's "Tracing" lists every name and level.
+//!
 //! ```
 //! use async_trait::async_trait;
 //! use auth_core::{AccessToken, Error, Expiry, ManualClock, Session, TokenSet, http::Http, provider::TokenProvider};
@@ -49,6 +56,7 @@ mod scrub;
 mod session;
 pub mod store;
 mod token;
+mod trace;
 
 // What a user of a vendor crate holds. Everything else sits in a module by audience:
 // `client` and `provider` (and `http`, `jwt`, `lenient`) for vendor authors, `sandbox` for

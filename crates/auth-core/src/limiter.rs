@@ -99,11 +99,13 @@ impl RateLimiter {
             if let Some(max_wait) = self.max_wait
                 && wait > max_wait
             {
+                crate::trace::rate_limit_refused(wait, self.per_endpoint);
                 return Err(
                     Error::new(ErrorKind::RateLimited, "client-side rate limit reached")
                         .with_retry_after(wait),
                 );
             }
+            crate::trace::rate_limit_wait(wait, self.per_endpoint);
             tokio::time::sleep(wait).await;
         }
     }

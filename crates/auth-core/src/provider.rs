@@ -451,6 +451,13 @@ impl Capabilities {
 /// ```
 #[async_trait]
 pub trait TokenProvider: Send + Sync + fmt::Debug + 'static {
+    /// The vendor's name as the session's traces report it (the `vendor` field of every
+    /// span and event, see the crate's "Tracing" docs): static and never secret, by
+    /// convention the vendor crate's name (`"iqm"`). The default is `"unnamed"`.
+    fn name(&self) -> &'static str {
+        "unnamed"
+    }
+
     /// Obtain a fresh token set from the held credentials.
     async fn sign_in(&self) -> Result<TokenSet, Error>;
 

@@ -20,6 +20,7 @@ use crate::provider::{Capabilities, RenewalPolicy, TokenProvider};
 use crate::retry::{Backoff, RetryPolicy};
 use crate::store::{Outcome, ShareSettings, SharedTokenStore, StoreKey, renew_shared};
 use crate::token::TokenSet;
+use crate::trace;
 
 /// A token set as the session hands it out: the tokens plus the generation that identifies
 /// them, so a 401 can invalidate exactly the token that was used.
@@ -968,23 +969,31 @@ impl Session {
         let err = self.unauthorized(resp, &lease, secrets).await;
         // Not every 401 is the token's fault (a wrong end-user password on a login endpoint
         // is one too): the provider decides, from the parsed vendor error.
+        let vendor = self.inner.provider.name();
         if !self.inner.provider.rejects_token(&err) {
+            trace::unauthorized(vendor, false, None);
             return Err(err);
         }
         let Some(replay) = replay else {
+            trace::unauthorized(vendor, false, None);
             return Err(err);
         };
         self.invalidate(lease.generation);
-        let fresh = self.token().await?;
-        let resp = self.attempt(replay.into_request(), &fresh)?.await?;
-        if resp.status() == StatusCode::UNAUTHORIZED {
-            bump(&self.inner.counters.unauthorized);
-            return Err(self.unauthorized(resp, &fresh, secrets).await);
+        let out = async {
+            let fresh = self.token().await?;
+            let resp = self.attempt(replay.into_request(), &fresh)?.await?;
+            if resp.status() == StatusCode::UNAUTHORIZED {
+                bump(&self.inner.counters.unauthorized);
+                return Err(self.unauthorized(resp, &fresh, secrets).await);
+            }
+            let out = self.finish(resp, &fresh, secrets).await;
+            if out.is_ok() {
+                bump(&self.inner.counters.recovered_401);
+            }
+            out
         }
-        let out = self.finish(resp, &fresh, secrets).await;
-        if out.is_ok() {
-            bump(&self.inner.counters.recovered_401);
-        }
+        .await;
+        trace::unauthorized(vendor, true, Some(&out));
         out
     }
 
@@ -1135,6 +1144,7 @@ impl Inner {
     fn note_failure(&self) {
         let n = self.failures_in_a_row.fetch_add(1, Ordering::AcqRel) + 1;
         let wait = self.settings.load().backoff.delay(n, &self.jitter);
+        trace::renewal_backoff(self.provider.name(), n, wait);
         let at = self.http.now().checked_add(wait).map_or(u64::MAX, nanos);
         self.next_attempt.store(at.max(1), Ordering::Release);
     }
@@ -1170,7 +1180,8 @@ impl Inner {
         let me = self.clone();
         // The renewal runs on its own task: dropping any caller (even the one that started
         // it) cannot cancel it half-way and leave the others waiting.
-        let task = runtime.spawn(async move {
+        // In the caller's span (if any): the renewal shows where the caller waited for it.
+        let task = runtime.spawn(trace::in_current_span(async move {
             // If the provider panics or the runtime shuts down mid-renewal, this empties the
             // slot: otherwise that dead flight's error would be every later caller's answer.
             let mut guard = FlightGuard {
@@ -1181,7 +1192,7 @@ impl Inner {
             let result = me.drive(id, sign_outs, current).await;
             guard.armed = false;
             result
-        });
+        }));
         let owner = Arc::downgrade(&self);
         let flight: Flight = async move {
             task.await.unwrap_or_else(|e| {
@@ -1278,6 +1289,7 @@ impl Inner {
         bump(&self.counters.expired_on_arrival);
         let mut in_a_row = self.expired_in_a_row.fetch_add(1, Ordering::AcqRel) + 1;
         if in_a_row == 1 {
+            trace::expired_on_arrival(self.provider.name(), in_a_row, None);
             // Renewing from the expired set itself: its refresh token is the newest.
             lease = self
                 .renew_once(sharing, Some(&lease), previous.as_ref(), sign_outs)
@@ -1294,6 +1306,7 @@ impl Inner {
             .load()
             .backoff
             .delay(in_a_row - 1, &self.jitter);
+        trace::expired_on_arrival(self.provider.name(), in_a_row, Some(wait));
         let until = self.http.now().checked_add(wait);
         lease.advisory_at = until;
         lease.mandatory_at = until;
@@ -1367,10 +1380,20 @@ impl Inner {
             },
         )
         .await?;
+        let vendor = self.provider.name();
         match shared.outcome {
-            Outcome::Loaded | Outcome::Waited => bump(&self.counters.store_loaded),
-            Outcome::Unpublished => bump(&self.counters.store_unpublished),
-            Outcome::Fallback => bump(&self.counters.store_fallbacks),
+            Outcome::Loaded | Outcome::Waited => {
+                trace::store_loaded(vendor, shared.outcome == Outcome::Waited);
+                bump(&self.counters.store_loaded);
+            }
+            Outcome::Unpublished => {
+                trace::store_unpublished(vendor);
+                bump(&self.counters.store_unpublished);
+            }
+            Outcome::Fallback => {
+                trace::store_fallback(vendor);
+                bump(&self.counters.store_fallbacks);
+            }
             _ => {}
         }
         let mut lease = self.make_lease(shared.tokens);
@@ -1419,7 +1442,8 @@ impl Inner {
         let refreshable = from.filter(|t| caps.refresh && t.refresh_token().is_some());
         if let Some(prev) = refreshable {
             bump(&self.counters.refreshes);
-            match self.request(Some(prev), base, sign_outs).await {
+            let refresh = self.request(Some(prev), base, sign_outs);
+            match trace::renewal(self.provider.name(), trace::Kind::Refresh, refresh).await {
                 Ok(tokens) => return Ok(tokens.inherit_from(prev)),
                 Err(e) if refresh_rejected(&e) && caps.sign_in => {
                     bump(&self.counters.refresh_rejections);
@@ -1435,7 +1459,8 @@ impl Inner {
             return Err(self.provider.renewal_impossible());
         }
         bump(&self.counters.sign_ins);
-        self.request(None, base, sign_outs).await
+        let sign_in = self.request(None, base, sign_outs);
+        trace::renewal(self.provider.name(), trace::Kind::SignIn, sign_in).await
     }
 
     /// One token request (a refresh of `refresh`, or a sign-in), each attempt bounded by the
@@ -1472,6 +1497,7 @@ impl Inner {
                 }
                 e.scrubbed(&secrets)
             });
+            trace::attempt(attempt, &result);
             match result {
                 Err(e)
                     if e.is_transient()
@@ -1479,6 +1505,7 @@ impl Inner {
                         && self.nothing_valid_left(base, sign_outs) =>
                 {
                     let wait = settings.retries.delay(attempt, &self.jitter);
+                    trace::retry_wait(attempt, wait);
                     self.http.clock().sleep(wait).await;
                     // A token installed (or a sign-out) during the wait makes the retry moot.
                     if !self.nothing_valid_left(base, sign_outs) {

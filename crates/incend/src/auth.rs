@@ -26,6 +26,10 @@ pub(crate) struct ClientKeyAuth;
 
 #[async_trait]
 impl TokenProvider for ClientKeyAuth {
+    fn name(&self) -> &'static str {
+        "incend"
+    }
+
     async fn sign_in(&self) -> Result<TokenSet> {
         Err(self.renewal_impossible())
     }
@@ -72,6 +76,10 @@ pub(crate) struct UserSessionAuth;
 
 #[async_trait]
 impl TokenProvider for UserSessionAuth {
+    fn name(&self) -> &'static str {
+        "incend"
+    }
+
     async fn sign_in(&self) -> Result<TokenSet> {
         Err(self.renewal_impossible())
     }

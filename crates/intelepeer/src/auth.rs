@@ -241,6 +241,10 @@ impl IntelePeerAuth {
 
 #[async_trait]
 impl TokenProvider for IntelePeerAuth {
+    fn name(&self) -> &'static str {
+        "intelepeer"
+    }
+
     async fn sign_in(&self) -> Result<TokenSet, Error> {
         match &self.credentials {
             Credentials::Password { username, password } => {

@@ -225,6 +225,10 @@ impl IpaasProvider {
 
 #[async_trait]
 impl TokenProvider for IpaasProvider {
+    fn name(&self) -> &'static str {
+        "ipaas-com"
+    }
+
     async fn sign_in(&self) -> Result<TokenSet, Error> {
         let Kind::User(user) = &self.credentials.0 else {
             return Err(self.renewal_impossible());

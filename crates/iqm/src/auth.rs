@@ -560,6 +560,10 @@ fn rewrap(e: Error, context: &str) -> Error {
 
 #[async_trait]
 impl TokenProvider for IqmAuth {
+    fn name(&self) -> &'static str {
+        "iqm"
+    }
+
     async fn sign_in(&self) -> Result<TokenSet, Error> {
         self.login().await
     }

@@ -76,6 +76,10 @@ pub(crate) fn login_url(base: &Url) -> Url {
 
 #[async_trait]
 impl TokenProvider for ServiceLogin {
+    fn name(&self) -> &'static str {
+        "platformio"
+    }
+
     async fn sign_in(&self) -> Result<TokenSet, Error> {
         if let Some(l) = &self.limiter {
             l.acquire(&Method::POST, LOGIN_PATH).await?;

@@ -18,4 +18,5 @@ mod intelepeer;
 mod ipaas_com;
 mod iqm;
 mod platformio;
+mod traces;
 mod transport;
