@@ -162,18 +162,30 @@ impl Clock for ManualClock {
 /// let shared = SharedClock::new(manual.clone());
 /// assert_eq!(shared.now(), auth_core::Clock::now(&manual));
 /// ```
-#[derive(Debug, Clone)]
-pub struct SharedClock(Arc<dyn Clock>);
+#[derive(Clone)]
+pub struct SharedClock(
+    /// `None` is the system clock, read without a virtual call: the hot path reads the
+    /// clock on every call.
+    Option<Arc<dyn Clock>>,
+);
 
 impl SharedClock {
     /// Share `clock`.
-    pub fn new(clock: impl Clock + 'static) -> Self {
-        SharedClock(Arc::new(clock))
+    pub fn new<C: Clock + 'static>(clock: C) -> Self {
+        if std::any::TypeId::of::<C>() == std::any::TypeId::of::<SystemClock>() {
+            SharedClock(None)
+        } else {
+            SharedClock(Some(Arc::new(clock)))
+        }
     }
 
     /// The current time of the shared clock.
+    #[inline]
     pub fn now(&self) -> SystemTime {
-        self.0.now()
+        match &self.0 {
+            None => SystemTime::now(),
+            Some(clock) => clock.now(),
+        }
     }
 
     /// Sleep on the shared clock (see [`Clock::sleep`]).
@@ -190,7 +202,19 @@ impl SharedClock {
     /// # }
     /// ```
     pub fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        self.0.sleep(duration)
+        match &self.0 {
+            None => SystemClock.sleep(duration),
+            Some(clock) => clock.sleep(duration),
+        }
+    }
+}
+
+impl fmt::Debug for SharedClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            None => f.debug_tuple("SharedClock").field(&SystemClock).finish(),
+            Some(clock) => f.debug_tuple("SharedClock").field(clock).finish(),
+        }
     }
 }
 

@@ -217,6 +217,7 @@ impl Http {
     }
 
     /// The current time of the shared clock.
+    #[inline]
     pub fn now(&self) -> SystemTime {
         self.inner.clock.now()
     }

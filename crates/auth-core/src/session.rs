@@ -13,6 +13,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 
+use crate::clock::SharedClock;
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, build, read_json};
 use crate::jitter::Jitter;
@@ -33,6 +34,9 @@ pub struct Lease {
     /// When the session stops serving it: its expiry, or for a token that arrived already
     /// expired the moment its backoff allows the next renewal (see [`Inner::renew`]).
     serve_until: Option<SystemTime>,
+    /// The earliest of the three instants above: before it the token is
+    /// [`State::Fresh`], which the hot path answers with this one comparison.
+    fresh_until: Option<SystemTime>,
     expired_on_arrival: bool,
     invalidated: AtomicBool,
     expiry_counted: AtomicBool,
@@ -90,11 +94,23 @@ impl Lease {
     /// answered without branching on each instant.
     #[inline]
     fn fresh(&self, now: SystemTime) -> bool {
-        let before = |at: Option<SystemTime>| at.is_none_or(|at| now < at);
-        !self.invalidated.load(Ordering::Acquire)
-            & before(self.serve_until)
-            & before(self.mandatory_at)
-            & before(self.advisory_at)
+        !self.invalidated.load(Ordering::Acquire) & self.fresh_until.is_none_or(|at| now < at)
+    }
+
+    /// Set the three instants, and the earliest of them.
+    fn set_moments(
+        &mut self,
+        advisory_at: Option<SystemTime>,
+        mandatory_at: Option<SystemTime>,
+        serve_until: Option<SystemTime>,
+    ) {
+        self.advisory_at = advisory_at;
+        self.mandatory_at = mandatory_at;
+        self.serve_until = serve_until;
+        self.fresh_until = [advisory_at, mandatory_at, serve_until]
+            .into_iter()
+            .flatten()
+            .min();
     }
 
     fn state(&self, now: SystemTime) -> State {
@@ -343,11 +359,14 @@ type RenewalResult = Result<Arc<Lease>, Error>;
 type Flight = Shared<BoxFuture<'static, RenewalResult>>;
 
 struct Inner {
+    /// The cached lease and the clock the hot path reads, side by side.
+    current: ArcSwapOption<Lease>,
+    /// `http`'s clock, kept here so that reading it takes no further pointer.
+    clock: SharedClock,
     provider: Arc<dyn TokenProvider>,
     http: Http,
     policy: RenewalPolicy,
     capabilities: Capabilities,
-    current: ArcSwapOption<Lease>,
     flight: Mutex<Option<(u64, Flight)>>,
     /// Whether `flight` holds a renewal; written only under its lock. Lets a caller inside
     /// the margin skip the lock while a background renewal already runs.
@@ -507,11 +526,12 @@ impl Session {
         let capabilities = provider.capabilities();
         Session {
             inner: Arc::new(Inner {
+                current: ArcSwapOption::empty(),
+                clock: http.clock().clone(),
                 provider,
                 http,
                 policy,
                 capabilities,
-                current: ArcSwapOption::empty(),
                 flight: Mutex::new(None),
                 flying: AtomicBool::new(false),
                 next_generation: AtomicU64::new(1),
@@ -778,7 +798,7 @@ impl Session {
     /// read, without writing anything shared: the [`LeaseGuard`] borrows the cached lease
     /// rather than bumping its reference count, so calls on many threads do not contend.
     pub async fn token(&self) -> Result<LeaseGuard, Error> {
-        let now = self.inner.http.now();
+        let now = self.inner.clock.now();
         let current = self.inner.current.load();
         if current.as_ref().is_some_and(|l| l.fresh(now)) {
             return Ok(LeaseGuard(current));
@@ -1100,17 +1120,20 @@ impl Inner {
                 (Some(opens + self.jitter.up_to(spread)), Some(mandatory))
             }
         };
-        Lease {
+        let mut lease = Lease {
             tokens,
             generation: self.next_generation.fetch_add(1, Ordering::AcqRel),
-            advisory_at,
-            mandatory_at,
-            serve_until: expires_at,
+            advisory_at: None,
+            mandatory_at: None,
+            serve_until: None,
+            fresh_until: None,
             expired_on_arrival: expires_at.is_some_and(|at| at <= now),
             invalidated: AtomicBool::new(false),
             expiry_counted: AtomicBool::new(false),
             store_version: None,
-        }
+        };
+        lease.set_moments(advisory_at, mandatory_at, expires_at);
+        lease
     }
 
     /// `tokens` with an absolute expiry re-based on the vendor's clock when the provider
@@ -1308,9 +1331,7 @@ impl Inner {
             .delay(in_a_row - 1, &self.jitter);
         trace::expired_on_arrival(self.provider.name(), in_a_row, Some(wait));
         let until = self.http.now().checked_add(wait);
-        lease.advisory_at = until;
-        lease.mandatory_at = until;
-        lease.serve_until = until;
+        lease.set_moments(until, until, until);
         Ok(Arc::new(lease))
     }
 
@@ -1586,4 +1607,46 @@ fn refresh_rejected(e: &Error) -> bool {
         e.kind(),
         ErrorKind::Unauthorized | ErrorKind::Rejected | ErrorKind::SessionExpired
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    /// The hot path's one comparison answers exactly what `state` does, whatever the order
+    /// of the three instants (a lease expired on arrival has all three equal).
+    #[test]
+    fn fresh_is_state_fresh_for_every_order_of_the_instants() {
+        let at = |s: u64| Some(UNIX_EPOCH + Duration::from_secs(s));
+        let choices = [None, at(10), at(20), at(30)];
+        let mut checked = 0;
+        for a in choices {
+            for m in choices {
+                for s in choices {
+                    let mut lease = Lease {
+                        tokens: TokenSet::new(crate::AccessToken::new("t"), crate::Expiry::never()),
+                        generation: 1,
+                        advisory_at: None,
+                        mandatory_at: None,
+                        serve_until: None,
+                        fresh_until: None,
+                        expired_on_arrival: false,
+                        invalidated: AtomicBool::new(false),
+                        expiry_counted: AtomicBool::new(false),
+                        store_version: None,
+                    };
+                    lease.set_moments(a, m, s);
+                    for now in [0, 9, 10, 11, 20, 25, 30, 31] {
+                        let now = UNIX_EPOCH + Duration::from_secs(now);
+                        assert_eq!(lease.fresh(now), lease.state(now) == State::Fresh);
+                        checked += 1;
+                    }
+                    lease.invalidated.store(true, Ordering::Release);
+                    assert!(!lease.fresh(UNIX_EPOCH));
+                }
+            }
+        }
+        assert_eq!(checked, 64 * 8);
+    }
 }
