@@ -586,7 +586,32 @@ fn vendor_calls(server: &Server, plan: &Plan) {
             );
         }
         println!("goal: >= 0.98 at c=1 and c=32");
+        println!("{}", future_sizes(&callers));
     });
+}
+
+/// The size of each vendor call's future (what every call writes and moves before its
+/// request reaches reqwest, whose own send future is 16 bytes).
+fn future_sizes(callers: &[(&'static str, Caller)]) -> String {
+    use std::mem::size_of_val;
+    let sizes: Vec<String> = callers
+        .iter()
+        .filter_map(|(name, caller)| {
+            let size = match caller {
+                Caller::Raw { .. } => return None,
+                Caller::IqmJson(c) => size_of_val(&c.get_json::<Value>(PATH)),
+                Caller::IqmData(c) => size_of_val(&c.get_data::<Value>(PATH)),
+                Caller::Ipaas(c) => size_of_val(&c.get_json::<Value>("products", "Product/200001")),
+                Caller::Platform(c) => size_of_val(&c.get_json::<Value>(PATH)),
+                Caller::Incend(c) => size_of_val(&c.get_json::<Value>(PATH)),
+                Caller::IntelePeer(c) => {
+                    size_of_val(&c.get_json::<Value>(intelepeer::Api::Cpaas, PATH))
+                }
+            };
+            Some(format!("{name} {size} B"))
+        })
+        .collect();
+    format!("call future sizes: {}", sizes.join(", "))
 }
 
 // ---- the hot path ----------------------------------------------------------------------------

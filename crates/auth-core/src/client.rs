@@ -613,8 +613,11 @@ impl Core {
     }
 
     /// `GET path` and decode the JSON answer.
-    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
-        self.request(Method::GET, path).send_json().await
+    pub fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<T, Error>> + use<T> {
+        self.request(Method::GET, path).send_json()
     }
 
     /// The URL of `path` under the base URL.

@@ -236,17 +236,36 @@ impl Http {
     /// Send without looking at the status: the secure-transport check, the limiter, the send.
     /// Transport failures become [`ErrorKind::Transient`] (or `Config` for a request that
     /// could not be built).
-    pub async fn send_raw(&self, request: Request) -> Result<Response, Error> {
-        ensure_secure(request.url())?;
-        if let Some(limiter) = &self.inner.limiter {
-            // Boxed: a call without a limiter should not carry the wait's state.
-            Box::pin(limiter.acquire(request.method(), request.url().path())).await?;
-        }
-        self.inner
-            .client
-            .execute(request)
-            .await
-            .map_err(transport_error)
+    ///
+    /// Not an `async fn`: the request moves into reqwest's send at once, so the future
+    /// holds no copy of it (an authorized call awaits this on every request).
+    pub fn send_raw(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, Error>> + Send + '_ {
+        use futures::future::{BoxFuture, Either, FutureExt as _, TryFutureExt as _};
+        let slow: BoxFuture<'_, Result<Response, Error>> =
+            match (ensure_secure(request.url()), &self.inner.limiter) {
+                (Ok(()), None) => {
+                    return Either::Left(
+                        self.inner.client.execute(request).map_err(transport_error),
+                    );
+                }
+                // Boxed: the rare paths should not make every call's future larger.
+                (Err(e), _) => async move { Err(e) }.boxed(),
+                (Ok(()), Some(limiter)) => async move {
+                    limiter
+                        .acquire(request.method(), request.url().path())
+                        .await?;
+                    self.inner
+                        .client
+                        .execute(request)
+                        .await
+                        .map_err(transport_error)
+                }
+                .boxed(),
+            };
+        Either::Right(slow)
     }
 
     /// Send and check the status: a success answer is returned, any other becomes an error
@@ -481,43 +500,51 @@ pub async fn read_bounded(resp: Response, limit: usize) -> Result<Vec<u8>, Error
 /// assert!(len <= 1024);
 /// # Ok(()) }
 /// ```
-pub async fn with_body<R>(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would hold its arguments twice in its future"
+)]
+pub fn with_body<R>(
     mut resp: Response,
     limit: usize,
     f: impl FnOnce(&[u8]) -> R,
-) -> Result<R, Error> {
-    let Some(first) = resp.chunk().await.map_err(transport_error)? else {
-        return Ok(f(&[]));
-    };
-    if first.len() >= limit {
-        return Ok(f(&first[..limit]));
-    }
-    let Some(second) = resp.chunk().await.map_err(transport_error)? else {
-        return Ok(f(&first));
-    };
-    let mut out = Vec::with_capacity(first.len() + second.len());
-    out.extend_from_slice(&first);
-    let mut next = Some(second);
-    while let Some(chunk) = next {
-        let room = limit.saturating_sub(out.len());
-        if chunk.len() >= room {
-            out.extend_from_slice(&chunk[..room]);
-            break;
+) -> impl Future<Output = Result<R, Error>> {
+    // Not an `async fn`, whose arguments are moved into locals and so held twice: the block
+    // reads the response where it was captured.
+    async move {
+        let Some(first) = resp.chunk().await.map_err(transport_error)? else {
+            return Ok(f(&[]));
+        };
+        if first.len() >= limit {
+            return Ok(f(&first[..limit]));
         }
-        out.extend_from_slice(&chunk);
-        next = resp.chunk().await.map_err(transport_error)?;
+        let Some(second) = resp.chunk().await.map_err(transport_error)? else {
+            return Ok(f(&first));
+        };
+        let mut out = Vec::with_capacity(first.len() + second.len());
+        out.extend_from_slice(&first);
+        let mut next = Some(second);
+        while let Some(chunk) = next {
+            let room = limit.saturating_sub(out.len());
+            if chunk.len() >= room {
+                out.extend_from_slice(&chunk[..room]);
+                break;
+            }
+            out.extend_from_slice(&chunk);
+            next = resp.chunk().await.map_err(transport_error)?;
+        }
+        Ok(f(&out))
     }
-    Ok(f(&out))
 }
 
 /// Decode a success body as JSON into `T`. A body that is not the expected JSON is
 /// [`ErrorKind::BadResponse`]; the message names where it failed but never quotes the body,
 /// which may hold tokens.
-pub async fn read_json<T: DeserializeOwned>(resp: Response) -> Result<T, Error> {
+pub fn read_json<T: DeserializeOwned>(resp: Response) -> impl Future<Output = Result<T, Error>> {
+    use futures::FutureExt as _;
     let status = resp.status().as_u16();
-    with_body(resp, DEFAULT_MAX_BODY, parse_json)
-        .await?
-        .map_err(|e| e.with_status(status))
+    with_body(resp, DEFAULT_MAX_BODY, parse_json::<T>)
+        .map(move |read| read?.map_err(|e| e.with_status(status)))
 }
 
 /// Decode bytes as JSON into `T`, with the same secret-safe error as [`read_json`].

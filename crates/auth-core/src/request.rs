@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::http::read_json;
-use crate::session::Session;
+use crate::session::{Session, call};
 
 /// An authorized request under construction.
 ///
@@ -133,15 +133,24 @@ impl AuthorizedRequest {
     /// assert!(resp.status().is_success());
     /// # Ok(()) }
     /// ```
-    pub async fn send(self) -> Result<Response, Error> {
-        let builder = self.builder?;
-        let secrets: Vec<&SecretString> = self.secrets.iter().collect();
-        self.session.send_with_secrets(builder, &secrets).await
+    pub fn send(self) -> impl Future<Output = Result<Response, Error>> + Send + 'static {
+        use futures::future::Either;
+        let AuthorizedRequest {
+            session,
+            builder,
+            secrets,
+        } = self;
+        // Prepared now, so that the future holds the built request once and no builder.
+        match builder.and_then(|b| session.prepare(b)) {
+            Ok((request, replay)) => Either::Left(call(session, request, replay, secrets)),
+            Err(e) => Either::Right(std::future::ready(Err(e))),
+        }
     }
 
     /// [`send`](Self::send) and decode the JSON answer.
-    pub async fn send_json<T: DeserializeOwned>(self) -> Result<T, Error> {
-        read_json(self.send().await?).await
+    pub fn send_json<T: DeserializeOwned>(self) -> impl Future<Output = Result<T, Error>> {
+        use futures::TryFutureExt as _;
+        self.send().and_then(read_json)
     }
 }
 

@@ -217,7 +217,7 @@ impl fmt::Debug for LeaseGuard {
 /// body keeps only its method, URL, headers, version and timeout (cloning a whole request
 /// also made it a map of extensions, on every call, for a retry that is rare); one with a
 /// body that can be replayed is cloned whole (its body is shared, not copied).
-enum Replay {
+pub(crate) enum Replay {
     Bodiless {
         method: reqwest::Method,
         url: url::Url,
@@ -949,17 +949,33 @@ impl Session {
     /// invalidate exactly that token, renew, and retry once (unless the body cannot be
     /// replayed or the credential cannot be renewed); a second 401 surfaces as
     /// unauthorized. Non-success answers become errors via the vendor's parser.
-    pub async fn send(&self, request: RequestBuilder) -> Result<Response, Error> {
-        self.send_with_secrets(request, &[]).await
+    pub fn send(
+        &self,
+        request: RequestBuilder,
+    ) -> impl Future<Output = Result<Response, Error>> + Send + '_ {
+        self.send_with_secrets(request, &[])
     }
 
     /// [`send`](Self::send), also scrubbing `secrets` (beyond the session's own tokens) from
     /// any error body.
-    pub async fn send_with_secrets(
+    pub fn send_with_secrets<'a>(
+        &'a self,
+        request: RequestBuilder,
+        secrets: &'a [&'a SecretString],
+    ) -> impl Future<Output = Result<Response, Error>> + Send + 'a {
+        use futures::future::Either;
+        match self.prepare(request) {
+            Ok((request, replay)) => Either::Left(call(self, request, replay, secrets)),
+            Err(e) => Either::Right(std::future::ready(Err(e))),
+        }
+    }
+
+    /// The request built and checked, and what a 401 retry would replay. Done when the call
+    /// is made, so that its future holds the built request once and the builder not at all.
+    pub(crate) fn prepare(
         &self,
         request: RequestBuilder,
-        secrets: &[&SecretString],
-    ) -> Result<Response, Error> {
+    ) -> Result<(reqwest::Request, Option<Replay>), Error> {
         let request = build(request)?;
         // Refuse before a token is fetched or put on the wire.
         crate::http::ensure_secure(request.url())?;
@@ -968,13 +984,7 @@ impl Session {
             true => Replay::of(&request),
             false => None,
         };
-        let lease = self.token().await?;
-        let resp = self.attempt(request, &lease)?.await?;
-        if resp.status() != StatusCode::UNAUTHORIZED {
-            return self.finish(resp, &lease, secrets).await;
-        }
-        // Boxed: the retry's states would make every call's future several times larger.
-        Box::pin(self.after_401(resp, lease, replay, secrets)).await
+        Ok((request, replay))
     }
 
     /// The rest of [`send_with_secrets`](Self::send_with_secrets) after a 401.
@@ -986,7 +996,7 @@ impl Session {
         secrets: &[&SecretString],
     ) -> Result<Response, Error> {
         bump(&self.inner.counters.unauthorized);
-        let err = self.unauthorized(resp, &lease, secrets).await;
+        let err = self.error_of(resp, &lease, secrets).await;
         // Not every 401 is the token's fault (a wrong end-user password on a login endpoint
         // is one too): the provider decides, from the parsed vendor error.
         let vendor = self.inner.provider.name();
@@ -1004,7 +1014,7 @@ impl Session {
             let resp = self.attempt(replay.into_request(), &fresh)?.await?;
             if resp.status() == StatusCode::UNAUTHORIZED {
                 bump(&self.inner.counters.unauthorized);
-                return Err(self.unauthorized(resp, &fresh, secrets).await);
+                return Err(self.error_of(resp, &fresh, secrets).await);
             }
             let out = self.finish(resp, &fresh, secrets).await;
             if out.is_ok() {
@@ -1031,11 +1041,12 @@ impl Session {
     }
 
     /// [`send`](Self::send) and decode the JSON answer.
-    pub async fn send_json<T: DeserializeOwned>(
+    pub fn send_json<T: DeserializeOwned>(
         &self,
         request: RequestBuilder,
-    ) -> Result<T, Error> {
-        read_json(self.send(request).await?).await
+    ) -> impl Future<Output = Result<T, Error>> {
+        use futures::TryFutureExt as _;
+        self.send(request).and_then(read_json)
     }
 
     /// Authorize `request` and hand back its send (not an `async fn`: its future would hold
@@ -1061,19 +1072,73 @@ impl Session {
         if resp.status().is_success() {
             return Ok(resp);
         }
-        let all = lease_secrets(&*self.inner.provider, lease, secrets);
         // Boxed: reading and parsing an error body is a large future most calls never need.
-        Err(Box::pin(self.inner.http.error_from(resp, &all)).await)
+        Err(Box::pin(self.error_of(resp, lease, secrets)).await)
     }
 
-    async fn unauthorized(
-        &self,
-        resp: Response,
-        lease: &Lease,
-        secrets: &[&SecretString],
-    ) -> Error {
+    /// The error of a non-success answer on an authorized call, scrubbed of the call's
+    /// secrets, the lease's tokens and the provider's credentials.
+    async fn error_of(&self, resp: Response, lease: &Lease, secrets: &[&SecretString]) -> Error {
         let all = lease_secrets(&*self.inner.provider, lease, secrets);
         self.inner.http.error_from(resp, &all).await
+    }
+}
+
+/// The secrets an authorized call names beyond the session's own: borrowed
+/// ([`Session::send_with_secrets`]) or owned by the call ([`AuthorizedRequest`]). Listed only
+/// when an answer is not a success.
+///
+/// [`AuthorizedRequest`]: crate::AuthorizedRequest
+pub(crate) trait CallSecrets: Send + Sync {
+    fn refs(&self) -> Vec<&SecretString>;
+}
+
+impl CallSecrets for &[&SecretString] {
+    fn refs(&self) -> Vec<&SecretString> {
+        self.to_vec()
+    }
+}
+
+impl CallSecrets for Vec<SecretString> {
+    fn refs(&self) -> Vec<&SecretString> {
+        self.iter().collect()
+    }
+}
+
+/// An authorized call on a prepared request: the token, the send, and the rare paths (an
+/// error body, the 401 retry) boxed. Every authorized call awaits this future, so it is
+/// kept small: not an `async fn` (whose arguments are moved into locals, each held twice),
+/// but a block that uses what it captured in place, with no temporary across an await.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would hold its arguments twice in its future"
+)]
+pub(crate) fn call<'a, B, S>(
+    session: B,
+    request: reqwest::Request,
+    replay: Option<Replay>,
+    secrets: S,
+) -> impl Future<Output = Result<Response, Error>> + Send + 'a
+where
+    B: std::borrow::Borrow<Session> + Send + Sync + 'a,
+    S: CallSecrets + 'a,
+{
+    async move {
+        let this: &Session = session.borrow();
+        let lease = this.token().await?;
+        let sending = this.attempt(request, &lease)?;
+        let resp = sending.await?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let secrets = secrets.refs();
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            // Boxed: reading and parsing an error body is a large future most calls never
+            // need.
+            return Err(Box::pin(this.error_of(resp, &lease, &secrets)).await);
+        }
+        // Boxed: the retry's states would make every call's future several times larger.
+        Box::pin(this.after_401(resp, lease, replay, &secrets)).await
     }
 }
 

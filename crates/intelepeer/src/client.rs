@@ -333,8 +333,12 @@ impl Client {
     }
 
     /// `GET` `path` of `api` and decode the JSON answer.
-    pub async fn get_json<T: DeserializeOwned>(&self, api: Api, path: &str) -> Result<T, Error> {
-        self.request(api, Method::GET, path).send_json().await
+    pub fn get_json<T: DeserializeOwned>(
+        &self,
+        api: Api,
+        path: &str,
+    ) -> impl Future<Output = Result<T, Error>> + use<T> {
+        self.request(api, Method::GET, path).send_json()
     }
 
     /// `POST` `body` as JSON to `path` of `api` and decode the JSON answer.

@@ -485,12 +485,12 @@ impl Client {
     }
 
     /// `GET` a JSON document from `{base_url}/{api}/v2/{endpoint}`.
-    pub async fn get_json<T: DeserializeOwned>(
+    pub fn get_json<T: DeserializeOwned>(
         &self,
         api: impl Into<Api>,
         endpoint: impl Into<String>,
-    ) -> Result<T> {
-        self.request(Method::GET, api, endpoint).send_json().await
+    ) -> impl Future<Output = Result<T>> {
+        self.request(Method::GET, api, endpoint).send_json()
     }
 
     /// Page through a list endpoint using `pageNumber`/`pageSize` and the `X-Pagination`
@@ -574,7 +574,23 @@ impl ApiRequest {
     }
 
     /// Send and return the successful response (status 2xx); errors are typed.
-    pub async fn send(self) -> Result<Response> {
+    pub fn send(self) -> impl Future<Output = Result<Response>> + Send + 'static {
+        use futures::future::Either;
+        // Built now: the future then holds only the session's call.
+        match self.authorized() {
+            Ok(request) => Either::Left(request.send()),
+            Err(e) => Either::Right(std::future::ready(Err(e))),
+        }
+    }
+
+    /// Send and decode the JSON answer.
+    pub fn send_json<T: DeserializeOwned>(self) -> impl Future<Output = Result<T>> {
+        use futures::TryFutureExt as _;
+        self.send().and_then(read_json)
+    }
+
+    /// The authorized request this one describes.
+    fn authorized(self) -> Result<AuthorizedRequest> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -589,12 +605,7 @@ impl ApiRequest {
             request =
                 request.map_builder(|b| b.header(CONTENT_TYPE, "application/json").body(bytes));
         }
-        request.send().await
-    }
-
-    /// Send and decode the JSON answer.
-    pub async fn send_json<T: DeserializeOwned>(self) -> Result<T> {
-        read_json(self.send().await?).await
+        Ok(request)
     }
 }
 

@@ -363,21 +363,26 @@ impl Client {
     /// `{success, data}` answer, or the whole answer when it is not wrapped;
     /// `success: false` becomes a rejected error with the [`IqmError`](crate::IqmError)
     /// detail.
-    pub async fn send_data<T: DeserializeOwned>(
+    pub fn send_data<T: DeserializeOwned>(
         &self,
         request: AuthorizedRequest,
-    ) -> Result<T, Error> {
-        let resp = request.send().await?;
-        let status = resp.status().as_u16();
-        let limit = auth_core::http::DEFAULT_MAX_BODY;
-        let decoded = auth_core::http::with_body(resp, limit, |b| decode_data(status, b)).await?;
-        // A `success: false` answer is a 200: the pipeline did not scrub it.
-        decoded.map_err(|e| self.session().scrub(e))
+    ) -> impl Future<Output = Result<T, Error>> {
+        use futures::{FutureExt as _, TryFutureExt as _};
+        request.send().and_then(move |resp| {
+            let status = resp.status().as_u16();
+            let limit = auth_core::http::DEFAULT_MAX_BODY;
+            auth_core::http::with_body(resp, limit, move |b| decode_data(status, b))
+                // A `success: false` answer is a 200: the pipeline did not scrub it.
+                .map(move |read| read?.map_err(|e| self.session().scrub(e)))
+        })
     }
 
     /// `GET path` and decode the `data` of the answer (see [`send_data`](Self::send_data)).
-    pub async fn get_data<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
-        self.send_data(self.request(Method::GET, path)).await
+    pub fn get_data<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<T, Error>> + use<'_, T> {
+        self.send_data(self.request(Method::GET, path))
     }
 
     /// `POST` `body` as JSON to `path` and decode the `data` of the answer.
