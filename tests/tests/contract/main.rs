@@ -19,3 +19,4 @@ mod ipaas_com;
 mod iqm;
 mod platformio;
 mod transport;
+mod user_client;
