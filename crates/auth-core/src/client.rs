@@ -577,6 +577,16 @@ impl Core {
         &self.session
     }
 
+    /// This client's session as a layer for your own `reqwest_middleware` stack: requests
+    /// sent through the stack get this vendor's authorization, one 401 retry with a renewed
+    /// token, and share this client's token, renewals and [`session_stats`](Self::session_stats).
+    /// Put it inside a retry layer (`.with(retry).with(client.middleware())`); the
+    /// [`middleware`](crate::middleware) module shows a stack and says why.
+    #[cfg(feature = "middleware")]
+    pub fn middleware(&self) -> crate::middleware::AuthMiddleware {
+        crate::middleware::AuthMiddleware::new(self.session.clone())
+    }
+
     /// The base URL requests are relative to.
     pub fn base_url(&self) -> &Url {
         &self.base.url

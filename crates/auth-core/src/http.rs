@@ -277,15 +277,21 @@ impl Http {
     /// could not be built).
     pub async fn send_raw(&self, request: Request) -> Result<Response, Error> {
         ensure_secure(request.url())?;
-        if let Some(limiter) = &self.inner.limiter {
-            // Boxed: a call without a limiter should not carry the wait's state.
-            Box::pin(limiter.acquire(request.method(), request.url().path())).await?;
-        }
+        self.limit(&request).await?;
         self.inner
             .client
             .execute(request)
             .await
             .map_err(transport_error)
+    }
+
+    /// Wait for the client-side rate limiter, if any, to admit `request`.
+    pub(crate) async fn limit(&self, request: &Request) -> Result<(), Error> {
+        if let Some(limiter) = &self.inner.limiter {
+            // Boxed: a call without a limiter should not carry the wait's state.
+            Box::pin(limiter.acquire(request.method(), request.url().path())).await?;
+        }
+        Ok(())
     }
 
     /// Send and check the status: a success answer is returned, any other becomes an error
@@ -335,16 +341,24 @@ impl Http {
             .inner
             .max_error_body
             .saturating_add(crate::scrub::longest_echo(secrets));
-        let body = match read_bounded(resp, window).await {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(_) => String::new(),
-        };
-        let mut body = scrub(&body, secrets);
+        let body = read_bounded(resp, window).await.unwrap_or_default();
+        self.error_of(status, &headers, &body, secrets)
+    }
+
+    /// [`error_from`](Self::error_from) for an answer whose body was already read.
+    pub(crate) fn error_of(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        secrets: &[&SecretString],
+    ) -> Error {
+        let mut body = scrub(&String::from_utf8_lossy(body), secrets);
         truncate_at_char(&mut body, self.inner.max_error_body);
         let err = parse_error(
             &*self.inner.parser,
             status.as_u16(),
-            &headers,
+            headers,
             &body,
             self.now(),
         );

@@ -72,6 +72,9 @@ pub mod sandbox;
 pub use auth::{
     ClientCredentials, Credentials, IAA_HOST_HEADER, LoginFlow, OwId, RefreshFlow, WORKSPACE_HEADER,
 };
+/// The client's session as a `reqwest_middleware` layer: [`Client::middleware`](auth_core::client::Core::middleware).
+#[cfg(feature = "middleware")]
+pub use auth_core::middleware::AuthMiddleware;
 pub use auth_core::{Error, ErrorKind, Expiry, RateLimiter, Result, SessionStats, TokenSet};
 pub use client::{Client, ClientBuilder, Environment, PRODUCTION_URL, RATE_LIMIT};
 pub use error::{AccountHold, ErrorExt, ErrorObject, IqmError};

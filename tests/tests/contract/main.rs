@@ -17,6 +17,7 @@ mod incend;
 mod intelepeer;
 mod ipaas_com;
 mod iqm;
+mod middleware;
 mod platformio;
 mod transport;
 mod user_client;
