@@ -193,7 +193,13 @@ fn path_dependencies(toml: &str, root: &std::path::Path) -> String {
 /// A consumer of one vendor crate compiles in no other vendor crate, with or without its
 /// sandbox feature.
 /// The package names in `cargo tree -p package` over the given edge kinds.
-fn tree_names(package: &str, edges: &str, features: Option<&str>) -> Result<Vec<String>, String> {
+/// The packages in `cargo tree -p package`, as (name, version) pairs such as
+/// ("reqwest", "v0.13.5"), one per line of the tree (so repeated).
+fn tree_packages(
+    package: &str,
+    edges: &str,
+    features: Option<&str>,
+) -> Result<Vec<(String, String)>, String> {
     let mut cmd = cargo();
     cmd.args([
         "tree", "-p", package, "-e", edges, "--prefix", "none", "--format", "{p}",
@@ -210,43 +216,74 @@ fn tree_names(package: &str, edges: &str, features: Option<&str>) -> Result<Vec<
     }
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_owned)
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            Some((words.next()?.to_owned(), words.next()?.to_owned()))
+        })
         .collect())
 }
+
+/// The distinct versions of `name` among `packages`.
+fn versions_of(packages: &[(String, String)], name: &str) -> Vec<String> {
+    let mut found: Vec<String> = packages
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.clone())
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The reqwest line every vendor crate is on: a user hands us a client of this line.
+const REQWEST_LINE: &str = "v0.13.";
+/// Crates no vendor crate may compile by default: aws-lc (reqwest 0.13's `rustls` feature
+/// brings it; the vendors use ring, a far lighter build) and the middleware adapter's
+/// dependency, which only the `middleware` feature brings.
+const NOT_BY_DEFAULT: &[&str] = &["aws-lc-sys", "aws-lc-rs", "reqwest-middleware"];
 
 fn footprint() -> Result<(), String> {
     eprintln!("==> footprint");
     // The check must be able to fail: the contract tests depend on every vendor crate, so
-    // the same parsing must find all five there.
-    let all = tree_names("contract-tests", "normal,build,dev", None)?;
+    // the same parsing must find all five there, and reqwest.
+    let all = tree_packages("contract-tests", "normal,build,dev", None)?;
     let found = VENDORS
         .iter()
-        .filter(|v| all.iter().any(|n| n == *v))
+        .filter(|v| all.iter().any(|(n, _)| n == *v))
         .count();
-    if found != VENDORS.len() {
+    if found != VENDORS.len() || versions_of(&all, "reqwest").is_empty() {
         return Err(format!(
-            "footprint self-check found {found} of {} vendor crates in contract-tests",
-            VENDORS.len()
+            "footprint self-check found {found} of {} vendor crates and reqwest {:?} in contract-tests",
+            VENDORS.len(),
+            versions_of(&all, "reqwest")
         ));
     }
     let mut failures = Vec::new();
     for vendor in VENDORS {
         for features in [None, Some("sandbox")] {
-            let names = tree_names(vendor, "normal,build", features)?;
+            let packages = tree_packages(vendor, "normal,build", features)?;
+            let has = |name: &str| packages.iter().any(|(n, _)| n == name);
             let others: Vec<&str> = VENDORS
                 .iter()
                 .chain(OPT_IN)
+                .chain(NOT_BY_DEFAULT)
                 .copied()
-                .filter(|v| v != vendor && names.iter().any(|n| n == v))
+                .filter(|v| v != vendor && has(v))
                 .collect();
             let label = features
                 .map(|f| format!(" --features {f}"))
                 .unwrap_or_default();
-            if others.is_empty() && names.iter().any(|n| n == "auth-core") {
-                eprintln!("    {vendor}{label}: auth-core, no other vendor crate, no opt-in crate");
+            let reqwest = versions_of(&packages, "reqwest");
+            let one_reqwest = reqwest.len() == 1 && reqwest[0].starts_with(REQWEST_LINE);
+            if others.is_empty() && has("auth-core") && one_reqwest {
+                eprintln!(
+                    "    {vendor}{label}: auth-core, reqwest {}, no other vendor crate, no opt-in crate, no aws-lc",
+                    reqwest[0]
+                );
             } else {
-                failures.push(format!("{vendor}{label} pulls in {others:?}"));
+                failures.push(format!(
+                    "{vendor}{label} pulls in {others:?}, reqwest {reqwest:?} (want one {REQWEST_LINE}x)"
+                ));
             }
         }
     }

@@ -441,9 +441,10 @@ macro_rules! client_builder {
                 self
             }
 
-            /// Send through your own `reqwest::Client` (proxies, timeouts, a shared
-            /// connection pool). Its redirect policy is yours: see
-            /// `auth_core::http::redirect_policy` for the one the default client uses.
+            /// Send through your own `reqwest::Client` (reqwest 0.13: proxies, timeouts, a
+            /// shared connection pool). Its redirect policy and TLS are yours:
+            /// `auth_core::http::client_builder` starts from the default client's (same-origin
+            /// redirects, rustls on ring), which needs no crypto provider installed.
             pub fn with_http_client(mut self, client: impl Into<$crate::reqwest::Client>) -> Self {
                 $crate::client::VendorBuilder::kit(&mut self).set_http_client(client.into());
                 self
@@ -576,6 +577,16 @@ impl Core {
         &self.session
     }
 
+    /// This client's session as a layer for your own `reqwest_middleware` stack: requests
+    /// sent through the stack get this vendor's authorization, one 401 retry with a renewed
+    /// token, and share this client's token, renewals and [`session_stats`](Self::session_stats).
+    /// Put it inside a retry layer (`.with(retry).with(client.middleware())`); the
+    /// [`middleware`](crate::middleware) module shows a stack and says why.
+    #[cfg(feature = "middleware")]
+    pub fn middleware(&self) -> crate::middleware::AuthMiddleware {
+        crate::middleware::AuthMiddleware::new(self.session.clone())
+    }
+
     /// The base URL requests are relative to.
     pub fn base_url(&self) -> &Url {
         &self.base.url
@@ -671,7 +682,7 @@ mod tests {
 
     #[test]
     fn a_path_resolves_as_the_joined_string_parses() {
-        let http = Http::with_client(reqwest::Client::new());
+        let http = Http::with_client(crate::http::default_client().unwrap());
         #[derive(Debug)]
         struct None_;
         #[async_trait::async_trait]

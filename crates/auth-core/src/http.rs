@@ -98,16 +98,56 @@ struct HttpInner {
     max_error_body: usize,
 }
 
-/// The default client: rustls, connect timeout 10 s, whole-request timeout 30 s.
+/// The default client: [`client_builder`] as it is, built.
 pub fn default_client() -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    client_builder()?.build().map_err(|e| {
+        Error::new(ErrorKind::Config, "could not build the HTTP client").with_source(e)
+    })
+}
+
+/// What [`default_client`] is built from: rustls, connect timeout 10 s, whole-request
+/// timeout 30 s, [`redirect_policy`]. Start from it to build your own client (a proxy, a
+/// default header) and hand that to a vendor builder's `with_http_client`.
+///
+/// Its TLS is rustls with the crypto provider installed as the process default if there is
+/// one, else ring, verifying servers against the platform's roots as reqwest does. reqwest
+/// 0.13 falls back to aws-lc only when its `rustls` feature compiles it in; this workspace
+/// enables `rustls-no-provider` instead (aws-lc-sys is a large C build), so the client is
+/// given its provider here and nobody has to install a process-wide one. A client built
+/// from `reqwest::Client::builder()` follows reqwest's rules: with reqwest's default
+/// features it has aws-lc; with `rustls-no-provider` alone, install a provider before
+/// building it.
+pub fn client_builder() -> Result<reqwest::ClientBuilder, Error> {
+    Ok(reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config()?)
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
-        .redirect(redirect_policy())
-        .build()
-        .map_err(|e| {
-            Error::new(ErrorKind::Config, "could not build the HTTP client").with_source(e)
-        })
+        .redirect(redirect_policy()))
+}
+
+/// What reqwest builds for rustls, with ring where reqwest would take aws-lc: the process's
+/// default provider if one is installed, the platform verifier, HTTP/2 and HTTP/1.1 offered
+/// by ALPN (a preconfigured config is used as given, so the ALPN list is set here).
+fn tls_config() -> Result<rustls::ClientConfig, Error> {
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let tls_error = |e: rustls::Error| {
+        Error::new(
+            ErrorKind::Config,
+            "could not set up TLS for the HTTP client",
+        )
+        .with_source(e)
+    };
+    let verifier = rustls_platform_verifier::Verifier::new(provider.clone()).map_err(tls_error)?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(tls_error)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 /// The redirect policy of [`default_client`]: follow a redirect only within the same origin
@@ -253,10 +293,8 @@ impl Http {
                 }
                 // Boxed: the rare paths should not make every call's future larger.
                 (Err(e), _) => async move { Err(e) }.boxed(),
-                (Ok(()), Some(limiter)) => async move {
-                    limiter
-                        .acquire(request.method(), request.url().path())
-                        .await?;
+                (Ok(()), Some(_)) => async move {
+                    self.limit(&request).await?;
                     self.inner
                         .client
                         .execute(request)
@@ -266,6 +304,15 @@ impl Http {
                 .boxed(),
             };
         Either::Right(slow)
+    }
+
+    /// Wait for the client-side rate limiter, if any, to admit `request`.
+    pub(crate) async fn limit(&self, request: &Request) -> Result<(), Error> {
+        if let Some(limiter) = &self.inner.limiter {
+            // Boxed: a call without a limiter should not carry the wait's state.
+            Box::pin(limiter.acquire(request.method(), request.url().path())).await?;
+        }
+        Ok(())
     }
 
     /// Send and check the status: a success answer is returned, any other becomes an error
@@ -315,16 +362,24 @@ impl Http {
             .inner
             .max_error_body
             .saturating_add(crate::scrub::longest_echo(secrets));
-        let body = match read_bounded(resp, window).await {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(_) => String::new(),
-        };
-        let mut body = scrub(&body, secrets);
+        let body = read_bounded(resp, window).await.unwrap_or_default();
+        self.error_of(status, &headers, &body, secrets)
+    }
+
+    /// [`error_from`](Self::error_from) for an answer whose body was already read.
+    pub(crate) fn error_of(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        secrets: &[&SecretString],
+    ) -> Error {
+        let mut body = scrub(&String::from_utf8_lossy(body), secrets);
         truncate_at_char(&mut body, self.inner.max_error_body);
         let err = parse_error(
             &*self.inner.parser,
             status.as_u16(),
-            &headers,
+            headers,
             &body,
             self.now(),
         );
@@ -581,6 +636,26 @@ mod tests {
     use httpmock::prelude::{MockServer, POST};
 
     const SECRET: &str = "pa55-w0rd-echoed";
+
+    /// reqwest 0.13 with `rustls-no-provider` panics in `build()` when no crypto provider
+    /// is installed; the default client brings ring itself and leaves the process default
+    /// alone (nothing in this test binary installs one), and it sends.
+    #[tokio::test]
+    async fn the_default_client_needs_no_installed_crypto_provider_and_installs_none() {
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+        let client = default_client().unwrap();
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+        let server = MockServer::start_async().await;
+        let ping = server
+            .mock_async(|when, then| {
+                when.path("/ping");
+                then.status(204);
+            })
+            .await;
+        let answer = client.get(server.url("/ping")).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::NO_CONTENT);
+        ping.assert_calls_async(1).await;
+    }
 
     #[tokio::test]
     async fn credentials_never_follow_a_redirect_to_another_origin() {

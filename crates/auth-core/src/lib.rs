@@ -46,6 +46,8 @@ mod jitter;
 pub mod lenient;
 pub mod limit;
 mod limiter;
+#[cfg(feature = "middleware")]
+pub mod middleware;
 mod paginate;
 pub mod provider;
 mod request;
@@ -83,4 +85,6 @@ struct ReadmeDoctests;
 
 // Re-exported so vendor crates and users name the same versions.
 pub use reqwest;
+#[cfg(feature = "middleware")]
+pub use reqwest_middleware;
 pub use secrecy;

@@ -1056,11 +1056,61 @@ impl Session {
         mut request: reqwest::Request,
         lease: &Lease,
     ) -> Result<impl Future<Output = Result<Response, Error>> + Send + '_, Error> {
+        self.authorize(lease, &mut request)?;
+        Ok(self.inner.http.send_raw(request))
+    }
+
+    /// Put `lease`'s token on `request` the vendor's way, counted as an authorized request.
+    pub(crate) fn authorize(
+        &self,
+        lease: &Lease,
+        request: &mut reqwest::Request,
+    ) -> Result<(), Error> {
         self.inner
             .provider
-            .authorize_request(&lease.tokens, &mut request)?;
+            .authorize_request(&lease.tokens, request)?;
         bump(&self.inner.counters.requests);
-        Ok(self.inner.http.send_raw(request))
+        Ok(())
+    }
+
+    /// What a 401 on `request` could be retried with: a copy of it when the credential can
+    /// be renewed and its body can be replayed, else `None`.
+    #[cfg(feature = "middleware")]
+    pub(crate) fn replay_of(&self, request: &reqwest::Request) -> Option<reqwest::Request> {
+        if self.inner.capabilities.can_renew() {
+            request.try_clone()
+        } else {
+            None
+        }
+    }
+
+    /// Whether the vendor's (parsed) 401 means the token was rejected.
+    #[cfg(feature = "middleware")]
+    pub(crate) fn rejects_token(&self, error: &Error) -> bool {
+        self.inner.provider.rejects_token(error)
+    }
+
+    /// The vendor's error for a 401 whose body is `body`, scrubbed like the pipeline's.
+    #[cfg(feature = "middleware")]
+    pub(crate) fn unauthorized_error(
+        &self,
+        status: StatusCode,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+        lease: &Lease,
+    ) -> Error {
+        let all = lease_secrets(&*self.inner.provider, lease, &[]);
+        self.inner.http.error_of(status, headers, body, &all)
+    }
+
+    /// Count a 401 on an authorized call (`recovered`: the retry after it succeeded).
+    #[cfg(feature = "middleware")]
+    pub(crate) fn count_401(&self, recovered: bool) {
+        if recovered {
+            bump(&self.inner.counters.recovered_401);
+        } else {
+            bump(&self.inner.counters.unauthorized);
+        }
     }
 
     async fn finish(

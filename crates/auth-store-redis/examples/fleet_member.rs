@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use auth_core::reqwest::{self, header};
+use auth_core::reqwest::header;
 use auth_core::store::ShareSettings;
 use auth_core::{Error, ErrorKind, RateLimiter};
 use auth_store_redis::{EncryptionKey, RedisConnection, RedisLimiter, RedisStore};
@@ -121,9 +121,8 @@ async fn member() -> Result<(), Error> {
     // Every request says which member sent it.
     let mut headers = header::HeaderMap::new();
     headers.insert("x-fleet-member", header::HeaderValue::from(pid));
-    let http = reqwest::Client::builder()
+    let http = auth_core::http::client_builder()?
         .default_headers(headers)
-        .redirect(auth_core::http::redirect_policy())
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
         .build()

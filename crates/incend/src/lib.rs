@@ -65,6 +65,9 @@ mod models;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
+/// The client's session as a `reqwest_middleware` layer: [`Client::middleware`](auth_core::client::Core::middleware).
+#[cfg(feature = "middleware")]
+pub use auth_core::middleware::AuthMiddleware;
 pub use auth_core::{ApiKey, Error, ErrorKind, Result, SessionStats};
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, UserClient, UserClientBuilder};
 pub use error::{ApiError, ErrorExt, ErrorReason};

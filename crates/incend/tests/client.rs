@@ -299,7 +299,8 @@ async fn documented_error_messages_map_to_kinds() {
     assert!(!format!("{e} {e:?}").contains("not-a-client-key"));
 
     // Invalid request: what the server answers to a body it cannot use.
-    let raw = reqwest::Client::new()
+    let raw = auth_core::http::default_client()
+        .unwrap()
         .post(format!("{}/auth/init", env.sandbox.base_url()))
         .header("ipaas", API_KEY)
         .json(&serde_json::json!({"authType": "whatsapp", "whatsapp": MOBILE}))
@@ -586,7 +587,7 @@ async fn configuration_errors() {
 async fn the_sandbox_enforces_methods_and_the_base64_wire_form() {
     let env = env().await;
     let user = env.sign_in().await;
-    let http = reqwest::Client::new();
+    let http = auth_core::http::default_client().unwrap();
     let base = env.sandbox.base_url();
     // Wrong method: express has no such route.
     let r = http

@@ -406,13 +406,13 @@ mod tests {
         let schemes = schemes(&portal, AuthScheme::Raw, AuthScheme::Bearer);
         let auth = IntelePeerAuth {
             credentials: Credentials::static_token("tok-123"),
-            http: Http::with_client(reqwest::Client::new()),
+            http: Http::with_client(auth_core::http::default_client().unwrap()),
             authenticate_url: portal.join("/_rest/v4/authenticate").unwrap(),
             lifetime: DEFAULT_TOKEN_LIFETIME,
             schemes,
         };
         let set = auth.initial_tokens().unwrap();
-        let client = reqwest::Client::new();
+        let client = auth_core::http::default_client().unwrap();
         let header = |url: &str| {
             let mut req = client.get(url).build().unwrap();
             auth.authorize_request(&set, &mut req).unwrap();

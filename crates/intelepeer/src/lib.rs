@@ -49,6 +49,9 @@ mod models;
 pub mod sandbox;
 
 pub use auth::Credentials;
+/// The client's session as a `reqwest_middleware` layer: [`Client::middleware`](auth_core::client::Core::middleware).
+#[cfg(feature = "middleware")]
+pub use auth_core::middleware::AuthMiddleware;
 pub use auth_core::{
     AuthorizedRequest, Error, ErrorKind, Page, PageToken, Result, SessionStats,
     provider::{AuthScheme, PageInfo},

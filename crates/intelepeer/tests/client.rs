@@ -38,7 +38,7 @@ fn expiry(client: &Client) -> Expiry {
 /// The token the sandbox issued last, read from the authenticate answer the client got.
 async fn current_token(sandbox: &Sandbox) -> String {
     // Authenticate directly to learn a token value for leak assertions.
-    let http = reqwest::Client::new();
+    let http = auth_core::http::default_client().unwrap();
     let v: serde_json::Value = http
         .post(format!("{}/_rest/v4/authenticate", sandbox.base_url()))
         .header("accept", "application/json")
@@ -425,7 +425,7 @@ async fn rate_limits_and_server_errors_are_typed() {
 async fn sandbox_enforces_the_wire_rules() {
     let clock = ManualClock::new();
     let sandbox = start(&clock).await;
-    let http = reqwest::Client::new();
+    let http = auth_core::http::default_client().unwrap();
     let base = sandbox.base_url();
     // No Accept: application/json on authenticate.
     let r = http

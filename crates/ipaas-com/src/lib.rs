@@ -71,6 +71,9 @@ mod models;
 pub mod sandbox;
 
 pub use auth::{Credentials, RefreshForm};
+/// The client's session as a `reqwest_middleware` layer: [`Client::middleware`](auth_core::client::Core::middleware).
+#[cfg(feature = "middleware")]
+pub use auth_core::middleware::AuthMiddleware;
 pub use auth_core::reqwest::Method;
 pub use auth_core::{
     Error, ErrorKind, Page, PageToken, Result, SessionStats,

@@ -736,7 +736,7 @@ mod tests {
             credentials: Credentials::new("i", "s", "e", "p"),
             flow: LoginFlow::OAuthToken,
             refresh_flow: RefreshFlow::Form,
-            http: Http::with_client(reqwest::Client::new()),
+            http: Http::with_client(auth_core::http::default_client().unwrap()),
             base_url: Url::parse("https://api.iqm.com").unwrap(),
         };
         let set = TokenSet::new(AccessToken::new("tok"), Expiry::never())

@@ -75,6 +75,9 @@ pub mod sandbox;
 pub use auth::{
     ClientCredentials, Credentials, IAA_HOST_HEADER, LoginFlow, OwId, RefreshFlow, WORKSPACE_HEADER,
 };
+/// The client's session as a `reqwest_middleware` layer: [`Client::middleware`](auth_core::client::Core::middleware).
+#[cfg(feature = "middleware")]
+pub use auth_core::middleware::AuthMiddleware;
 pub use auth_core::{
     Error, ErrorKind, Expiry, Page, PageToken, RateLimiter, Result, SessionStats, TokenSet,
     provider::PageInfo,

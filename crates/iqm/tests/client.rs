@@ -372,7 +372,7 @@ async fn logout_revokes_and_the_next_call_logs_in_again() {
 #[tokio::test]
 async fn sandbox_enforces_the_wire_rules() {
     let (_clock, sandbox, client) = setup(600).await;
-    let http = reqwest::Client::new();
+    let http = auth_core::http::default_client().unwrap();
     let base = sandbox.base_url();
     // No Basic header on the token call.
     let r = http

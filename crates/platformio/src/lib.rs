@@ -50,6 +50,9 @@ mod models;
 pub mod sandbox;
 
 pub use auth::ServiceCredentials;
+/// The client's session as a `reqwest_middleware` layer: [`Client::middleware`](auth_core::client::Core::middleware).
+#[cfg(feature = "middleware")]
+pub use auth_core::middleware::AuthMiddleware;
 pub use auth_core::{Error, ErrorKind, Result, SessionStats};
 pub use client::{Client, ClientBuilder, Environment, RATE_LIMIT_PER_MINUTE};
 pub use error::{ApiError, ApiErrors, ErrorCase, ErrorExt};

@@ -733,7 +733,7 @@ async fn the_limiter_counts_per_endpoint_route() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_enforces_the_wire_rules() {
     let (_clock, sandbox, client) = setup(Duration::from_secs(3600)).await;
-    let http = reqwest::Client::new();
+    let http = auth_core::http::default_client().unwrap();
     let base = sandbox.base_url();
     let errors = |v: serde_json::Value| {
         v["errors"][0]["code"]

@@ -17,6 +17,8 @@ mod incend;
 mod intelepeer;
 mod ipaas_com;
 mod iqm;
+mod middleware;
 mod platformio;
 mod traces;
 mod transport;
+mod user_client;

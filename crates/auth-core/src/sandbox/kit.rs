@@ -678,7 +678,7 @@ mod tests {
     async fn a_stalled_request_is_held_alone() {
         let kit = Kit::start(Echo, Settings::new(Duration::from_secs(60)), &[]).await;
         kit.stall_next("token", Duration::from_millis(800)).await;
-        let http = reqwest::Client::new();
+        let http = crate::http::default_client().unwrap();
         let url = |p: &str| format!("{}{p}", kit.base_url());
         let start = Instant::now();
         let held = tokio::spawn({

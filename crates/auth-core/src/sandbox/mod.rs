@@ -31,7 +31,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! let kit = Kit::start(Tiny, Settings::new(std::time::Duration::from_secs(60)), &[]).await;
-//! let http = reqwest::Client::new();
+//! let http = auth_core::http::default_client().unwrap();
 //! let login: serde_json::Value = http.post(format!("{}/login", kit.base_url())).send().await.unwrap().json().await.unwrap();
 //! let token = login["token"].as_str().unwrap().to_owned();
 //! let me = || http.get(format!("{}/me", kit.base_url())).bearer_auth(&token).send();

@@ -17,7 +17,9 @@ async fn raw(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> (u16, String, String) {
-    let mut req = reqwest::Client::new().request(method, format!("{}{path}", sandbox.base_url()));
+    let mut req = auth_core::http::default_client()
+        .unwrap()
+        .request(method, format!("{}{path}", sandbox.base_url()));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }

@@ -850,7 +850,7 @@ async fn the_sandbox_answers_validate_against_the_spec() {
     let spec = load_spec();
     let sandbox = Sandbox::builder().clock(ManualClock::new()).start().await;
     let base = sandbox.base_url();
-    let http = reqwest::Client::new();
+    let http = auth_core::http::default_client().unwrap();
     let op = |id: &str| spec.ops.iter().find(|o| o.id == id).unwrap().clone();
     let mut checked = Vec::new();
     let mut answer = async |id: &str, req: reqwest::RequestBuilder| -> Value {
