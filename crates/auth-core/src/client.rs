@@ -627,8 +627,16 @@ impl Core {
     pub fn get_json<T: DeserializeOwned>(
         &self,
         path: &str,
-    ) -> impl Future<Output = Result<T, Error>> + use<T> {
-        self.request(Method::GET, path).send_json()
+    ) -> impl Future<Output = Result<T, Error>> + use<'_, T> {
+        use futures::TryFutureExt as _;
+        // Sent on this client's session as it is (no clone of it per call, as a request
+        // built with `request` holds).
+        let builder = self
+            .url(path)
+            .map(|u| self.session.http().request(Method::GET, u));
+        self.session
+            .send_with_secrets_or(builder, &[])
+            .and_then(crate::http::read_json)
     }
 
     /// The URL of `path` under the base URL.

@@ -2,7 +2,7 @@
 //! request pipeline (one precise 401 retry) that every vendor crate uses.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -345,7 +345,9 @@ struct Counters {
     expired_on_arrival: AtomicU64,
     unauthorized: AtomicU64,
     recovered_401: AtomicU64,
-    requests: AtomicU64,
+    /// Bumped by every authorized request on every thread: striped, so that threads do
+    /// not write one cache line back and forth.
+    requests: Striped,
     store_loaded: AtomicU64,
     store_fallbacks: AtomicU64,
     store_unpublished: AtomicU64,
@@ -353,6 +355,38 @@ struct Counters {
 
 fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A counter in cache-line-sized stripes, one per thread (modulo [`Striped::STRIPES`]):
+/// an increment writes only its thread's line; a read sums them.
+#[derive(Default)]
+struct Striped([Stripe; Striped::STRIPES]);
+
+#[derive(Default)]
+#[repr(align(128))]
+struct Stripe(AtomicU64);
+
+impl Striped {
+    const STRIPES: usize = 8;
+
+    fn bump(&self) {
+        use std::cell::Cell;
+        thread_local! {
+            static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+        }
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let i = STRIPE.with(|s| {
+            if s.get() == usize::MAX {
+                s.set(NEXT.fetch_add(1, Ordering::Relaxed) % Self::STRIPES);
+            }
+            s.get()
+        });
+        self.0[i].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn load(&self) -> u64 {
+        self.0.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+    }
 }
 
 type RenewalResult = Result<Arc<Lease>, Error>;
@@ -734,7 +768,7 @@ impl Session {
                 .filter(|s| *s != NO_SKEW),
             unauthorized: l(&c.unauthorized),
             recovered_401: l(&c.recovered_401),
-            requests: l(&c.requests),
+            requests: c.requests.load(),
             store_loaded: l(&c.store_loaded),
             store_fallbacks: l(&c.store_fallbacks),
             store_unpublished: l(&c.store_unpublished),
@@ -963,8 +997,18 @@ impl Session {
         request: RequestBuilder,
         secrets: &'a [&'a SecretString],
     ) -> impl Future<Output = Result<Response, Error>> + Send + 'a {
+        self.send_with_secrets_or(Ok(request), secrets)
+    }
+
+    /// [`send_with_secrets`](Self::send_with_secrets) of a request that may have failed to
+    /// be made (a bad URL): its error is the call's.
+    pub(crate) fn send_with_secrets_or<'a>(
+        &'a self,
+        request: Result<RequestBuilder, Error>,
+        secrets: &'a [&'a SecretString],
+    ) -> impl Future<Output = Result<Response, Error>> + Send + 'a {
         use futures::future::Either;
-        match self.prepare(request) {
+        match request.and_then(|r| self.prepare(r)) {
             Ok((request, replay)) => Either::Left(call(self, request, replay, secrets)),
             Err(e) => Either::Right(std::future::ready(Err(e))),
         }
@@ -1069,7 +1113,7 @@ impl Session {
         self.inner
             .provider
             .authorize_request(&lease.tokens, request)?;
-        bump(&self.inner.counters.requests);
+        self.inner.counters.requests.bump();
         Ok(())
     }
 
