@@ -100,10 +100,18 @@ fn ci() -> Result<(), String> {
             "warnings",
         ]),
     )?;
-    run(
-        "test",
-        cargo().args(["test", "--workspace", "--all-features"]),
-    )?;
+    {
+        // The Redis store's tests need a real redis-server: the one REDIS_URL names, else one
+        // started here (stopped when the tests end) by .ci/redis.sh, which installs it from
+        // the system packages when missing.
+        let redis = TestRedis::start()?;
+        let mut test = cargo();
+        test.args(["test", "--workspace", "--all-features"]);
+        if let Some(redis) = &redis {
+            test.envs(redis.env.iter().map(|(k, v)| (k, v)));
+        }
+        run("test", &mut test)?;
+    }
     readme()?;
     run(
         "doc",
@@ -112,6 +120,49 @@ fn ci() -> Result<(), String> {
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     footprint()
+}
+
+/// A redis-server `.ci/redis.sh` started for the tests; stopped when dropped.
+struct TestRedis {
+    env: Vec<(String, String)>,
+}
+
+impl TestRedis {
+    /// `None` when `REDIS_URL` already names one.
+    fn start() -> Result<Option<TestRedis>, String> {
+        if std::env::var_os("REDIS_URL").is_some() {
+            return Ok(None);
+        }
+        eprintln!("==> redis-server for the Redis store's tests (.ci/redis.sh start)");
+        let out = Command::new("bash")
+            .args([".ci/redis.sh", "start"])
+            .current_dir(workspace_root())
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| format!(".ci/redis.sh: could not start: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                ".ci/redis.sh start failed ({}): the Redis store's tests need a redis-server \
+                 (set REDIS_URL to use your own)",
+                out.status
+            ));
+        }
+        let env = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Ok(Some(TestRedis { env }))
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .args([".ci/redis.sh", "stop"])
+            .current_dir(workspace_root())
+            .status();
+    }
 }
 
 /// The top-level README's sandbox example, in a fresh crate whose manifest holds exactly the
