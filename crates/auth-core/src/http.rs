@@ -293,8 +293,11 @@ impl Http {
                 }
                 // Boxed: the rare paths should not make every call's future larger.
                 (Err(e), _) => async move { Err(e) }.boxed(),
-                (Ok(()), Some(_)) => async move {
-                    self.limit(&request).await?;
+                // Already boxed as a whole: the wait is awaited in place, not through `limit`.
+                (Ok(()), Some(limiter)) => async move {
+                    limiter
+                        .acquire(request.method(), request.url().path())
+                        .await?;
                     self.inner
                         .client
                         .execute(request)

@@ -575,12 +575,8 @@ impl ApiRequest {
 
     /// Send and return the successful response (status 2xx); errors are typed.
     pub fn send(self) -> impl Future<Output = Result<Response>> + Send + 'static {
-        use futures::future::Either;
         // Built now: the future then holds only the session's call.
-        match self.authorized() {
-            Ok(request) => Either::Left(request.send()),
-            Err(e) => Either::Right(std::future::ready(Err(e))),
-        }
+        self.authorized().send()
     }
 
     /// Send and decode the JSON answer.
@@ -589,14 +585,19 @@ impl ApiRequest {
         self.send().and_then(read_json)
     }
 
-    /// The authorized request this one describes.
-    fn authorized(self) -> Result<AuthorizedRequest> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        let mut url = self
-            .client
-            .api_url(&self.api, &self.version, &self.endpoint)?;
+    /// The authorized request this one describes; one that cannot be made carries its
+    /// error, which `send` returns without sending.
+    fn authorized(self) -> AuthorizedRequest {
+        let url = match self.error {
+            Some(e) => Err(e),
+            None => self
+                .client
+                .api_url(&self.api, &self.version, &self.endpoint),
+        };
+        let mut url = match url {
+            Ok(url) => url,
+            Err(e) => return AuthorizedRequest::new(self.client.session().clone(), Err(e)),
+        };
         if !self.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&self.query);
         }
@@ -605,7 +606,7 @@ impl ApiRequest {
             request =
                 request.map_builder(|b| b.header(CONTENT_TYPE, "application/json").body(bytes));
         }
-        Ok(request)
+        request
     }
 }
 
