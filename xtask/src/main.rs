@@ -176,8 +176,9 @@ fn readme() -> Result<(), String> {
     let dir = root.join("target").join("readme-crate");
     std::fs::create_dir_all(dir.join("tests")).map_err(|e| e.to_string())?;
     let manifest = format!(
-        "[package]\nname = \"readme-check\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[workspace]\n\n{}",
-        path_dependencies(&toml, &root)
+        "[package]\nname = \"readme-check\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[workspace]\n\n{}\n{}",
+        path_dependencies(&toml, &root),
+        dev_profile(&root)?
     );
     std::fs::write(dir.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("tests").join("readme.rs"), example).map_err(|e| e.to_string())?;
@@ -194,6 +195,29 @@ fn readme() -> Result<(), String> {
             .arg(dir.join("Cargo.toml"))
             .env("CARGO_TARGET_DIR", target),
     )
+}
+
+/// The workspace's `[profile.dev...]` sections, for a crate built as its own workspace in the
+/// same target dir: without them its dependencies are built again, with full debug info (a
+/// second copy of the tree on disk, which a small CI disk does not hold).
+fn dev_profile(root: &std::path::Path) -> Result<String, String> {
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))
+        .map_err(|e| format!("Cargo.toml: {e}"))?;
+    let mut out = String::new();
+    let mut keep = false;
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            keep = line.starts_with("[profile.dev");
+        }
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if out.is_empty() {
+        return Err("Cargo.toml has no [profile.dev] section".into());
+    }
+    Ok(out)
 }
 
 /// The README's dependency block (after "## Depending on one vendor") and its sandbox
