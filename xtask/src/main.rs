@@ -201,8 +201,8 @@ fn readme() -> Result<(), String> {
 /// same target dir: without them its dependencies are built again, with full debug info (a
 /// second copy of the tree on disk, which a small CI disk does not hold).
 fn dev_profile(root: &std::path::Path) -> Result<String, String> {
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))
-        .map_err(|e| format!("Cargo.toml: {e}"))?;
+    let manifest =
+        std::fs::read_to_string(root.join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
     let mut out = String::new();
     let mut keep = false;
     for line in manifest.lines() {
