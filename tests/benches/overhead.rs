@@ -221,6 +221,12 @@ mod server {
         gets: AtomicU64,
         open: AtomicU64,
         delay_ms: AtomicU64,
+        /// The head (request line and headers) of the last `GET` that was not a control
+        /// request: what `/__last_get` answers.
+        last_get: std::sync::Mutex<String>,
+        /// Whether GETs are recorded (`/__record/1`), only while the bench sets up its
+        /// callers, so the measured runs take no lock.
+        record: std::sync::atomic::AtomicBool,
     }
 
     pub(super) fn main() {
@@ -324,11 +330,18 @@ mod server {
                 }
             }
             let control;
-            let answer: &[u8] = if let Some(ms) = path.strip_prefix("/__delay/") {
+            let answer: &[u8] = if let Some(on) = path.strip_prefix("/__record/") {
+                state.record.store(on == "1", Ordering::Relaxed);
+                control = response("{}");
+                &control
+            } else if let Some(ms) = path.strip_prefix("/__delay/") {
                 state
                     .delay_ms
                     .store(ms.parse().unwrap_or(0), Ordering::Relaxed);
                 control = response("{}");
+                &control
+            } else if path == "/__last_get" {
+                control = response(&state.last_get.lock().expect("not poisoned"));
                 &control
             } else if path == "/__stats" {
                 control = response(&format!(
@@ -351,6 +364,9 @@ mod server {
                 }
             } else {
                 state.gets.fetch_add(1, Ordering::Relaxed);
+                if state.record.load(Ordering::Relaxed) {
+                    *state.last_get.lock().expect("not poisoned") = head;
+                }
                 &get
             };
             if stream.write_all(answer).await.is_err() || path.starts_with("/__") {
@@ -365,7 +381,9 @@ mod server {
 
 // ---- the calls compared --------------------------------------------------------------------
 
-type CallFuture = Pin<Box<dyn Future<Output = Result<Value, String>> + Send>>;
+/// A call's future, borrowing its caller: each task holds its own caller, as a service holds
+/// its client, so no call clones a client (a refcount bump shared by every task).
+type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, String>> + Send + 'a>>;
 
 /// One way of making the call: raw, or a vendor's generic call.
 #[derive(Clone)]
@@ -374,6 +392,14 @@ enum Caller {
         client: reqwest::Client,
         url: Arc<str>,
         auth: HeaderValue,
+    },
+    /// Raw `reqwest` sending the very request a vendor's call sends: the same URL and the
+    /// same headers, in the same order (read off the server), so that what the vendor's
+    /// protocol asks for (IQM's `X-IAA-OW-ID`, a longer JWT) costs both sides alike.
+    RawSame {
+        client: reqwest::Client,
+        url: Arc<str>,
+        headers: Arc<[(reqwest::header::HeaderName, HeaderValue)]>,
     },
     IqmJson(iqm::Client),
     IqmData(iqm::Client),
@@ -387,10 +413,9 @@ enum Caller {
 const PATH: &str = "/api/v3/campaigns/bench";
 
 impl Caller {
-    fn call(&self) -> CallFuture {
-        let c = self.clone();
+    fn call(&self) -> CallFuture<'_> {
         Box::pin(async move {
-            let v = match &c {
+            let v = match self {
                 Caller::Raw { client, url, auth } => {
                     let resp = client
                         .get(&**url)
@@ -398,6 +423,21 @@ impl Caller {
                         .send()
                         .await
                         .map_err(|e| e.to_string())?;
+                    if !resp.status().is_success() {
+                        return Err(format!("status {}", resp.status()));
+                    }
+                    resp.json::<Value>().await.map_err(|e| e.to_string())?
+                }
+                Caller::RawSame {
+                    client,
+                    url,
+                    headers,
+                } => {
+                    let mut request = client.get(&**url);
+                    for (name, value) in headers.iter() {
+                        request = request.header(name.clone(), value.clone());
+                    }
+                    let resp = request.send().await.map_err(|e| e.to_string())?;
                     if !resp.status().is_success() {
                         return Err(format!("status {}", resp.status()));
                     }
@@ -554,40 +594,141 @@ fn vendor_calls(server: &Server, plan: &Plan) {
         }
         let _ = run(&callers[0].1, 64, 32).await;
         let (raw, vendors) = callers.split_first().expect("raw first");
+        let bare = same_request(server, &client, None).await;
         println!();
         println!(
             "vendor generic call vs raw reqwest: throughput ratio, and the client CPU per call"
         );
-        println!("(all threads of this process) of raw and its excess in the vendor's call, in us");
         println!(
-            "{:<30} {:>7} {:>7}   {:>9} {:>9}   {:>10} {:>10}",
-            "call", "c=1", "c=32", "raw c=1", "raw c=32", "extra c=1", "extra c=32"
+            "(all threads of this process) of raw and its excess in the vendor's call, in us."
         );
+        println!(
+            "\"same\": against raw reqwest sending the vendor's very request (URL and headers)"
+        );
+        println!(
+            "{:<30} {:>7} {:>7}   {:>7} {:>7}   {:>9} {:>9}   {:>10} {:>10}",
+            "call",
+            "c=1",
+            "c=32",
+            "same 1",
+            "same 32",
+            "raw c=1",
+            "raw c=32",
+            "extra c=1",
+            "extra c=32"
+        );
+        let mut requests = Vec::new();
         for (name, vendor) in vendors {
+            let same = same_request(server, &client, Some((vendor, &bare))).await;
+            if let Caller::RawSame { url, headers, .. } = &same {
+                let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+                let path = url.trim_start_matches(server.base.as_str());
+                requests.push(format!("  {name}: GET {path} with {}", names.join(", ")));
+            }
             let mut cells = Vec::new();
             for (concurrency, calls) in [(1, plan.calls_c1), (32, plan.calls_c32)] {
                 let mut ratios = Vec::new();
+                let mut same_ratios = Vec::new();
                 let mut raw_cpu = Vec::new();
                 let mut extra_cpu = Vec::new();
                 for _ in 0..plan.short_rounds {
+                    // A C B B C A: raw, same request, vendor.
                     let a1 = run(&raw.1, calls, concurrency).await;
+                    let c1 = run(&same, calls, concurrency).await;
                     let b1 = run(vendor, calls, concurrency).await;
                     let b2 = run(vendor, calls, concurrency).await;
+                    let c2 = run(&same, calls, concurrency).await;
                     let a2 = run(&raw.1, calls, concurrency).await;
                     ratios.push((b1.0 + b2.0) / (a1.0 + a2.0));
+                    same_ratios.push((b1.0 + b2.0) / (c1.0 + c2.0));
                     raw_cpu.push((a1.1 + a2.1) / 2.0);
                     extra_cpu.push((b1.1 + b2.1 - a1.1 - a2.1) / 2.0);
                 }
-                cells.push((median(ratios), median(raw_cpu), median(extra_cpu)));
+                cells.push((
+                    median(ratios),
+                    median(same_ratios),
+                    median(raw_cpu),
+                    median(extra_cpu),
+                ));
             }
             println!(
-                "{:<30} {:>7.3} {:>7.3}   {:>9.1} {:>9.1}   {:>+10.2} {:>+10.2}",
-                name, cells[0].0, cells[1].0, cells[0].1, cells[1].1, cells[0].2, cells[1].2
+                "{:<30} {:>7.3} {:>7.3}   {:>7.3} {:>7.3}   {:>9.1} {:>9.1}   {:>+10.2} {:>+10.2}",
+                name,
+                cells[0].0,
+                cells[1].0,
+                cells[0].1,
+                cells[1].1,
+                cells[0].2,
+                cells[1].2,
+                cells[0].3,
+                cells[1].3
             );
         }
         println!("goal: >= 0.98 at c=1 and c=32");
+        println!("the requests (headers beyond reqwest's own; raw sends authorization):");
+        for line in &requests {
+            println!("{line}");
+        }
         println!("{}", future_sizes(&callers));
     });
+}
+
+/// Raw `reqwest` sending the request `vendor` sends, headers read off the server: its
+/// request line and every header it sends beyond those reqwest adds by itself (`bare`, a
+/// `RawSame` with no headers, shows those). Checked: the two requests' heads are the same
+/// bytes. With `None`, that bare caller.
+async fn same_request(
+    server: &Server,
+    client: &reqwest::Client,
+    vendor: Option<(&Caller, &Caller)>,
+) -> Caller {
+    let last = |caller: Caller| async move {
+        caller.call().await.expect("a setup call");
+        server.control("/__last_get")
+    };
+    let base = server.base.clone();
+    server.control("/__record/1");
+    let caller = match vendor {
+        None => Caller::RawSame {
+            client: client.clone(),
+            url: format!("{base}{PATH}").into(),
+            headers: Arc::from([]),
+        },
+        Some((vendor, bare)) => {
+            let defaults = last(bare.clone()).await;
+            let defaults: Vec<&str> = defaults.lines().skip(1).collect();
+            let head = last(vendor.clone()).await;
+            let mut lines = head.lines();
+            let path = lines
+                .next()
+                .and_then(|l| l.split(' ').nth(1))
+                .expect("a request line")
+                .to_owned();
+            let headers: Vec<_> = lines
+                .filter(|l| !l.is_empty() && !defaults.contains(l))
+                .map(|l| {
+                    let (name, value) = l.split_once(": ").expect("a header line");
+                    (
+                        reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                        HeaderValue::from_str(value).expect("value"),
+                    )
+                })
+                .collect();
+            let same = Caller::RawSame {
+                client: client.clone(),
+                url: format!("{base}{path}").into(),
+                headers: headers.into(),
+            };
+            assert_eq!(
+                last(same.clone()).await,
+                head,
+                "the same-request caller sends other bytes than the vendor"
+            );
+            same
+        }
+    };
+    server.control("/__record/0");
+    caller
 }
 
 /// The size of each vendor call's future (what every call writes and moves before its
@@ -598,7 +739,7 @@ fn future_sizes(callers: &[(&'static str, Caller)]) -> String {
         .iter()
         .filter_map(|(name, caller)| {
             let size = match caller {
-                Caller::Raw { .. } => return None,
+                Caller::Raw { .. } | Caller::RawSame { .. } => return None,
                 Caller::IqmJson(c) => size_of_val(&c.get_json::<Value>(PATH)),
                 Caller::IqmData(c) => size_of_val(&c.get_data::<Value>(PATH)),
                 Caller::Ipaas(c) => size_of_val(&c.get_json::<Value>("products", "Product/200001")),
