@@ -80,6 +80,14 @@ fn main() {
     {
         plan.short_rounds = n;
     }
+    // Calls per run at c=1 and c=32 (`BENCH_CALLS1`, `BENCH_CALLS32`).
+    let env_n = |name: &str| std::env::var(name).ok().and_then(|n| n.parse().ok());
+    if let Some(n) = env_n("BENCH_CALLS1") {
+        plan.calls_c1 = n;
+    }
+    if let Some(n) = env_n("BENCH_CALLS32") {
+        plan.calls_c32 = n;
+    }
     println!(
         "overhead bench ({} mode): medians of {} rounds (storm: {}), each A B B A",
         if quick { "quick" } else { "full" },
@@ -115,8 +123,9 @@ impl Plan {
     const FULL: Plan = Plan {
         rounds: 5,
         short_rounds: 31,
-        calls_c1: 300,
-        calls_c32: 1_280,
+        // Runs of about 0.1 s at c=1 and 0.2 s at c=32: shorter ones swing with the machine.
+        calls_c1: 2_000,
+        calls_c32: 8_000,
         hot_calls: 400_000,
         storm_callers: 10_000,
     };
@@ -565,6 +574,19 @@ async fn run(caller: &Caller, calls: usize, concurrency: usize) -> (f64, f64) {
     (n / elapsed, cpu_us / n)
 }
 
+/// Slices per round of the vendor calls (see `vendor_calls`).
+const SLICES: usize = 10;
+
+/// The `q` quantile of `v` (nearest rank).
+fn quantile(v: &[f64], q: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n => v[((n - 1) as f64 * q).round() as usize],
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -618,7 +640,12 @@ fn vendor_calls(server: &Server, plan: &Plan) {
             "extra c=32"
         );
         let mut requests = Vec::new();
-        for (name, vendor) in vendors {
+        let mut spread = Vec::new();
+        // `BENCH_VENDORS=iqm,incend` measures only the calls whose names contain one of them.
+        let wanted = std::env::var("BENCH_VENDORS").unwrap_or_default();
+        let wanted =
+            |name: &str| wanted.is_empty() || wanted.split(',').any(|w| name.contains(w.trim()));
+        for (name, vendor) in vendors.iter().filter(|(name, _)| wanted(name)) {
             let same = same_request(server, &client, Some((vendor, &bare))).await;
             if let Caller::RawSame { url, headers, .. } = &same {
                 let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
@@ -626,24 +653,37 @@ fn vendor_calls(server: &Server, plan: &Plan) {
                 requests.push(format!("  {name}: GET {path} with {}", names.join(", ")));
             }
             let mut cells = Vec::new();
+            let mut spreads = Vec::new();
             for (concurrency, calls) in [(1, plan.calls_c1), (32, plan.calls_c32)] {
                 let mut ratios = Vec::new();
                 let mut same_ratios = Vec::new();
                 let mut raw_cpu = Vec::new();
                 let mut extra_cpu = Vec::new();
+                // A round's calls are made in short slices, A C B B C A each (raw, same
+                // request, vendor), so that what the machine does meanwhile falls on all
+                // three alike; the round's ratio is of the slices' summed times.
+                let slice = (calls / SLICES).max(concurrency);
                 for _ in 0..plan.short_rounds {
-                    // A C B B C A: raw, same request, vendor.
-                    let a1 = run(&raw.1, calls, concurrency).await;
-                    let c1 = run(&same, calls, concurrency).await;
-                    let b1 = run(vendor, calls, concurrency).await;
-                    let b2 = run(vendor, calls, concurrency).await;
-                    let c2 = run(&same, calls, concurrency).await;
-                    let a2 = run(&raw.1, calls, concurrency).await;
-                    ratios.push((b1.0 + b2.0) / (a1.0 + a2.0));
-                    same_ratios.push((b1.0 + b2.0) / (c1.0 + c2.0));
-                    raw_cpu.push((a1.1 + a2.1) / 2.0);
-                    extra_cpu.push((b1.1 + b2.1 - a1.1 - a2.1) / 2.0);
+                    let mut time = [0.0f64; 3];
+                    let mut cpu = [0.0f64; 3];
+                    for _ in 0..SLICES {
+                        for (i, caller) in [0, 1, 2, 2, 1, 0]
+                            .into_iter()
+                            .map(|i| (i, [&raw.1, &same, vendor][i]))
+                        {
+                            let (per_s, cpu_us) = run(caller, slice, concurrency).await;
+                            time[i] += slice as f64 / per_s;
+                            cpu[i] += cpu_us;
+                        }
+                    }
+                    ratios.push(time[0] / time[2]);
+                    same_ratios.push(time[1] / time[2]);
+                    let per = (2 * SLICES) as f64;
+                    raw_cpu.push(cpu[0] / per);
+                    extra_cpu.push((cpu[2] - cpu[0]) / per);
                 }
+                let (q1, q3) = (quantile(&ratios, 0.25), quantile(&ratios, 0.75));
+                spreads.push(format!("c={concurrency} {q1:.3}..{q3:.3}"));
                 cells.push((
                     median(ratios),
                     median(same_ratios),
@@ -663,8 +703,13 @@ fn vendor_calls(server: &Server, plan: &Plan) {
                 cells[0].3,
                 cells[1].3
             );
+            spread.push(format!("  {name}: {}", spreads.join(", ")));
         }
         println!("goal: >= 0.98 at c=1 and c=32");
+        println!("the middle half of the rounds' ratios to raw (quartiles 1 to 3):");
+        for line in &spread {
+            println!("{line}");
+        }
         println!("the requests (headers beyond reqwest's own; raw sends authorization):");
         for line in &requests {
             println!("{line}");
@@ -1047,10 +1092,22 @@ fn callgrind(server: &Server, case: &str, calls: u64) {
         }
         _ => {}
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    // `BENCH_CONCURRENCY=n`: the calls made by n tasks on two worker threads (valgrind runs
+    // one thread at a time, but the tasks interleave at their awaits as they do unmeasured).
+    let concurrency: usize = std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let rt = match concurrency {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+    }
+    .expect("runtime");
     rt.block_on(async {
         let client = auth_core::http::default_client().expect("client");
         let name = match case {
@@ -1068,6 +1125,12 @@ fn callgrind(server: &Server, case: &str, calls: u64) {
             .find(|(n, _)| *n == name)
             .map(|(_, c)| c)
             .expect("case");
+        if concurrency > 1 {
+            // Warm-up: every task's connection opened.
+            let _ = run(&caller, 4 * concurrency, concurrency).await;
+            let _ = run(&caller, calls as usize, concurrency).await;
+            return;
+        }
         for _ in 0..20 {
             caller.call().await.expect("warm-up");
         }

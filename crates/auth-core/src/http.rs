@@ -278,13 +278,14 @@ impl Http {
     /// could not be built).
     ///
     /// Not an `async fn`: the request moves into reqwest's send at once, so the future
-    /// holds no copy of it (an authorized call awaits this on every request).
+    /// holds no copy of it (an authorized call awaits this on every request), and the future
+    /// borrows nothing: it may be made before the call that awaits it is.
     pub fn send_raw(
         &self,
         request: Request,
-    ) -> impl Future<Output = Result<Response, Error>> + Send + '_ {
+    ) -> impl Future<Output = Result<Response, Error>> + Send + use<> {
         use futures::future::{BoxFuture, Either, FutureExt as _, TryFutureExt as _};
-        let slow: BoxFuture<'_, Result<Response, Error>> =
+        let slow: BoxFuture<'static, Result<Response, Error>> =
             match (ensure_secure(request.url()), &self.inner.limiter) {
                 (Ok(()), None) => {
                     return Either::Left(
@@ -294,22 +295,22 @@ impl Http {
                 // Boxed: the rare paths should not make every call's future larger.
                 (Err(e), _) => async move { Err(e) }.boxed(),
                 // Already boxed as a whole: the wait is awaited in place, not through `limit`.
-                (Ok(()), Some(limiter)) => async move {
-                    limiter
-                        .acquire(request.method(), request.url().path())
-                        .await?;
-                    self.inner
-                        .client
-                        .execute(request)
-                        .await
-                        .map_err(transport_error)
+                (Ok(()), Some(limiter)) => {
+                    let (limiter, client) = (limiter.clone(), self.inner.client.clone());
+                    async move {
+                        limiter
+                            .acquire(request.method(), request.url().path())
+                            .await?;
+                        client.execute(request).await.map_err(transport_error)
+                    }
+                    .boxed()
                 }
-                .boxed(),
             };
         Either::Right(slow)
     }
 
     /// Wait for the client-side rate limiter, if any, to admit `request`.
+    #[cfg(feature = "middleware")]
     pub(crate) async fn limit(&self, request: &Request) -> Result<(), Error> {
         if let Some(limiter) = &self.inner.limiter {
             // Boxed: a call without a limiter should not carry the wait's state.

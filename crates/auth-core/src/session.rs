@@ -395,6 +395,11 @@ type Flight = Shared<BoxFuture<'static, RenewalResult>>;
 struct Inner {
     /// The cached lease and the clock the hot path reads, side by side.
     current: ArcSwapOption<Lease>,
+    /// The last [`RETIRED`] leases replaced in `current`, newest last: an authorized call
+    /// holds only its lease's generation across the send (a held `arc_swap` guard takes one
+    /// of a thread's few slots, and past them every load bumps the lease's shared count),
+    /// and finds the tokens it sent here when an error body must be scrubbed of them.
+    retired: Mutex<std::collections::VecDeque<Arc<Lease>>>,
     /// `http`'s clock, kept here so that reading it takes no further pointer.
     clock: SharedClock,
     provider: Arc<dyn TokenProvider>,
@@ -561,6 +566,7 @@ impl Session {
         Session {
             inner: Arc::new(Inner {
                 current: ArcSwapOption::empty(),
+                retired: Mutex::new(std::collections::VecDeque::with_capacity(RETIRED)),
                 clock: http.clock().clone(),
                 provider,
                 http,
@@ -796,7 +802,7 @@ impl Session {
         // Under the flight lock: a renewal finishing now either sees this token or is
         // already installed, never overwrites it after checking.
         let _slot = lock(&self.inner.flight);
-        self.inner.current.store(Some(lease.clone()));
+        self.inner.install(Some(lease.clone()));
         self.inner.reset_backoff();
         self.inner.expired_in_a_row.store(0, Ordering::Release);
         lease
@@ -808,7 +814,7 @@ impl Session {
     pub fn clear(&self) {
         let mut slot = lock(&self.inner.flight);
         self.inner.sign_outs.fetch_add(1, Ordering::AcqRel);
-        self.inner.current.store(None);
+        self.inner.install(None);
         self.inner.reset_backoff();
         self.inner.expired_in_a_row.store(0, Ordering::Release);
         // Callers from now on start a renewal of their own rather than join the old one.
@@ -832,16 +838,25 @@ impl Session {
     /// read, without writing anything shared: the [`LeaseGuard`] borrows the cached lease
     /// rather than bumping its reference count, so calls on many threads do not contend.
     pub async fn token(&self) -> Result<LeaseGuard, Error> {
-        let now = self.inner.clock.now();
-        let current = self.inner.current.load();
-        if current.as_ref().is_some_and(|l| l.fresh(now)) {
-            return Ok(LeaseGuard(current));
+        if let Some(lease) = self.fresh_now() {
+            return Ok(lease);
         }
-        drop(current);
         // Boxed: waiting for a renewal is a large future, and every call would carry it.
         Box::pin(self.token_waiting(None))
             .await
             .map(LeaseGuard::owned)
+    }
+
+    /// The cached lease if it is fresh (before its renewal moment): [`token`](Self::token)'s
+    /// fast path, which needs no await.
+    #[inline]
+    fn fresh_now(&self) -> Option<LeaseGuard> {
+        let now = self.inner.clock.now();
+        let current = self.inner.current.load();
+        current
+            .as_ref()
+            .is_some_and(|l| l.fresh(now))
+            .then(|| LeaseGuard(current))
     }
 
     /// [`token`](Self::token), waiting at most `max_wait` for a renewal (instead of the
@@ -1035,12 +1050,13 @@ impl Session {
     async fn after_401(
         &self,
         resp: Response,
-        lease: LeaseGuard,
+        generation: u64,
+        lease: Option<Arc<Lease>>,
         replay: Option<Replay>,
         secrets: &[&SecretString],
     ) -> Result<Response, Error> {
         bump(&self.inner.counters.unauthorized);
-        let err = self.error_of(resp, &lease, secrets).await;
+        let err = self.error_sent_on(resp, lease.as_deref(), secrets).await;
         // Not every 401 is the token's fault (a wrong end-user password on a login endpoint
         // is one too): the provider decides, from the parsed vendor error.
         let vendor = self.inner.provider.name();
@@ -1052,7 +1068,7 @@ impl Session {
             trace::unauthorized(vendor, false, None);
             return Err(err);
         };
-        self.invalidate(lease.generation);
+        self.invalidate(generation);
         let out = async {
             let fresh = self.token().await?;
             let resp = self.attempt(replay.into_request(), &fresh)?.await?;
@@ -1099,7 +1115,7 @@ impl Session {
         &self,
         mut request: reqwest::Request,
         lease: &Lease,
-    ) -> Result<impl Future<Output = Result<Response, Error>> + Send + '_, Error> {
+    ) -> Result<impl Future<Output = Result<Response, Error>> + Send + use<>, Error> {
         self.authorize(lease, &mut request)?;
         Ok(self.inner.http.send_raw(request))
     }
@@ -1170,6 +1186,28 @@ impl Session {
         Err(Box::pin(self.error_of(resp, lease, secrets)).await)
     }
 
+    /// [`error_of`](Self::error_of) for a call sent on `lease`, if the session still has it;
+    /// without it the tokens the call sent are unknown, so the answer's body is not read
+    /// (the error keeps its status and headers). That takes more than [`RETIRED`]
+    /// renewals during one call.
+    async fn error_sent_on(
+        &self,
+        resp: Response,
+        lease: Option<&Lease>,
+        secrets: &[&SecretString],
+    ) -> Error {
+        match lease {
+            Some(lease) => self.error_of(resp, lease, secrets).await,
+            None => {
+                let mut all = secrets.to_vec();
+                all.extend(self.inner.provider.secrets());
+                self.inner
+                    .http
+                    .error_of(resp.status(), resp.headers(), b"", &all)
+            }
+        }
+    }
+
     /// The error of a non-success answer on an authorized call, scrubbed of the call's
     /// secrets, the lease's tokens and the provider's credentials.
     async fn error_of(&self, resp: Response, lease: &Lease, secrets: &[&SecretString]) -> Error {
@@ -1217,22 +1255,61 @@ where
     B: std::borrow::Borrow<Session> + Send + Sync + 'a,
     S: CallSecrets + 'a,
 {
+    // With a fresh token the request is authorized and handed to the transport now, so
+    // this future holds the transport's small one and not the request.
+    let mut start = session.borrow().start(None, request);
     async move {
         let this: &Session = session.borrow();
-        let lease = this.token().await?;
-        let sending = this.attempt(request, &lease)?;
+        let (lease, sending) = loop {
+            match start {
+                Start::Sending(lease, sending) => break (lease, sending),
+                Start::Failed(e) => return Err(e),
+                // With the lease given, `start` sends.
+                Start::Waiting(request) => start = this.start(Some(this.token().await?), *request),
+            }
+        };
+        // Only the generation is held across the send, not the lease (see `Inner::retired`).
+        let generation = lease.generation;
+        drop(lease);
         let resp = sending.await?;
         if resp.status().is_success() {
             return Ok(resp);
         }
         let secrets = secrets.refs();
+        let lease = this.inner.lease_of(generation);
         if resp.status() != StatusCode::UNAUTHORIZED {
             // Boxed: reading and parsing an error body is a large future most calls never
             // need.
-            return Err(Box::pin(this.error_of(resp, &lease, &secrets)).await);
+            return Err(Box::pin(this.error_sent_on(resp, lease.as_deref(), &secrets)).await);
         }
         // Boxed: the retry's states would make every call's future several times larger.
-        Box::pin(this.after_401(resp, lease, replay, &secrets)).await
+        Box::pin(this.after_401(resp, generation, lease, replay, &secrets)).await
+    }
+}
+
+/// How an authorized call begins: sent on a lease, or waiting for a token first.
+enum Start<F> {
+    Sending(LeaseGuard, F),
+    /// No fresh token: the request waits (boxed, as this path is rare) for one.
+    Waiting(Box<reqwest::Request>),
+    Failed(Error),
+}
+
+impl Session {
+    /// Authorize `request` with `lease`, or with the cached lease if it is fresh, and hand it
+    /// to the transport; without either it waits. Given a lease, it never waits.
+    fn start(
+        &self,
+        lease: Option<LeaseGuard>,
+        request: reqwest::Request,
+    ) -> Start<impl Future<Output = Result<Response, Error>> + Send + use<>> {
+        let Some(lease) = lease.or_else(|| self.fresh_now()) else {
+            return Start::Waiting(Box::new(request));
+        };
+        match self.attempt(request, &lease) {
+            Ok(sending) => Start::Sending(lease, sending),
+            Err(e) => Start::Failed(e),
+        }
     }
 }
 
@@ -1252,7 +1329,41 @@ fn lease_secrets<'a>(
     all
 }
 
+/// How many replaced leases a session keeps for scrubbing the errors of calls that were
+/// sent on them (see `Inner::retired`).
+const RETIRED: usize = 4;
+
 impl Inner {
+    /// Make `lease` the current one; the one it replaces is kept among the retired.
+    fn install(&self, lease: Option<Arc<Lease>>) {
+        if let Some(old) = self.current.swap(lease) {
+            let mut retired = self
+                .retired
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if retired.len() == RETIRED {
+                retired.pop_front();
+            }
+            retired.push_back(old);
+        }
+    }
+
+    /// The lease of `generation`, current or retired: what a call sent on it scrubs its
+    /// error of. `None` once it is gone (more than [`RETIRED`] replacements since).
+    fn lease_of(&self, generation: u64) -> Option<Arc<Lease>> {
+        if let Some(current) = self.current.load_full()
+            && current.generation == generation
+        {
+            return Some(current);
+        }
+        self.retired
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|l| l.generation == generation)
+            .cloned()
+    }
+
     /// Empty the flight slot: whatever it holds (`None`), or only flight `id`.
     fn land(&self, slot: &mut Option<(u64, Flight)>, id: Option<u64>) {
         if id.is_none_or(|id| slot.as_ref().is_some_and(|(f, _)| *f == id)) {
@@ -1431,7 +1542,7 @@ impl Inner {
                         if let Ok(lease) = &result
                             && !signed_out
                         {
-                            self.current.store(Some(lease.clone()));
+                            self.install(Some(lease.clone()));
                         }
                         Next::Done(result)
                     }
