@@ -624,18 +624,18 @@ impl Core {
     }
 
     /// `GET path` and decode the JSON answer.
-    pub fn get_json<T: DeserializeOwned>(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<T, Error>> + use<'_, T> {
+    pub fn get_json<'a, T: DeserializeOwned>(
+        &'a self,
+        path: &'a str,
+    ) -> impl Future<Output = Result<T, Error>> + use<'a, T> {
         use futures::TryFutureExt as _;
         // Sent on this client's session as it is (no clone of it per call, as a request
-        // built with `request` holds).
-        let builder = self
-            .url(path)
-            .map(|u| self.session.http().request(Method::GET, u));
+        // built with `request` holds), and built again for a 401's retry.
         self.session
-            .send_with_secrets_or(builder, &[])
+            .send_built(move || {
+                self.url(path)
+                    .map(|u| self.session.http().request(Method::GET, u))
+            })
             .and_then(crate::http::read_json)
     }
 

@@ -1035,9 +1035,7 @@ impl Session {
         &self,
         request: RequestBuilder,
     ) -> Result<(reqwest::Request, Option<Replay>), Error> {
-        let request = build(request)?;
-        // Refuse before a token is fetched or put on the wire.
-        crate::http::ensure_secure(request.url())?;
+        let request = self.checked(request)?;
         // Kept only when a 401 could be retried at all.
         let replay = match self.inner.capabilities.can_renew() {
             true => Replay::of(&request),
@@ -1046,13 +1044,47 @@ impl Session {
         Ok((request, replay))
     }
 
+    /// `request` built, and refused if it would put a token on the wire in clear: before a
+    /// token is fetched.
+    fn checked(&self, request: RequestBuilder) -> Result<reqwest::Request, Error> {
+        let request = build(request)?;
+        crate::http::ensure_secure(request.url())?;
+        Ok(request)
+    }
+
+    /// Send the request `make` builds, as [`send`](Self::send) does, on this session as it
+    /// is (not a clone of it, as an [`AuthorizedRequest`](crate::AuthorizedRequest) holds).
+    /// The one retry after a 401 sends what `make` builds again, so nothing is kept for it
+    /// meanwhile (`send` copies each request's URL and headers for it): `make` must build
+    /// the same request each time. Vendor crates' generic calls go this way.
+    pub fn send_built<'a, F>(
+        &'a self,
+        make: F,
+    ) -> impl Future<Output = Result<Response, Error>> + Send + 'a
+    where
+        F: Fn() -> Result<RequestBuilder, Error> + Send + 'a,
+    {
+        use futures::future::Either;
+        match make().and_then(|r| self.checked(r)) {
+            Ok(request) => {
+                let again = Rebuild {
+                    make,
+                    can_renew: self.inner.capabilities.can_renew(),
+                };
+                let none: &[&SecretString] = &[];
+                Either::Left(call(self, request, again, none))
+            }
+            Err(e) => Either::Right(std::future::ready(Err(e))),
+        }
+    }
+
     /// The rest of [`send_with_secrets`](Self::send_with_secrets) after a 401.
     async fn after_401(
         &self,
         resp: Response,
         generation: u64,
         lease: Option<Arc<Lease>>,
-        replay: Option<Replay>,
+        replay: Option<reqwest::Request>,
         secrets: &[&SecretString],
     ) -> Result<Response, Error> {
         bump(&self.inner.counters.unauthorized);
@@ -1071,7 +1103,7 @@ impl Session {
         self.invalidate(generation);
         let out = async {
             let fresh = self.token().await?;
-            let resp = self.attempt(replay.into_request(), &fresh)?.await?;
+            let resp = self.attempt(replay, &fresh)?.await?;
             if resp.status() == StatusCode::UNAUTHORIZED {
                 bump(&self.inner.counters.unauthorized);
                 return Err(self.error_of(resp, &fresh, secrets).await);
@@ -1245,14 +1277,15 @@ impl CallSecrets for Vec<SecretString> {
     clippy::manual_async_fn,
     reason = "an async fn would hold its arguments twice in its future"
 )]
-pub(crate) fn call<'a, B, S>(
+pub(crate) fn call<'a, B, R, S>(
     session: B,
     request: reqwest::Request,
-    replay: Option<Replay>,
+    replay: R,
     secrets: S,
 ) -> impl Future<Output = Result<Response, Error>> + Send + 'a
 where
     B: std::borrow::Borrow<Session> + Send + Sync + 'a,
+    R: Resend + 'a,
     S: CallSecrets + 'a,
 {
     // With a fresh token the request is authorized and handed to the transport now, so
@@ -1283,7 +1316,34 @@ where
             return Err(Box::pin(this.error_sent_on(resp, lease.as_deref(), &secrets)).await);
         }
         // Boxed: the retry's states would make every call's future several times larger.
-        Box::pin(this.after_401(resp, generation, lease, replay, &secrets)).await
+        Box::pin(this.after_401(resp, generation, lease, replay.resend(), &secrets)).await
+    }
+}
+
+/// What the one retry after a 401 sends: a kept copy, or the request built again.
+pub(crate) trait Resend: Send {
+    /// The request to send again; `None` when it cannot be.
+    fn resend(self) -> Option<reqwest::Request>;
+}
+
+impl Resend for Option<Replay> {
+    fn resend(self) -> Option<reqwest::Request> {
+        self.map(Replay::into_request)
+    }
+}
+
+/// A request built again by what built it ([`Session::send_built`]).
+struct Rebuild<F> {
+    make: F,
+    can_renew: bool,
+}
+
+impl<F: Fn() -> Result<RequestBuilder, Error> + Send> Resend for Rebuild<F> {
+    fn resend(self) -> Option<reqwest::Request> {
+        if !self.can_renew {
+            return None;
+        }
+        (self.make)().and_then(build).ok()
     }
 }
 

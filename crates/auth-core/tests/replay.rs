@@ -121,6 +121,21 @@ impl TokenProvider for Counting {
     }
 }
 
+/// One fixed token that cannot be renewed (an API key).
+#[derive(Debug)]
+struct Fixed;
+
+#[async_trait]
+impl TokenProvider for Fixed {
+    async fn sign_in(&self) -> Result<TokenSet, Error> {
+        Ok(TokenSet::new(AccessToken::new("fixed"), Expiry::never()))
+    }
+
+    fn capabilities(&self) -> auth_core::provider::Capabilities {
+        auth_core::provider::Capabilities::none()
+    }
+}
+
 /// Send `request` (made on the session) and return what the server saw, twice.
 async fn rejected_once(
     request: impl FnOnce(&Session, &str) -> auth_core::AuthorizedRequest,
@@ -203,4 +218,64 @@ async fn the_retry_keeps_the_request_timeout() {
     assert!(err.to_string().contains("timed out"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_request_sent_built_is_built_again_for_the_retry_exactly() {
+    // `send_built` keeps no copy for the retry: it calls what built the request again.
+    let (base, seen) = server(Duration::ZERO);
+    let session = Session::new(Counting::default(), Http::new().unwrap());
+    let builds = AtomicU64::new(0);
+    let resp = session
+        .send_built(|| {
+            builds.fetch_add(1, Ordering::SeqCst);
+            Ok(session
+                .http()
+                .request(Method::GET, format!("{base}/items/7"))
+                .query(&[("fields", "id,name"), ("q", "a b&c")])
+                .header(
+                    HeaderName::from_static("x-trace"),
+                    HeaderValue::from_static("abc-123"),
+                )
+                .timeout(Duration::from_secs(7)))
+        })
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    assert_eq!(
+        builds.load(Ordering::SeqCst),
+        2,
+        "built once, then once for the retry"
+    );
+    let stats = session.stats();
+    assert_eq!((stats.unauthorized, stats.recovered_401), (1, 1));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    same_but_the_token(&seen[0], &seen[1]);
+    assert_eq!(
+        seen[0].line,
+        "GET /items/7?fields=id%2Cname&q=a+b%26c HTTP/1.1"
+    );
+    assert_eq!(seen[0].header("x-trace"), Some("abc-123"));
+}
+
+#[tokio::test]
+async fn a_request_sent_built_on_a_token_that_cannot_be_renewed_is_built_once() {
+    // No retry is possible, so the 401 is the answer and nothing is built for a retry.
+    let (base, seen) = server(Duration::ZERO);
+    let session = Session::new(Fixed, Http::new().unwrap());
+    session.replace(TokenSet::new(AccessToken::new("fixed"), Expiry::never()));
+    let builds = AtomicU64::new(0);
+    let err = session
+        .send_built(|| {
+            builds.fetch_add(1, Ordering::SeqCst);
+            Ok(session
+                .http()
+                .request(Method::GET, format!("{base}/items/7")))
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+    assert_eq!(builds.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }

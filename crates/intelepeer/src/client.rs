@@ -333,12 +333,16 @@ impl Client {
     }
 
     /// `GET` `path` of `api` and decode the JSON answer.
-    pub fn get_json<T: DeserializeOwned>(
-        &self,
+    pub fn get_json<'a, T: DeserializeOwned>(
+        &'a self,
         api: Api,
-        path: &str,
-    ) -> impl Future<Output = Result<T, Error>> + use<T> {
-        self.request(api, Method::GET, path).send_json()
+        path: &'a str,
+    ) -> impl Future<Output = Result<T, Error>> + use<'a, T> {
+        // On the client's session as it is (a request from `request` holds a clone of it).
+        match api {
+            Api::Portal => self.portal.get_json(path),
+            Api::Cpaas => self.api.get_json(path),
+        }
     }
 
     /// `POST` `body` as JSON to `path` of `api` and decode the JSON answer.

@@ -485,12 +485,21 @@ impl Client {
     }
 
     /// `GET` a JSON document from `{base_url}/{api}/v2/{endpoint}`.
-    pub fn get_json<T: DeserializeOwned>(
-        &self,
+    pub fn get_json<'a, T: DeserializeOwned>(
+        &'a self,
         api: impl Into<Api>,
-        endpoint: impl Into<String>,
+        endpoint: impl AsRef<str> + Send + 'a,
     ) -> impl Future<Output = Result<T>> {
-        self.request(Method::GET, api, endpoint).send_json()
+        use futures::TryFutureExt as _;
+        let api = api.into();
+        // On the client's session as it is (a request from `request` holds a clone of the
+        // client), built again for a 401's retry.
+        self.session()
+            .send_built(move || {
+                let url = self.api_url(&api, DEFAULT_VERSION, endpoint.as_ref())?;
+                Ok(self.http_request(Method::GET, url))
+            })
+            .and_then(read_json)
     }
 
     /// Page through a list endpoint using `pageNumber`/`pageSize` and the `X-Pagination`
@@ -509,12 +518,15 @@ impl Client {
 
     /// A request through the session: token on, one renewal-and-retry after a 401.
     fn authorized(&self, method: Method, url: Url) -> AuthorizedRequest {
-        let builder = self
-            .session()
+        AuthorizedRequest::new(self.session().clone(), Ok(self.http_request(method, url)))
+    }
+
+    /// A request to `url` as every call makes it (the token goes on when it is sent).
+    fn http_request(&self, method: Method, url: Url) -> auth_core::reqwest::RequestBuilder {
+        self.session()
             .http()
             .request(method, url)
-            .header(ACCEPT, HeaderValue::from_static("application/json"));
-        AuthorizedRequest::new(self.session().clone(), Ok(builder))
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
     }
 }
 

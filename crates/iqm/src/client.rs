@@ -367,8 +367,16 @@ impl Client {
         &self,
         request: AuthorizedRequest,
     ) -> impl Future<Output = Result<T, Error>> {
+        self.data_of(request.send())
+    }
+
+    /// The `data` of the answer `sent` resolves to (see [`send_data`](Self::send_data)).
+    fn data_of<T: DeserializeOwned, F>(&self, sent: F) -> impl Future<Output = Result<T, Error>>
+    where
+        F: Future<Output = Result<auth_core::reqwest::Response, Error>>,
+    {
         use futures::{FutureExt as _, TryFutureExt as _};
-        request.send().and_then(move |resp| {
+        sent.and_then(move |resp| {
             let status = resp.status().as_u16();
             let limit = auth_core::http::DEFAULT_MAX_BODY;
             auth_core::http::with_body(resp, limit, move |b| decode_data(status, b))
@@ -378,11 +386,16 @@ impl Client {
     }
 
     /// `GET path` and decode the `data` of the answer (see [`send_data`](Self::send_data)).
-    pub fn get_data<T: DeserializeOwned>(
-        &self,
-        path: &str,
-    ) -> impl Future<Output = Result<T, Error>> + use<'_, T> {
-        self.send_data(self.request(Method::GET, path))
+    pub fn get_data<'a, T: DeserializeOwned>(
+        &'a self,
+        path: &'a str,
+    ) -> impl Future<Output = Result<T, Error>> + use<'a, T> {
+        // On the client's session as it is, built again for a 401's retry (as `get_json`).
+        let session = self.session();
+        self.data_of(session.send_built(move || {
+            self.url(path)
+                .map(|u| session.http().request(Method::GET, u))
+        }))
     }
 
     /// `POST` `body` as JSON to `path` and decode the `data` of the answer.
