@@ -6,9 +6,15 @@
 //! - **Vendor calls**: each vendor's generic call (`get_json::<Value>`, and IQM's
 //!   `get_data::<Value>`) against raw `reqwest` sending a fixed `Authorization: Bearer`
 //!   header and parsing the same JSON into a `Value`, at concurrency 1 and 32, through the
-//!   same `reqwest::Client` (so the same pool and settings). Rounds run raw, vendor,
-//!   vendor, raw; a round's ratio is the vendor's throughput over raw's, and the median of
-//!   the rounds is printed, with the client CPU per call (all of this process's threads).
+//!   same `reqwest::Client` (so the same pool and settings). A second comparator, "same",
+//!   is raw `reqwest` sending the vendor's very request: its URL and headers are read off
+//!   the server and checked byte for byte, so what a vendor's protocol asks for (IQM's
+//!   `X-IAA-OW-ID`, iPaaS.com's `Accept`) costs both sides. Each task holds its own caller,
+//!   as a service holds its client. A round makes its calls in ten short slices, each
+//!   raw, same, vendor, vendor, same, raw, so that what the machine does meanwhile falls on
+//!   all three alike; its ratio is raw's summed time over the vendor's. Printed: the median
+//!   ratio of the rounds, their quartiles, and the client CPU per call (all of this
+//!   process's threads).
 //! - **Hot path**: `Session::token()` on a valid token against the floor, an `ArcSwap` load
 //!   plus an expiry check, on one thread and on two (scaling = two threads' throughput over
 //!   one's).
@@ -28,12 +34,15 @@
 //! ```
 //!
 //! `BENCH_ONLY=calls`, `hot` or `storm` (or a comma-separated list) runs only those parts;
-//! `BENCH_ROUNDS=n` sets the rounds of the calls and the hot path (31 by default).
+//! `BENCH_ROUNDS=n` sets the rounds of the calls and the hot path (31 by default);
+//! `BENCH_VENDORS=iqm,incend` measures only the calls whose names contain one of them;
+//! `BENCH_CALLS1` and `BENCH_CALLS32` set a round's calls at c=1 and c=32.
 //!
 //! For instruction counts, `BENCH_CALLGRIND=<case>` runs only `BENCH_CALLS` sequential calls
 //! of one case on a current-thread runtime, after a warm-up; run it under
 //! `valgrind --tool=callgrind` with two call counts and divide the difference of the totals
-//! by the difference of the counts. Cases: `raw`, `iqm_get_json`, `iqm_get_data`,
+//! by the difference of the counts (`BENCH_CONCURRENCY=32`: the calls made by 32 tasks on
+//! two worker threads, which valgrind runs one at a time). Cases: `raw`, `iqm_get_json`, `iqm_get_data`,
 //! `ipaas_get_json`, `platformio_get_json`, `incend_get_json`, `intelepeer_get_json`,
 //! `token`, `floor`.
 
@@ -89,7 +98,7 @@ fn main() {
         plan.calls_c32 = n;
     }
     println!(
-        "overhead bench ({} mode): medians of {} rounds (storm: {}), each A B B A",
+        "overhead bench ({} mode): medians of {} rounds (storm: {}), calls in slices of A C B B C A, the rest A B B A",
         if quick { "quick" } else { "full" },
         plan.short_rounds,
         plan.rounds
