@@ -72,6 +72,23 @@ fn tokens(token: &str) -> TokenSet {
     TokenSet::new(AccessToken::new(token), Expiry::never())
 }
 
+/// A GET of `{base}/items` on `session`, spawned, once the server has its head (returned).
+async fn in_flight(
+    session: &Session,
+    base: &str,
+    heads: mpsc::Receiver<String>,
+) -> (
+    tokio::task::JoinHandle<Result<reqwest::Response, Error>>,
+    String,
+) {
+    let request = session.request(Method::GET, format!("{base}/items"));
+    let call = tokio::spawn(request.send());
+    let head = tokio::task::spawn_blocking(move || heads.recv().unwrap())
+        .await
+        .unwrap();
+    (call, head)
+}
+
 /// Send a GET on `session` to a server that echoes `echoed` in a 500's body, replace the
 /// session's token `replacements` times while the call waits, and return the error.
 async fn error_after_replacements(session: &Session, echoed: &str, replacements: usize) -> Error {
@@ -79,18 +96,7 @@ async fn error_after_replacements(session: &Session, echoed: &str, replacements:
         "500 Internal Server Error",
         format!("upstream failed for key {echoed} (try again)"),
     );
-    let call = tokio::spawn({
-        let session = session.clone();
-        async move {
-            session
-                .request(Method::GET, format!("{base}/items"))
-                .send()
-                .await
-        }
-    });
-    let head = tokio::task::spawn_blocking(move || heads.recv().unwrap())
-        .await
-        .unwrap();
+    let (call, head) = in_flight(session, &base, heads).await;
     assert!(
         head.contains(&format!("authorization: Bearer {echoed}")),
         "{head}"
@@ -150,18 +156,7 @@ async fn a_call_in_flight_does_not_keep_its_lease_alive() {
     session.token().await.unwrap();
     let first = std::sync::Arc::downgrade(&session.current().unwrap());
     let (base, heads, go) = held_server("200 OK", "{}".into());
-    let call = tokio::spawn({
-        let session = session.clone();
-        async move {
-            session
-                .request(Method::GET, format!("{base}/items"))
-                .send()
-                .await
-        }
-    });
-    tokio::task::spawn_blocking(move || heads.recv().unwrap())
-        .await
-        .unwrap();
+    let (call, _) = in_flight(&session, &base, heads).await;
     for n in 0..5 {
         session.replace(tokens(&format!("renewed-{n}")));
     }
