@@ -129,6 +129,10 @@ impl Middleware for AuthMiddleware {
         let replay = session.replay_of(&request);
         let lease = session.token().await.map_err(failed)?;
         session.authorize(&lease, &mut request).map_err(failed)?;
+        // Only the generation is held across the send, as the session's own calls do: a
+        // held guard takes one of its thread's few arc-swap slots.
+        let generation = lease.generation();
+        drop(lease);
         session.http().limit(&request).await.map_err(failed)?;
         let answer = next.clone().run(request, extensions).await?;
         if answer.status() != StatusCode::UNAUTHORIZED {
@@ -146,7 +150,8 @@ impl Middleware for AuthMiddleware {
         let body = read_bounded(answer, DEFAULT_MAX_BODY)
             .await
             .map_err(failed)?;
-        let error = session.unauthorized_error(status, &headers, &body, &lease);
+        let lease = session.lease_of(generation);
+        let error = session.unauthorized_error(status, &headers, &body, lease.as_deref());
         if !session.rejects_token(&error) {
             let mut rebuilt = http::Response::builder()
                 .status(status)
@@ -160,7 +165,7 @@ impl Middleware for AuthMiddleware {
                 .map_err(reqwest_middleware::Error::middleware)?;
             return Ok(Response::from(rebuilt));
         }
-        session.invalidate(lease.generation());
+        session.invalidate(generation);
         drop(lease);
         let fresh = session.token().await.map_err(failed)?;
         session.authorize(&fresh, &mut replay).map_err(failed)?;

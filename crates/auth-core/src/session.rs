@@ -1182,17 +1182,32 @@ impl Session {
         self.inner.provider.rejects_token(error)
     }
 
-    /// The vendor's error for a 401 whose body is `body`, scrubbed like the pipeline's.
+    /// The vendor's error for a 401 whose body is `body`, scrubbed like the pipeline's, on
+    /// a request sent with `lease`; without it (see `Inner::retired`) the body is left out.
     #[cfg(feature = "middleware")]
     pub(crate) fn unauthorized_error(
         &self,
         status: StatusCode,
         headers: &reqwest::header::HeaderMap,
         body: &[u8],
-        lease: &Lease,
+        lease: Option<&Lease>,
     ) -> Error {
-        let all = lease_secrets(&*self.inner.provider, lease, &[]);
-        self.inner.http.error_of(status, headers, body, &all)
+        match lease {
+            Some(lease) => {
+                let all = lease_secrets(&*self.inner.provider, lease, &[]);
+                self.inner.http.error_of(status, headers, body, &all)
+            }
+            None => {
+                let all = self.inner.provider.secrets();
+                self.inner.http.error_of(status, headers, b"", &all)
+            }
+        }
+    }
+
+    /// The lease of `generation`, current or among the last replaced (`Inner::retired`).
+    #[cfg(feature = "middleware")]
+    pub(crate) fn lease_of(&self, generation: u64) -> Option<Arc<Lease>> {
+        self.inner.lease_of(generation)
     }
 
     /// Count a 401 on an authorized call (`recovered`: the retry after it succeeded).

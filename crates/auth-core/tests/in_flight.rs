@@ -167,3 +167,35 @@ async fn a_call_in_flight_does_not_keep_its_lease_alive() {
     go.send(()).unwrap();
     assert!(call.await.unwrap().unwrap().status().is_success());
 }
+
+#[cfg(feature = "middleware")]
+#[tokio::test]
+async fn a_call_through_the_middleware_does_not_keep_its_lease_alive_either() {
+    use auth_core::middleware::AuthMiddleware;
+    use auth_core::reqwest_middleware::ClientBuilder;
+
+    let session = session("layer-token-0246");
+    session.token().await.unwrap();
+    let first = std::sync::Arc::downgrade(&session.current().unwrap());
+    let (base, heads, go) = held_server("200 OK", "{}".into());
+    let client = ClientBuilder::new(auth_core::http::default_client().unwrap())
+        .with(AuthMiddleware::new(session.clone()))
+        .build();
+    let call = tokio::spawn(async move { client.get(format!("{base}/items")).send().await });
+    let head = tokio::task::spawn_blocking(move || heads.recv().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        head.contains("authorization: Bearer layer-token-0246"),
+        "{head}"
+    );
+    for n in 0..5 {
+        session.replace(tokens(&format!("renewed-{n}")));
+    }
+    assert!(
+        first.upgrade().is_none(),
+        "the call in the middleware kept its lease alive"
+    );
+    go.send(()).unwrap();
+    assert!(call.await.unwrap().unwrap().status().is_success());
+}
