@@ -100,6 +100,27 @@ fn ci() -> Result<(), String> {
             "warnings",
         ]),
     )?;
+    // Code behind a feature gate can leave something unused without it, which the
+    // workspace-wide run never shows: there the tests' features are on for every crate.
+    // Each published library alone, then, as a user compiles it: with its default
+    // features and with none.
+    let libraries: Vec<&str> = ["auth-core"]
+        .iter()
+        .chain(VENDORS)
+        .chain(OPT_IN)
+        .copied()
+        .collect();
+    for library in &libraries {
+        for (flags, label) in [(&[][..], "default"), (&["--no-default-features"][..], "no")] {
+            run(
+                &format!("clippy {library}, {label} features"),
+                cargo()
+                    .args(["clippy", "--lib", "-p", library])
+                    .args(flags)
+                    .args(["--", "-D", "warnings"]),
+            )?;
+        }
+    }
     {
         // The Redis store's tests need a real redis-server: the one REDIS_URL names, else one
         // started here (stopped when the tests end) by .ci/redis.sh, which installs it from
