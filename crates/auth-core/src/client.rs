@@ -629,14 +629,21 @@ impl Core {
         path: &'a str,
     ) -> impl Future<Output = Result<T, Error>> + use<'a, T> {
         use futures::TryFutureExt as _;
-        // Sent on this client's session as it is (no clone of it per call, as a request
-        // built with `request` holds), and built again for a 401's retry.
-        self.session
-            .send_built(move || {
-                self.url(path)
-                    .map(|u| self.session.http().request(Method::GET, u))
-            })
-            .and_then(crate::http::read_json)
+        self.get(path).and_then(crate::http::read_json)
+    }
+
+    /// `GET path`, authorized: the answer of a success (any other status is an error, as
+    /// [`Session::send`] makes it). Sent on this client's session as it is (no clone of it
+    /// per call, as a request built with [`request`](Self::request) holds), and built again
+    /// for a 401's retry ([`Session::send_built`]).
+    pub fn get<'a>(
+        &'a self,
+        path: &'a str,
+    ) -> impl Future<Output = Result<reqwest::Response, Error>> + Send + 'a {
+        self.session.send_built(move || {
+            self.url(path)
+                .map(|u| self.session.http().request(Method::GET, u))
+        })
     }
 
     /// The URL of `path` under the base URL.

@@ -1012,18 +1012,8 @@ impl Session {
         request: RequestBuilder,
         secrets: &'a [&'a SecretString],
     ) -> impl Future<Output = Result<Response, Error>> + Send + 'a {
-        self.send_with_secrets_or(Ok(request), secrets)
-    }
-
-    /// [`send_with_secrets`](Self::send_with_secrets) of a request that may have failed to
-    /// be made (a bad URL): its error is the call's.
-    pub(crate) fn send_with_secrets_or<'a>(
-        &'a self,
-        request: Result<RequestBuilder, Error>,
-        secrets: &'a [&'a SecretString],
-    ) -> impl Future<Output = Result<Response, Error>> + Send + 'a {
         use futures::future::Either;
-        match request.and_then(|r| self.prepare(r)) {
+        match self.prepare(request) {
             Ok((request, replay)) => Either::Left(call(self, request, replay, secrets)),
             Err(e) => Either::Right(std::future::ready(Err(e))),
         }
@@ -1192,16 +1182,9 @@ impl Session {
         body: &[u8],
         lease: Option<&Lease>,
     ) -> Error {
-        match lease {
-            Some(lease) => {
-                let all = lease_secrets(&*self.inner.provider, lease, &[]);
-                self.inner.http.error_of(status, headers, body, &all)
-            }
-            None => {
-                let all = self.inner.provider.secrets();
-                self.inner.http.error_of(status, headers, b"", &all)
-            }
-        }
+        let all = lease_secrets(&*self.inner.provider, lease, &[]);
+        let body = if lease.is_some() { body } else { b"" };
+        self.inner.http.error_of(status, headers, body, &all)
     }
 
     /// The lease of `generation`, current or among the last replaced (`Inner::retired`).
@@ -1243,23 +1226,20 @@ impl Session {
         lease: Option<&Lease>,
         secrets: &[&SecretString],
     ) -> Error {
+        let all = lease_secrets(&*self.inner.provider, lease, secrets);
         match lease {
-            Some(lease) => self.error_of(resp, lease, secrets).await,
-            None => {
-                let mut all = secrets.to_vec();
-                all.extend(self.inner.provider.secrets());
-                self.inner
-                    .http
-                    .error_of(resp.status(), resp.headers(), b"", &all)
-            }
+            Some(_) => self.inner.http.error_from(resp, &all).await,
+            None => self
+                .inner
+                .http
+                .error_of(resp.status(), resp.headers(), b"", &all),
         }
     }
 
     /// The error of a non-success answer on an authorized call, scrubbed of the call's
     /// secrets, the lease's tokens and the provider's credentials.
     async fn error_of(&self, resp: Response, lease: &Lease, secrets: &[&SecretString]) -> Error {
-        let all = lease_secrets(&*self.inner.provider, lease, secrets);
-        self.inner.http.error_from(resp, &all).await
+        self.error_sent_on(resp, Some(lease), secrets).await
     }
 }
 
@@ -1389,17 +1369,17 @@ impl Session {
 }
 
 /// The secrets an authorized call's error is scrubbed of: the ones the call names, the
-/// lease's tokens, and the provider's credentials.
+/// lease's tokens (when the session still has the lease), and the provider's credentials.
 fn lease_secrets<'a>(
     provider: &'a dyn TokenProvider,
-    lease: &'a Lease,
+    lease: Option<&'a Lease>,
     extra: &[&'a SecretString],
 ) -> Vec<&'a SecretString> {
     let mut all: Vec<&SecretString> = extra.to_vec();
     all.extend(provider.secrets());
-    all.push(lease.tokens.access_token().as_secret());
-    if let Some(r) = lease.tokens.refresh_token() {
-        all.push(r.as_secret());
+    if let Some(lease) = lease {
+        all.push(lease.tokens.access_token().as_secret());
+        all.extend(lease.tokens.refresh_token().map(|r| r.as_secret()));
     }
     all
 }

@@ -390,12 +390,7 @@ impl Client {
         &'a self,
         path: &'a str,
     ) -> impl Future<Output = Result<T, Error>> + use<'a, T> {
-        // On the client's session as it is, built again for a 401's retry (as `get_json`).
-        let session = self.session();
-        self.data_of(session.send_built(move || {
-            self.url(path)
-                .map(|u| session.http().request(Method::GET, u))
-        }))
+        self.data_of(self.core.get(path))
     }
 
     /// `POST` `body` as JSON to `path` and decode the `data` of the answer.
