@@ -641,8 +641,9 @@ impl Core {
         path: &'a str,
     ) -> impl Future<Output = Result<reqwest::Response, Error>> + Send + 'a {
         self.session.send_built(move || {
-            self.url(path)
-                .map(|u| self.session.http().request(Method::GET, u))
+            self.session
+                .http()
+                .new_request(Method::GET, self.url(path)?)
         })
     }
 

@@ -273,6 +273,27 @@ impl Http {
         self.inner.client.request(method, url)
     }
 
+    /// A request of `method` to `url`, the same as [`request`](Self::request)`(method, url)`
+    /// built, but made without a [`RequestBuilder`], which holds a clone of the client (a
+    /// shared count every thread writes, twice per request). Credentials in the URL become a
+    /// `Basic` header, as the builder makes them.
+    ///
+    /// ```
+    /// use reqwest::Method;
+    /// let http = auth_core::http::Http::new().unwrap();
+    /// let url = "https://user:pw@example.com/a?b=1".parse().unwrap();
+    /// let direct = http.new_request(Method::GET, url).unwrap();
+    /// assert_eq!(direct.url().as_str(), "https://example.com/a?b=1");
+    /// // "user:pw", base64: the builder's Basic header, as `request` would give.
+    /// assert_eq!(direct.headers()["authorization"], "Basic dXNlcjpwdw==");
+    /// ```
+    pub fn new_request(&self, method: Method, url: url::Url) -> Result<Request, Error> {
+        if !url.username().is_empty() || url.password().is_some() {
+            return build(self.request(method, url));
+        }
+        Ok(Request::new(method, url))
+    }
+
     /// Send without looking at the status: the secure-transport check, the limiter, the send.
     /// Transport failures become [`ErrorKind::Transient`] (or `Config` for a request that
     /// could not be built).
@@ -454,6 +475,32 @@ pub fn build(request: RequestBuilder) -> Result<Request, Error> {
     request.build().map_err(|e| {
         Error::new(ErrorKind::Config, "request could not be built").with_source(e.without_url())
     })
+}
+
+/// What [`Session::send_built`](crate::Session::send_built)'s closure builds: a
+/// [`RequestBuilder`], or a [`Request`] made directly (as [`Http::new_request`] makes one,
+/// with no builder and so no clone of the client per call).
+pub trait IntoRequest: sealed::Sealed {
+    /// The request, or the builder's error as [`build`] maps it.
+    fn into_request(self) -> Result<Request, Error>;
+}
+
+impl IntoRequest for RequestBuilder {
+    fn into_request(self) -> Result<Request, Error> {
+        build(self)
+    }
+}
+
+impl IntoRequest for Request {
+    fn into_request(self) -> Result<Request, Error> {
+        Ok(self)
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for reqwest::RequestBuilder {}
+    impl Sealed for reqwest::Request {}
 }
 
 fn transport_error(e: reqwest::Error) -> Error {
@@ -640,6 +687,35 @@ mod tests {
     use httpmock::prelude::{MockServer, POST};
 
     const SECRET: &str = "pa55-w0rd-echoed";
+
+    /// `new_request` makes what the builder builds from the same method and URL: method,
+    /// URL, headers (the builder's `Basic` header from credentials in the URL included),
+    /// version, timeout and no body.
+    #[test]
+    fn new_request_is_the_built_request() {
+        let http = Http::new().unwrap();
+        for url in [
+            "https://example.com/a/b?c=1&d=%20#f",
+            "http://127.0.0.1:8080/",
+            "https://user@example.com/x",
+            "https://user:p%40ss@example.com/x",
+            "https://:only-password@example.com/x",
+        ] {
+            for method in [Method::GET, Method::DELETE] {
+                let url: url::Url = url.parse().unwrap();
+                let direct = http.new_request(method.clone(), url.clone()).unwrap();
+                let built = build(http.request(method.clone(), url.clone())).unwrap();
+                assert_eq!(direct.method(), built.method(), "{url}");
+                assert_eq!(direct.url(), built.url(), "{url}");
+                assert_eq!(direct.headers(), built.headers(), "{url}");
+                assert_eq!(direct.version(), built.version(), "{url}");
+                assert_eq!(direct.timeout(), built.timeout(), "{url}");
+                assert!(direct.body().is_none() && built.body().is_none());
+                let has_credentials = !url.username().is_empty() || url.password().is_some();
+                assert_eq!(direct.headers().contains_key("authorization"), has_credentials);
+            }
+        }
+    }
 
     /// reqwest 0.13 with `rustls-no-provider` panics in `build()` when no crypto provider
     /// is installed; the default client brings ring itself and leaves the process default

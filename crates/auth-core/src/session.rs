@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::SharedClock;
 use crate::error::{Error, ErrorKind};
-use crate::http::{Http, build, read_json};
+use crate::http::{Http, IntoRequest, build, read_json};
 use crate::jitter::Jitter;
 use crate::provider::{Capabilities, RenewalPolicy, TokenProvider};
 use crate::retry::{Backoff, RetryPolicy};
@@ -1037,7 +1037,10 @@ impl Session {
     /// `request` built, and refused if it would put a token on the wire in clear: before a
     /// token is fetched.
     fn checked(&self, request: RequestBuilder) -> Result<reqwest::Request, Error> {
-        let request = build(request)?;
+        self.checked_request(build(request)?)
+    }
+
+    fn checked_request(&self, request: reqwest::Request) -> Result<reqwest::Request, Error> {
         crate::http::ensure_secure(request.url())?;
         Ok(request)
     }
@@ -1047,15 +1050,22 @@ impl Session {
     /// The one retry after a 401 sends what `make` builds again, so nothing is kept for it
     /// meanwhile (`send` copies each request's URL and headers for it): `make` must build
     /// the same request each time. Vendor crates' generic calls go this way.
-    pub fn send_built<'a, F>(
+    ///
+    /// `make` may build a [`RequestBuilder`] or, to save the builder's clone of the client,
+    /// a [`reqwest::Request`] ([`Http::new_request`]).
+    pub fn send_built<'a, F, R>(
         &'a self,
         make: F,
     ) -> impl Future<Output = Result<Response, Error>> + Send + 'a
     where
-        F: Fn() -> Result<RequestBuilder, Error> + Send + 'a,
+        F: Fn() -> Result<R, Error> + Send + 'a,
+        R: IntoRequest,
     {
         use futures::future::Either;
-        match make().and_then(|r| self.checked(r)) {
+        match make()
+            .and_then(IntoRequest::into_request)
+            .and_then(|r| self.checked_request(r))
+        {
             Ok(request) => {
                 let again = Rebuild {
                     make,
@@ -1333,12 +1343,12 @@ struct Rebuild<F> {
     can_renew: bool,
 }
 
-impl<F: Fn() -> Result<RequestBuilder, Error> + Send> Resend for Rebuild<F> {
+impl<F: Fn() -> Result<R, Error> + Send, R: IntoRequest> Resend for Rebuild<F> {
     fn resend(self) -> Option<reqwest::Request> {
         if !self.can_renew {
             return None;
         }
-        (self.make)().and_then(build).ok()
+        (self.make)().and_then(IntoRequest::into_request).ok()
     }
 }
 

@@ -31,6 +31,8 @@ pub(crate) const DEFAULT_VERSION: &str = "v2";
 
 /// The response header carrying page metadata.
 const PAGINATION_HEADER: &str = "X-Pagination";
+/// The media type every call asks for.
+const JSON: &str = "application/json";
 
 /// An iPaaS.com environment: production (`https://api.ipaas.com`), staging
 /// (`https://stagingapi.ipaas.com`), development (`https://devapi.ipaas.com`), or any other
@@ -497,7 +499,9 @@ impl Client {
         self.session()
             .send_built(move || {
                 let url = self.api_url(&api, DEFAULT_VERSION, endpoint.as_ref())?;
-                Ok(self.http_request(Method::GET, url))
+                let mut request = self.session().http().new_request(Method::GET, url)?;
+                request.headers_mut().insert(ACCEPT, HeaderValue::from_static(JSON));
+                Ok(request)
             })
             .and_then(read_json)
     }
@@ -526,7 +530,7 @@ impl Client {
         self.session()
             .http()
             .request(method, url)
-            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .header(ACCEPT, HeaderValue::from_static(JSON))
     }
 }
 
