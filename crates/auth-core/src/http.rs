@@ -712,7 +712,10 @@ mod tests {
                 assert_eq!(direct.timeout(), built.timeout(), "{url}");
                 assert!(direct.body().is_none() && built.body().is_none());
                 let has_credentials = !url.username().is_empty() || url.password().is_some();
-                assert_eq!(direct.headers().contains_key("authorization"), has_credentials);
+                assert_eq!(
+                    direct.headers().contains_key("authorization"),
+                    has_credentials
+                );
             }
         }
     }

@@ -500,7 +500,9 @@ impl Client {
             .send_built(move || {
                 let url = self.api_url(&api, DEFAULT_VERSION, endpoint.as_ref())?;
                 let mut request = self.session().http().new_request(Method::GET, url)?;
-                request.headers_mut().insert(ACCEPT, HeaderValue::from_static(JSON));
+                request
+                    .headers_mut()
+                    .insert(ACCEPT, HeaderValue::from_static(JSON));
                 Ok(request)
             })
             .and_then(read_json)
