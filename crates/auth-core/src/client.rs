@@ -636,6 +636,7 @@ impl Core {
     /// [`Session::send`] makes it). Sent on this client's session as it is (no clone of it
     /// per call, as a request built with [`request`](Self::request) holds), and built again
     /// for a 401's retry ([`Session::send_built`]).
+    #[inline]
     pub fn get<'a>(
         &'a self,
         path: &'a str,

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures::future::BoxFuture;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, Request, RequestBuilder, Response, StatusCode};
 use secrecy::SecretString;
@@ -287,6 +288,7 @@ impl Http {
     /// // "user:pw", base64: the builder's Basic header, as `request` would give.
     /// assert_eq!(direct.headers()["authorization"], "Basic dXNlcjpwdw==");
     /// ```
+    #[inline]
     pub fn new_request(&self, method: Method, url: url::Url) -> Result<Request, Error> {
         if !url.username().is_empty() || url.password().is_some() {
             return build(self.request(method, url));
@@ -301,33 +303,40 @@ impl Http {
     /// Not an `async fn`: the request moves into reqwest's send at once, so the future
     /// holds no copy of it (an authorized call awaits this on every request), and the future
     /// borrows nothing: it may be made before the call that awaits it is.
+    #[inline]
     pub fn send_raw(
         &self,
         request: Request,
     ) -> impl Future<Output = Result<Response, Error>> + Send + use<> {
-        use futures::future::{BoxFuture, Either, FutureExt as _, TryFutureExt as _};
-        let slow: BoxFuture<'static, Result<Response, Error>> =
-            match (ensure_secure(request.url()), &self.inner.limiter) {
-                (Ok(()), None) => {
-                    return Either::Left(
-                        self.inner.client.execute(request).map_err(transport_error),
-                    );
-                }
-                // Boxed: the rare paths should not make every call's future larger.
-                (Err(e), _) => async move { Err(e) }.boxed(),
-                // Already boxed as a whole: the wait is awaited in place, not through `limit`.
-                (Ok(()), Some(limiter)) => {
-                    let (limiter, client) = (limiter.clone(), self.inner.client.clone());
-                    async move {
+        use futures::future::{Either, TryFutureExt as _};
+        if self.inner.limiter.is_none() && ensure_secure(request.url()).is_ok() {
+            return Either::Left(self.inner.client.execute(request).map_err(transport_error));
+        }
+        Either::Right(self.send_slowly(request))
+    }
+
+    /// [`send_raw`](Self::send_raw)'s rare paths, boxed (they should not make every call's
+    /// future larger) and out of line (nor its stack frame, where a request is built).
+    #[cold]
+    #[inline(never)]
+    fn send_slowly(&self, request: Request) -> BoxFuture<'static, Result<Response, Error>> {
+        use futures::future::FutureExt as _;
+        match (ensure_secure(request.url()), &self.inner.limiter) {
+            (Err(e), _) => async move { Err(e) }.boxed(),
+            // Boxed as a whole: the wait is awaited in place, not through `limit`.
+            (Ok(()), limiter) => {
+                let (limiter, client) = (limiter.clone(), self.inner.client.clone());
+                async move {
+                    if let Some(limiter) = limiter {
                         limiter
                             .acquire(request.method(), request.url().path())
                             .await?;
-                        client.execute(request).await.map_err(transport_error)
                     }
-                    .boxed()
+                    client.execute(request).await.map_err(transport_error)
                 }
-            };
-        Either::Right(slow)
+                .boxed()
+            }
+        }
     }
 
     /// Wait for the client-side rate limiter, if any, to admit `request`.

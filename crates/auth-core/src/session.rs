@@ -180,6 +180,7 @@ impl LeaseGuard {
         lease.clone()
     }
 
+    #[inline]
     fn arc(&self) -> &Arc<Lease> {
         match &*self.0 {
             Some(lease) => lease,
@@ -190,6 +191,7 @@ impl LeaseGuard {
 
 impl std::ops::Deref for LeaseGuard {
     type Target = Lease;
+    #[inline]
     fn deref(&self) -> &Lease {
         self.arc()
     }
@@ -369,6 +371,7 @@ struct Stripe(AtomicU64);
 impl Striped {
     const STRIPES: usize = 8;
 
+    #[inline]
     fn bump(&self) {
         use std::cell::Cell;
         thread_local! {
@@ -1061,21 +1064,21 @@ impl Session {
         F: Fn() -> Result<R, Error> + Send + 'a,
         R: IntoRequest,
     {
-        use futures::future::Either;
-        match make()
-            .and_then(IntoRequest::into_request)
-            .and_then(|r| self.checked_request(r))
-        {
-            Ok(request) => {
-                let again = Rebuild {
-                    make,
-                    can_renew: self.inner.capabilities.can_renew(),
-                };
-                let none: &[&SecretString] = &[];
-                Either::Left(call(self, request, again, none))
-            }
-            Err(e) => Either::Right(std::future::ready(Err(e))),
-        }
+        // The request goes from `make` to the transport in this one frame, with no error
+        // path holding a copy of it: the frame every call's send runs below stays small.
+        let start = match make().and_then(IntoRequest::into_request) {
+            Ok(request) => match crate::http::ensure_secure(request.url()) {
+                Ok(()) => self.start(None, request),
+                Err(e) => Start::Failed(e),
+            },
+            Err(e) => Start::Failed(e),
+        };
+        let again = Rebuild {
+            make,
+            can_renew: self.inner.capabilities.can_renew(),
+        };
+        let none: &[&SecretString] = &[];
+        started(self, start, again, none)
     }
 
     /// The rest of [`send_with_secrets`](Self::send_with_secrets) after a 401.
@@ -1143,6 +1146,7 @@ impl Session {
 
     /// Authorize `request` and hand back its send (not an `async fn`: its future would hold
     /// the request a second time beside the transport's).
+    #[inline]
     fn attempt(
         &self,
         mut request: reqwest::Request,
@@ -1153,6 +1157,7 @@ impl Session {
     }
 
     /// Put `lease`'s token on `request` the vendor's way, counted as an authorized request.
+    #[inline]
     pub(crate) fn authorize(
         &self,
         lease: &Lease,
@@ -1295,20 +1300,41 @@ where
 {
     // With a fresh token the request is authorized and handed to the transport now, so
     // this future holds the transport's small one and not the request.
-    let mut start = session.borrow().start(None, request);
+    let start = session.borrow().start(None, request);
+    started(session, start, replay, secrets)
+}
+
+/// [`call`] once begun: `start` is its request sent, waiting for a token, or failed.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would hold its arguments twice in its future"
+)]
+fn started<'a, B, R, S, F>(
+    session: B,
+    start: Start<F>,
+    replay: R,
+    secrets: S,
+) -> impl Future<Output = Result<Response, Error>> + Send + 'a
+where
+    B: std::borrow::Borrow<Session> + Send + Sync + 'a,
+    R: Resend + 'a,
+    S: CallSecrets + 'a,
+    F: Future<Output = Result<Response, Error>> + Send + 'a,
+{
+    use futures::future::Either;
     async move {
         let this: &Session = session.borrow();
-        let (lease, sending) = loop {
-            match start {
-                Start::Sending(lease, sending) => break (lease, sending),
-                Start::Failed(e) => return Err(e),
-                // With the lease given, `start` sends.
-                Start::Waiting(request) => start = this.start(Some(this.token().await?), *request),
+        // Only the generation is held across the send, not the lease (see `Inner::retired`).
+        let (generation, sending) = match start {
+            Start::Sending(lease, sending) => (lease.generation, Either::Left(sending)),
+            Start::Failed(e) => return Err(e),
+            Start::Waiting(request) => {
+                let lease = this.token().await?;
+                // Boxed: the rare path's send should not make every call's future larger.
+                let sending: BoxFuture<'static, _> = Box::pin(this.attempt(*request, &lease)?);
+                (lease.generation, Either::Right(sending))
             }
         };
-        // Only the generation is held across the send, not the lease (see `Inner::retired`).
-        let generation = lease.generation;
-        drop(lease);
         let resp = sending.await?;
         if resp.status().is_success() {
             return Ok(resp);
@@ -1363,19 +1389,28 @@ enum Start<F> {
 impl Session {
     /// Authorize `request` with `lease`, or with the cached lease if it is fresh, and hand it
     /// to the transport; without either it waits. Given a lease, it never waits.
+    #[inline]
     fn start(
         &self,
         lease: Option<LeaseGuard>,
-        request: reqwest::Request,
+        mut request: reqwest::Request,
     ) -> Start<impl Future<Output = Result<Response, Error>> + Send + use<>> {
         let Some(lease) = lease.or_else(|| self.fresh_now()) else {
-            return Start::Waiting(Box::new(request));
+            return Start::Waiting(boxed(request));
         };
-        match self.attempt(request, &lease) {
-            Ok(sending) => Start::Sending(lease, sending),
-            Err(e) => Start::Failed(e),
+        if let Err(e) = self.authorize(&lease, &mut request) {
+            return Start::Failed(e);
         }
+        Start::Sending(lease, self.inner.http.send_raw(request))
     }
+}
+
+/// `request` on the heap, out of line: the stack frame where every authorized request is
+/// built and sent holds no second copy of it for this rare path.
+#[cold]
+#[inline(never)]
+fn boxed(request: reqwest::Request) -> Box<reqwest::Request> {
+    Box::new(request)
 }
 
 /// The secrets an authorized call's error is scrubbed of: the ones the call names, the
