@@ -596,6 +596,33 @@ fn quantile(v: &[f64], q: f64) -> f64 {
     }
 }
 
+/// A 90% bootstrap interval of the median of `v`: the 5th and 95th percentiles of the
+/// medians of 2000 resamples (with replacement, from a fixed-seed generator).
+fn median_interval(v: &[f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        // splitmix64
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let medians: Vec<f64> = (0..2000)
+        .map(|_| {
+            median(
+                (0..v.len())
+                    .map(|_| v[(next() % v.len() as u64) as usize])
+                    .collect(),
+            )
+        })
+        .collect();
+    (quantile(&medians, 0.05), quantile(&medians, 0.95))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -692,7 +719,10 @@ fn vendor_calls(server: &Server, plan: &Plan) {
                     extra_cpu.push((cpu[2] - cpu[0]) / per);
                 }
                 let (q1, q3) = (quantile(&ratios, 0.25), quantile(&ratios, 0.75));
-                spreads.push(format!("c={concurrency} {q1:.3}..{q3:.3}"));
+                let (lo, hi) = median_interval(&ratios);
+                spreads.push(format!(
+                    "c={concurrency} quartiles {q1:.3}..{q3:.3}, median's 90% interval {lo:.3}..{hi:.3}"
+                ));
                 cells.push((
                     median(ratios),
                     median(same_ratios),
@@ -715,7 +745,10 @@ fn vendor_calls(server: &Server, plan: &Plan) {
             spread.push(format!("  {name}: {}", spreads.join(", ")));
         }
         println!("goal: >= 0.98 at c=1 and c=32");
-        println!("the middle half of the rounds' ratios to raw (quartiles 1 to 3):");
+        println!(
+            "the rounds' ratios to raw: quartiles 1 to 3, and a 90% interval of their median \
+             (bootstrap, 2000 resamples)"
+        );
         for line in &spread {
             println!("{line}");
         }

@@ -135,25 +135,30 @@ impl Api {
 impl From<&str> for Api {
     fn from(s: &str) -> Self {
         let trimmed = s.trim_matches('/');
-        // Compared in place: a lowercased copy per request was a String per call.
-        let named = [
-            ("sso", Api::Sso),
-            ("subscriptions", Api::Subscriptions),
-            ("integrations", Api::Integrations),
-            ("integrators", Api::Integrators),
-            ("hookapi", Api::HookApi),
-            ("listener", Api::Listener),
-            ("products", Api::Products),
-            ("customers", Api::Customers),
-            ("giftcards", Api::GiftCards),
-            ("transactions", Api::Transactions),
-            ("employees", Api::Employees),
-            ("messages", Api::Messages),
-        ];
-        named
-            .into_iter()
-            .find(|(name, _)| trimmed.eq_ignore_ascii_case(name))
-            .map_or_else(|| Api::Other(trimmed.to_owned()), |(_, api)| api)
+        // Lowercased into a buffer on the stack (a lowercased `String` was an allocation per
+        // call) and matched at once (comparing with each name in turn cost more than the
+        // rest of building the URL).
+        let mut lower = [0u8; 16];
+        let Some(buf) = lower.get_mut(..trimmed.len()) else {
+            return Api::Other(trimmed.to_owned());
+        };
+        buf.copy_from_slice(trimmed.as_bytes());
+        buf.make_ascii_lowercase();
+        match &*buf {
+            b"sso" => Api::Sso,
+            b"subscriptions" => Api::Subscriptions,
+            b"integrations" => Api::Integrations,
+            b"integrators" => Api::Integrators,
+            b"hookapi" => Api::HookApi,
+            b"listener" => Api::Listener,
+            b"products" => Api::Products,
+            b"customers" => Api::Customers,
+            b"giftcards" => Api::GiftCards,
+            b"transactions" => Api::Transactions,
+            b"employees" => Api::Employees,
+            b"messages" => Api::Messages,
+            _ => Api::Other(trimmed.to_owned()),
+        }
     }
 }
 
@@ -810,6 +815,54 @@ impl<T: DeserializeOwned + Send + 'static> ListRequest<T> {
 mod tests {
     use super::*;
     use auth_core::client::parse_base_url;
+
+    /// Every named API from its path in any case and with slashes around it; anything else
+    /// (longer than any name, not ASCII, empty) is `Other`, trimmed, its case kept.
+    #[test]
+    fn api_names_match_case_insensitively() {
+        let named = [
+            Api::Sso,
+            Api::Subscriptions,
+            Api::Integrations,
+            Api::Integrators,
+            Api::HookApi,
+            Api::Listener,
+            Api::Products,
+            Api::Customers,
+            Api::GiftCards,
+            Api::Transactions,
+            Api::Employees,
+            Api::Messages,
+        ];
+        for api in named {
+            let name = api.base_path().to_owned();
+            assert_eq!(Api::from(name.as_str()), api);
+            assert_eq!(Api::from(name.to_ascii_uppercase()), api);
+            assert_eq!(Api::from(format!("/{name}/")), api);
+            let mixed: String = name
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i % 2 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            assert_eq!(Api::from(mixed.as_str()), api);
+        }
+        for other in [
+            "",
+            "reports",
+            "Products2",
+            "productsproductsproducts",
+            "prodücts",
+        ] {
+            assert_eq!(Api::from(other), Api::Other(other.to_owned()));
+        }
+        assert_eq!(Api::from("/Reports/"), Api::Other("Reports".to_owned()));
+    }
 
     #[test]
     fn urls_follow_the_pattern() {
