@@ -1339,16 +1339,36 @@ where
         if resp.status().is_success() {
             return Ok(resp);
         }
+        not_success(this, resp, generation, replay, secrets).await
+    }
+}
+
+/// The rest of an authorized call whose answer is not a success: its error, or the one
+/// retry after a 401. Boxed, as reading an error body and the retry's states would make
+/// every call's future several times larger; and made out of line, as building those
+/// futures takes kilobytes of stack: in the call's own poll, every poll of every call
+/// (and the transport's polls beneath it) would run that much deeper in the stack.
+#[inline(never)]
+fn not_success<'a, R, S>(
+    this: &'a Session,
+    resp: Response,
+    generation: u64,
+    replay: R,
+    secrets: S,
+) -> BoxFuture<'a, Result<Response, Error>>
+where
+    R: Resend + 'a,
+    S: CallSecrets + 'a,
+{
+    Box::pin(async move {
         let secrets = secrets.refs();
         let lease = this.inner.lease_of(generation);
         if resp.status() != StatusCode::UNAUTHORIZED {
-            // Boxed: reading and parsing an error body is a large future most calls never
-            // need.
-            return Err(Box::pin(this.error_sent_on(resp, lease.as_deref(), &secrets)).await);
+            return Err(this.error_sent_on(resp, lease.as_deref(), &secrets).await);
         }
-        // Boxed: the retry's states would make every call's future several times larger.
-        Box::pin(this.after_401(resp, generation, lease, replay.resend(), &secrets)).await
-    }
+        this.after_401(resp, generation, lease, replay.resend(), &secrets)
+            .await
+    })
 }
 
 /// What the one retry after a 401 sends: a kept copy, or the request built again.
@@ -1389,7 +1409,7 @@ enum Start<F> {
 impl Session {
     /// Authorize `request` with `lease`, or with the cached lease if it is fresh, and hand it
     /// to the transport; without either it waits. Given a lease, it never waits.
-    #[inline]
+    #[inline(always)]
     fn start(
         &self,
         lease: Option<LeaseGuard>,
