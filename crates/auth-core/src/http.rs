@@ -309,10 +309,24 @@ impl Http {
         request: Request,
     ) -> impl Future<Output = Result<Response, Error>> + Send + use<> {
         use futures::future::{Either, TryFutureExt as _};
-        if self.inner.limiter.is_none() && ensure_secure(request.url()).is_ok() {
-            return Either::Left(self.inner.client.execute(request).map_err(transport_error));
+        match self.start_send(request) {
+            Sending::Direct(sent) => Either::Left(sent.map_err(transport_error)),
+            Sending::Slow(sent) => Either::Right(sent),
         }
-        Either::Right(self.send_slowly(request))
+    }
+
+    /// [`send_raw`](Self::send_raw) begun: reqwest's own future when nothing stands
+    /// between the request and the transport (an authorized call awaits it in place, with
+    /// no adapter polled between them), else the rare paths' boxed one.
+    #[inline]
+    pub(crate) fn start_send(
+        &self,
+        request: Request,
+    ) -> Sending<impl Future<Output = Result<Response, reqwest::Error>> + Send + use<>> {
+        if self.inner.limiter.is_none() && ensure_secure(request.url()).is_ok() {
+            return Sending::Direct(self.inner.client.execute(request));
+        }
+        Sending::Slow(self.send_slowly(request))
     }
 
     /// [`send_raw`](Self::send_raw)'s rare paths, boxed (they should not make every call's
@@ -512,7 +526,13 @@ mod sealed {
     impl Sealed for reqwest::Request {}
 }
 
-fn transport_error(e: reqwest::Error) -> Error {
+/// A send begun ([`Http::start_send`]): reqwest's future, or the rare paths' boxed one.
+pub(crate) enum Sending<F> {
+    Direct(F),
+    Slow(BoxFuture<'static, Result<Response, Error>>),
+}
+
+pub(crate) fn transport_error(e: reqwest::Error) -> Error {
     let context = if e.is_timeout() {
         "request timed out"
     } else if e.is_connect() {

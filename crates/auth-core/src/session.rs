@@ -1319,28 +1319,47 @@ where
     B: std::borrow::Borrow<Session> + Send + Sync + 'a,
     R: Resend + 'a,
     S: CallSecrets + 'a,
-    F: Future<Output = Result<Response, Error>> + Send + 'a,
+    F: Future<Output = Result<Response, reqwest::Error>> + Send + 'a,
 {
-    use futures::future::Either;
+    use crate::http::{Sending, transport_error};
     async move {
         let this: &Session = session.borrow();
         // Only the generation is held across the send, not the lease (see `Inner::retired`).
-        let (generation, sending) = match start {
-            Start::Sending(lease, sending) => (lease.generation, Either::Left(sending)),
-            Start::Failed(e) => return Err(e),
-            Start::Waiting(request) => {
-                let lease = this.token().await?;
-                // Boxed: the rare path's send should not make every call's future larger.
-                let sending: BoxFuture<'static, _> = Box::pin(this.attempt(*request, &lease)?);
-                (lease.generation, Either::Right(sending))
+        let (generation, resp) = match start {
+            Start::Sending(lease, sending) => {
+                let generation = lease.generation;
+                drop(lease);
+                let resp = match sending {
+                    Sending::Direct(sent) => sent.await.map_err(transport_error)?,
+                    Sending::Slow(sent) => sent.await?,
+                };
+                (generation, resp)
             }
+            Start::Failed(e) => return Err(e),
+            Start::Waiting(request) => waiting(this, request).await?,
         };
-        let resp = sending.await?;
         if resp.status().is_success() {
             return Ok(resp);
         }
         not_success(this, resp, generation, replay, secrets).await
     }
+}
+
+/// An authorized call that found no fresh token: the wait for one, and the send on it
+/// (the lease's generation, and the answer). Boxed and out of line, as [`not_success`] is:
+/// the wait's states and frames are not every call's.
+#[inline(never)]
+fn waiting(
+    this: &Session,
+    request: Box<reqwest::Request>,
+) -> BoxFuture<'_, Result<(u64, Response), Error>> {
+    Box::pin(async move {
+        let lease = this.token().await?;
+        let sending = this.attempt(*request, &lease)?;
+        let generation = lease.generation;
+        drop(lease);
+        Ok((generation, sending.await?))
+    })
 }
 
 /// The rest of an authorized call whose answer is not a success: its error, or the one
@@ -1400,7 +1419,7 @@ impl<F: Fn() -> Result<R, Error> + Send, R: IntoRequest> Resend for Rebuild<F> {
 
 /// How an authorized call begins: sent on a lease, or waiting for a token first.
 enum Start<F> {
-    Sending(LeaseGuard, F),
+    Sending(LeaseGuard, crate::http::Sending<F>),
     /// No fresh token: the request waits (boxed, as this path is rare) for one.
     Waiting(Box<reqwest::Request>),
     Failed(Error),
@@ -1414,14 +1433,14 @@ impl Session {
         &self,
         lease: Option<LeaseGuard>,
         mut request: reqwest::Request,
-    ) -> Start<impl Future<Output = Result<Response, Error>> + Send + use<>> {
+    ) -> Start<impl Future<Output = Result<Response, reqwest::Error>> + Send + use<>> {
         let Some(lease) = lease.or_else(|| self.fresh_now()) else {
             return Start::Waiting(boxed(request));
         };
         if let Err(e) = self.authorize(&lease, &mut request) {
             return Start::Failed(e);
         }
-        Start::Sending(lease, self.inner.http.send_raw(request))
+        Start::Sending(lease, self.inner.http.start_send(request))
     }
 }
 
