@@ -142,7 +142,10 @@ impl AuthorizedRequest {
         } = self;
         // Prepared now, so that the future holds the built request once and no builder.
         match builder.and_then(|b| session.prepare(b)) {
-            Ok((request, replay)) => Either::Left(call(session, request, replay, secrets)),
+            Ok((request, replay)) => {
+                let start = session.start(request);
+                Either::Left(call(session, start, replay, secrets))
+            }
             Err(e) => Either::Right(std::future::ready(Err(e))),
         }
     }

@@ -1017,7 +1017,7 @@ impl Session {
     ) -> impl Future<Output = Result<Response, Error>> + Send + 'a {
         use futures::future::Either;
         match self.prepare(request) {
-            Ok((request, replay)) => Either::Left(call(self, request, replay, secrets)),
+            Ok((request, replay)) => Either::Left(call(self, self.start(request), replay, secrets)),
             Err(e) => Either::Right(std::future::ready(Err(e))),
         }
     }
@@ -1068,7 +1068,7 @@ impl Session {
         // path holding a copy of it: the frame every call's send runs below stays small.
         let start = match make().and_then(IntoRequest::into_request) {
             Ok(request) => match crate::http::ensure_secure(request.url()) {
-                Ok(()) => self.start(None, request),
+                Ok(()) => self.start(request),
                 Err(e) => Start::Failed(e),
             },
             Err(e) => Start::Failed(e),
@@ -1078,7 +1078,7 @@ impl Session {
             can_renew: self.inner.capabilities.can_renew(),
         };
         let none: &[&SecretString] = &[];
-        started(self, start, again, none)
+        call(self, start, again, none)
     }
 
     /// The rest of [`send_with_secrets`](Self::send_with_secrets) after a 401.
@@ -1279,37 +1279,16 @@ impl CallSecrets for Vec<SecretString> {
     }
 }
 
-/// An authorized call on a prepared request: the token, the send, and the rare paths (an
-/// error body, the 401 retry) boxed. Every authorized call awaits this future, so it is
-/// kept small: not an `async fn` (whose arguments are moved into locals, each held twice),
-/// but a block that uses what it captured in place, with no temporary across an await.
+/// An authorized call, begun ([`Session::start`]): the send, and the rare paths (the wait
+/// for a token, an error body, the 401 retry) boxed. Every authorized call awaits this
+/// future, so it is kept small: not an `async fn` (whose arguments are moved into locals,
+/// each held twice), but a block that uses what it captured in place, with no temporary
+/// across an await.
 #[allow(
     clippy::manual_async_fn,
     reason = "an async fn would hold its arguments twice in its future"
 )]
-pub(crate) fn call<'a, B, R, S>(
-    session: B,
-    request: reqwest::Request,
-    replay: R,
-    secrets: S,
-) -> impl Future<Output = Result<Response, Error>> + Send + 'a
-where
-    B: std::borrow::Borrow<Session> + Send + Sync + 'a,
-    R: Resend + 'a,
-    S: CallSecrets + 'a,
-{
-    // With a fresh token the request is authorized and handed to the transport now, so
-    // this future holds the transport's small one and not the request.
-    let start = session.borrow().start(None, request);
-    started(session, start, replay, secrets)
-}
-
-/// [`call`] once begun: `start` is its request sent, waiting for a token, or failed.
-#[allow(
-    clippy::manual_async_fn,
-    reason = "an async fn would hold its arguments twice in its future"
-)]
-fn started<'a, B, R, S, F>(
+pub(crate) fn call<'a, B, R, S, F>(
     session: B,
     start: Start<F>,
     replay: R,
@@ -1418,7 +1397,7 @@ impl<F: Fn() -> Result<R, Error> + Send, R: IntoRequest> Resend for Rebuild<F> {
 }
 
 /// How an authorized call begins: sent on a lease, or waiting for a token first.
-enum Start<F> {
+pub(crate) enum Start<F> {
     Sending(LeaseGuard, crate::http::Sending<F>),
     /// No fresh token: the request waits (boxed, as this path is rare) for one.
     Waiting(Box<reqwest::Request>),
@@ -1426,15 +1405,15 @@ enum Start<F> {
 }
 
 impl Session {
-    /// Authorize `request` with `lease`, or with the cached lease if it is fresh, and hand it
-    /// to the transport; without either it waits. Given a lease, it never waits.
+    /// Begin an authorized call: with a fresh token, authorize `request` and hand it to the
+    /// transport now, so that the call's future holds the transport's small one and not the
+    /// request; without one, the request waits.
     #[inline(always)]
-    fn start(
+    pub(crate) fn start(
         &self,
-        lease: Option<LeaseGuard>,
         mut request: reqwest::Request,
     ) -> Start<impl Future<Output = Result<Response, reqwest::Error>> + Send + use<>> {
-        let Some(lease) = lease.or_else(|| self.fresh_now()) else {
+        let Some(lease) = self.fresh_now() else {
             return Start::Waiting(boxed(request));
         };
         if let Err(e) = self.authorize(&lease, &mut request) {
