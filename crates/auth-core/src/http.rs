@@ -323,7 +323,21 @@ impl Http {
         &self,
         request: Request,
     ) -> Sending<impl Future<Output = Result<Response, reqwest::Error>> + Send + use<>> {
-        if self.inner.limiter.is_none() && ensure_secure(request.url()).is_ok() {
+        if ensure_secure(request.url()).is_err() {
+            return Sending::Slow(self.send_slowly(request));
+        }
+        self.send_secure(request)
+    }
+
+    /// [`start_send`](Self::start_send) of a request its caller has already passed through
+    /// [`ensure_secure`] (an authorized call checks before it fetches a token), so that
+    /// the check is not made twice per call.
+    #[inline]
+    pub(crate) fn send_secure(
+        &self,
+        request: Request,
+    ) -> Sending<impl Future<Output = Result<Response, reqwest::Error>> + Send + use<>> {
+        if self.inner.limiter.is_none() {
             return Sending::Direct(self.inner.client.execute(request));
         }
         Sending::Slow(self.send_slowly(request))

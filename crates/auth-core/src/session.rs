@@ -1028,24 +1028,15 @@ impl Session {
         &self,
         request: RequestBuilder,
     ) -> Result<(reqwest::Request, Option<Replay>), Error> {
-        let request = self.checked(request)?;
+        let request = build(request)?;
+        // Refuse before a token is fetched or put on the wire.
+        crate::http::ensure_secure(request.url())?;
         // Kept only when a 401 could be retried at all.
         let replay = match self.inner.capabilities.can_renew() {
             true => Replay::of(&request),
             false => None,
         };
         Ok((request, replay))
-    }
-
-    /// `request` built, and refused if it would put a token on the wire in clear: before a
-    /// token is fetched.
-    fn checked(&self, request: RequestBuilder) -> Result<reqwest::Request, Error> {
-        self.checked_request(build(request)?)
-    }
-
-    fn checked_request(&self, request: reqwest::Request) -> Result<reqwest::Request, Error> {
-        crate::http::ensure_secure(request.url())?;
-        Ok(request)
     }
 
     /// Send the request `make` builds, as [`send`](Self::send) does, on this session as it
@@ -1407,7 +1398,8 @@ pub(crate) enum Start<F> {
 impl Session {
     /// Begin an authorized call: with a fresh token, authorize `request` and hand it to the
     /// transport now, so that the call's future holds the transport's small one and not the
-    /// request; without one, the request waits.
+    /// request; without one, the request waits. Every caller has passed `request` through
+    /// `ensure_secure` already (before a token is fetched), so it is not checked again.
     #[inline(always)]
     pub(crate) fn start(
         &self,
@@ -1419,7 +1411,7 @@ impl Session {
         if let Err(e) = self.authorize(&lease, &mut request) {
             return Start::Failed(e);
         }
-        Start::Sending(lease, self.inner.http.start_send(request))
+        Start::Sending(lease, self.inner.http.send_secure(request))
     }
 }
 
