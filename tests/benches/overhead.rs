@@ -14,7 +14,12 @@
 //!   raw, same, vendor, vendor, same, raw, so that what the machine does meanwhile falls on
 //!   all three alike; its ratio is raw's summed time over the vendor's. Printed: the median
 //!   ratio of the rounds, their quartiles, and the client CPU per call (all of this
-//!   process's threads).
+//!   process's threads). The first line, "raw reqwest again (A/A)", is raw measured in the
+//!   vendor's place against itself: how far from 1.000 it lands, and its interval, are what
+//!   this bench can tell apart on this machine.
+//! - **Noise**: raw alone, run after run at c=32, as long as a slice each: the spread of a
+//!   run's time and of the ratio of two runs one after the other (what a slice pair
+//!   compares).
 //! - **Hot path**: `Session::token()` on a valid token against the floor, an `ArcSwap` load
 //!   plus an expiry check, on one thread and on two (scaling = two threads' throughput over
 //!   one's).
@@ -33,7 +38,7 @@
 //! BENCH_QUICK=1 cargo bench -p contract-tests --bench overhead  # every part once, seconds
 //! ```
 //!
-//! `BENCH_ONLY=calls`, `hot` or `storm` (or a comma-separated list) runs only those parts;
+//! `BENCH_ONLY=calls`, `noise`, `hot` or `storm` (or a comma-separated list) runs only those parts;
 //! `BENCH_ROUNDS=n` sets the rounds of the calls and the hot path (31 by default);
 //! `BENCH_VENDORS=iqm,incend` measures only the calls whose names contain one of them;
 //! `BENCH_CALLS1` and `BENCH_CALLS32` set a round's calls at c=1 and c=32.
@@ -109,6 +114,9 @@ fn main() {
     if part("calls") {
         vendor_calls(&server, &plan);
     }
+    if part("noise") {
+        noise(&server, &plan);
+    }
     if part("hot") {
         hot_path(&plan);
     }
@@ -126,6 +134,8 @@ struct Plan {
     calls_c32: usize,
     hot_calls: u64,
     storm_callers: usize,
+    /// Runs of the noise measure (see `noise`).
+    noise_runs: usize,
 }
 
 impl Plan {
@@ -137,6 +147,7 @@ impl Plan {
         calls_c32: 8_000,
         hot_calls: 400_000,
         storm_callers: 10_000,
+        noise_runs: 300,
     };
     const QUICK: Plan = Plan {
         rounds: 1,
@@ -145,6 +156,7 @@ impl Plan {
         calls_c32: 128,
         hot_calls: 20_000,
         storm_callers: 300,
+        noise_runs: 10,
     };
 }
 
@@ -524,15 +536,15 @@ fn callers(base: &str, client: &reqwest::Client) -> Vec<(&'static str, Caller)> 
         .with_http_client(client.clone())
         .build()
         .expect("intelepeer");
+    let raw = Caller::Raw {
+        client: client.clone(),
+        url: format!("{base}{PATH}").into(),
+        auth: HeaderValue::from_str(&format!("Bearer {TOKEN}")).expect("header"),
+    };
     vec![
-        (
-            "raw reqwest",
-            Caller::Raw {
-                client: client.clone(),
-                url: format!("{base}{PATH}").into(),
-                auth: HeaderValue::from_str(&format!("Bearer {TOKEN}")).expect("header"),
-            },
-        ),
+        ("raw reqwest", raw.clone()),
+        // Raw against itself (the A/A line): what this bench resolves on this machine.
+        ("raw reqwest again (A/A)", raw),
         ("iqm get_json::<Value>", Caller::IqmJson(iqm.clone())),
         ("iqm get_data::<Value>", Caller::IqmData(iqm)),
         ("ipaas-com get_json::<Value>", Caller::Ipaas(ipaas)),
@@ -1179,5 +1191,47 @@ fn callgrind(server: &Server, case: &str, calls: u64) {
         for _ in 0..calls {
             std::hint::black_box(caller.call().await.expect("call"));
         }
+    });
+}
+
+/// The machine's own noise: runs of raw reqwest alone at c=32, each as long as one of the
+/// vendor calls' slices (300 of 800 calls in the full run). Printed: the runs' spread (coefficient of
+/// variation) and that of the ratio of two runs one after the other, which is what one
+/// slice pair of a round compares; it tells how many rounds a ratio needs here.
+fn noise(server: &Server, plan: &Plan) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let client = auth_core::http::default_client().expect("client");
+        let callers = callers(&server.base, &client);
+        let raw = &callers[0].1;
+        let _ = run(raw, 640, 32).await;
+        let calls = (plan.calls_c32 / SLICES).max(32);
+        let mut times = Vec::new();
+        for _ in 0..plan.noise_runs {
+            let (per_s, _) = run(raw, calls, 32).await;
+            times.push(1e6 / per_s);
+        }
+        let spread = |v: &[f64]| {
+            let n = v.len() as f64;
+            let mean = v.iter().sum::<f64>() / n;
+            let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            var.sqrt() / mean
+        };
+        let pairs: Vec<f64> = times.chunks_exact(2).map(|p| p[0] / p[1]).collect();
+        println!(
+            "noise: raw reqwest alone, {} runs of {calls} calls at c=32: {:.1} us per call \
+             (median); the runs' coefficient of variation {:.3}; the ratio of two consecutive \
+             runs: coefficient of variation {:.3}, quartiles {:.3}..{:.3}",
+            plan.noise_runs,
+            median(times.clone()),
+            spread(&times),
+            spread(&pairs),
+            quantile(&pairs, 0.25),
+            quantile(&pairs, 0.75),
+        );
     });
 }
