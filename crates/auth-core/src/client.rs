@@ -697,9 +697,8 @@ mod tests {
         Url::parse(&format!("{base}{path}")).ok().map(String::from)
     }
 
-    #[test]
-    fn a_path_resolves_as_the_joined_string_parses() {
-        let http = Http::with_client(crate::http::default_client().unwrap());
+    /// A core on `base` whose session never signs in (only its URLs are asked for).
+    fn core(base: &Url) -> Core {
         #[derive(Debug)]
         struct None_;
         #[async_trait::async_trait]
@@ -708,6 +707,12 @@ mod tests {
                 Err(Error::new(ErrorKind::Config, "unused"))
             }
         }
+        let http = Http::with_client(crate::http::default_client().unwrap());
+        Core::new(Session::new(None_, http), base.clone())
+    }
+
+    #[test]
+    fn a_path_resolves_as_the_joined_string_parses() {
         let paths = [
             "/",
             "/x",
@@ -741,6 +746,15 @@ mod tests {
             "/a|b^c`d{e}",
             "/C:/windows",
             "/~user/'quoted'\"",
+            "/api/v3/campaigns/200001",
+            "/a.b/.hidden/..x/x../...",
+            "/a/./b",
+            "/a/b/..",
+            "/a/.",
+            "/v1/items:batchGet",
+            "/a-b_c~d!e$f&g'h(i)j*k+l,m;n=o:p@q",
+            "/trailing/",
+            "/double//slash",
         ];
         let bases = [
             "https://api.example.com",
@@ -751,15 +765,61 @@ mod tests {
             "http://127.0.0.1:9/prefix/",
             "https://h.example.com/a/b%20c",
             "https://h.example.com:8443/v1.0/",
+            "https://[::1]:8080/v2",
+            "https://api.example.com/?q=1",
+            "https://api.example.com/a#f",
         ];
         for base in bases {
             let base = Url::parse(base).unwrap();
-            let core = Core::new(Session::new(None_, http.clone()), base.clone());
+            let core = core(&base);
             for path in paths {
                 let fast = core.url(path).ok().map(String::from);
                 assert_eq!(
                     fast,
                     joined_and_parsed(&base, path),
+                    "base {base}, path {path:?}"
+                );
+            }
+        }
+    }
+
+    /// Paths made at random of the characters that make a path read otherwise (dots,
+    /// slashes, escapes, a query or fragment, a scheme's colon, spaces, backslashes,
+    /// non-ASCII): every one resolves as the joined string parses, whether `Core::url`
+    /// resolves it against the base or joins and parses it.
+    #[test]
+    fn random_paths_resolve_as_the_joined_string_parses() {
+        let alphabet = [
+            "a", "Z", "0", "-", "_", "~", ".", ".", "/", "/", "%", "%2e", "?", "#", ":", " ", "\\",
+            "@", "=", "&", "+", "\u{e9}", "[", "|",
+        ];
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let bases = [
+            "https://api.example.com/",
+            "https://api.example.com/api",
+            "http://127.0.0.1:9/prefix/",
+            "https://[::1]:8080/v2/",
+        ];
+        for base in bases {
+            let base = Url::parse(base).unwrap();
+            let core = core(&base);
+            for _ in 0..3000 {
+                let len = (next() % 10) as usize;
+                let mut path = String::from("/");
+                for _ in 0..len {
+                    path.push_str(alphabet[(next() % alphabet.len() as u64) as usize]);
+                }
+                let resolved = core.url(&path).ok().map(String::from);
+                assert_eq!(
+                    resolved,
+                    joined_and_parsed(&base, &path),
                     "base {base}, path {path:?}"
                 );
             }
