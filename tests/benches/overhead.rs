@@ -648,12 +648,17 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn vendor_calls(server: &Server, plan: &Plan) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// The runtime the calls are measured on: two worker threads, one per core here.
+fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("runtime");
+        .expect("runtime")
+}
+
+fn vendor_calls(server: &Server, plan: &Plan) {
+    let rt = two_workers();
     rt.block_on(async {
         let client = auth_core::http::default_client().expect("client");
         let callers = callers(&server.base, &client);
@@ -1030,11 +1035,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn storm(server: &Server, plan: &Plan) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = two_workers();
     let expire = Duration::from_secs(2 * 3600);
     server.set_token_delay(50);
     rt.block_on(async {
@@ -1155,13 +1156,10 @@ fn callgrind(server: &Server, case: &str, calls: u64) {
     let rt = match concurrency {
         1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build(),
-        _ => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build(),
-    }
-    .expect("runtime");
+            .build()
+            .expect("runtime"),
+        _ => two_workers(),
+    };
     rt.block_on(async {
         let client = auth_core::http::default_client().expect("client");
         let name = match case {
@@ -1195,15 +1193,11 @@ fn callgrind(server: &Server, case: &str, calls: u64) {
 }
 
 /// The machine's own noise: runs of raw reqwest alone at c=32, each as long as one of the
-/// vendor calls' slices (300 of 800 calls in the full run). Printed: the runs' spread (coefficient of
-/// variation) and that of the ratio of two runs one after the other, which is what one
-/// slice pair of a round compares; it tells how many rounds a ratio needs here.
+/// vendor calls' slices (300 of 800 calls in the full run). Printed: the runs' spread
+/// (coefficient of variation) and that of the ratio of two runs one after the other, which
+/// is what one slice pair of a round compares; it tells how many rounds a ratio needs here.
 fn noise(server: &Server, plan: &Plan) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = two_workers();
     rt.block_on(async {
         let client = auth_core::http::default_client().expect("client");
         let callers = callers(&server.base, &client);
