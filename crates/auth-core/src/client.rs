@@ -792,8 +792,8 @@ mod tests {
 
     /// Paths made at random of the characters that make a path read otherwise (dots,
     /// slashes, escapes, a query or fragment, a scheme's colon, spaces, backslashes,
-    /// non-ASCII), 1000 on each base: every one resolves as the joined string parses, whether `Core::url`
-    /// resolves it against the base or joins and parses it.
+    /// non-ASCII), 1000 on each base: every one resolves as the joined string parses,
+    /// whether `Core::url` resolves it against the base or joins and parses it.
     #[test]
     fn random_paths_resolve_as_the_joined_string_parses() {
         let alphabet = [
