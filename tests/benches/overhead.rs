@@ -16,7 +16,10 @@
 //!   ratio of the rounds, their quartiles, and the client CPU per call (all of this
 //!   process's threads). The first line, "raw reqwest again (A/A)", is raw measured in the
 //!   vendor's place against itself: how far from 1.000 it lands, and its interval, are what
-//!   this bench can tell apart on this machine.
+//!   this bench can tell apart on this machine. Last, raw sending the vendor's request
+//!   against raw sending its own: what the vendor's protocol costs any client, the SDK's
+//!   or one written by hand (the A/A line's: what the "same" caller's way of building its
+//!   request costs, none if it lands at 1.000).
 //! - **Noise**: raw alone, run after run at c=32, as long as a slice each: the spread of a
 //!   run's time and of the ratio of two runs one after the other (what a slice pair
 //!   compares).
@@ -694,6 +697,7 @@ fn vendor_calls(server: &Server, plan: &Plan) {
         );
         let mut requests = Vec::new();
         let mut spread = Vec::new();
+        let mut protocol = Vec::new();
         // `BENCH_VENDORS=iqm,incend` measures only the calls whose names contain one of them.
         let wanted = std::env::var("BENCH_VENDORS").unwrap_or_default();
         let wanted =
@@ -707,9 +711,13 @@ fn vendor_calls(server: &Server, plan: &Plan) {
             }
             let mut cells = Vec::new();
             let mut spreads = Vec::new();
+            let mut protocols = Vec::new();
             for (concurrency, calls) in [(1, plan.calls_c1), (32, plan.calls_c32)] {
                 let mut ratios = Vec::new();
                 let mut same_ratios = Vec::new();
+                // Raw sending the vendor's very request against raw: what the vendor's
+                // protocol itself (a header more, a longer path) costs any client.
+                let mut protocol_ratios = Vec::new();
                 let mut raw_cpu = Vec::new();
                 let mut extra_cpu = Vec::new();
                 // A round's calls are made in short slices, A C B B C A each (raw, same
@@ -731,14 +739,22 @@ fn vendor_calls(server: &Server, plan: &Plan) {
                     }
                     ratios.push(time[0] / time[2]);
                     same_ratios.push(time[1] / time[2]);
+                    protocol_ratios.push(time[0] / time[1]);
                     let per = (2 * SLICES) as f64;
                     raw_cpu.push(cpu[0] / per);
                     extra_cpu.push((cpu[2] - cpu[0]) / per);
                 }
                 let (q1, q3) = (quantile(&ratios, 0.25), quantile(&ratios, 0.75));
                 let (lo, hi) = median_interval(&ratios);
+                let (same_lo, same_hi) = median_interval(&same_ratios);
+                let (proto_lo, proto_hi) = median_interval(&protocol_ratios);
                 spreads.push(format!(
-                    "c={concurrency} quartiles {q1:.3}..{q3:.3}, median's 90% interval {lo:.3}..{hi:.3}"
+                    "c={concurrency} quartiles {q1:.3}..{q3:.3}, median's 90% interval \
+                     {lo:.3}..{hi:.3} (same: {same_lo:.3}..{same_hi:.3})"
+                ));
+                protocols.push(format!(
+                    "c={concurrency} {:.3} ({proto_lo:.3}..{proto_hi:.3})",
+                    median(protocol_ratios)
                 ));
                 cells.push((
                     median(ratios),
@@ -760,13 +776,21 @@ fn vendor_calls(server: &Server, plan: &Plan) {
                 cells[1].3
             );
             spread.push(format!("  {name}: {}", spreads.join(", ")));
+            protocol.push(format!("  {name}: {}", protocols.join(", ")));
         }
         println!("goal: >= 0.98 at c=1 and c=32");
         println!(
             "the rounds' ratios to raw: quartiles 1 to 3, and a 90% interval of their median \
-             (bootstrap, 2000 resamples)"
+             (bootstrap, 2000 resamples); in brackets, the interval against the same request"
         );
         for line in &spread {
+            println!("{line}");
+        }
+        println!(
+            "what the vendor's request costs raw reqwest itself: raw sending it against raw, \
+             median and 90% interval"
+        );
+        for line in &protocol {
             println!("{line}");
         }
         println!("the requests (headers beyond reqwest's own; raw sends authorization):");
