@@ -720,6 +720,7 @@ fn vendor_calls(server: &Server, plan: &Plan) {
                 let mut protocol_ratios = Vec::new();
                 let mut raw_cpu = Vec::new();
                 let mut extra_cpu = Vec::new();
+                let mut protocol_cpu = Vec::new();
                 // A round's calls are made in short slices, A C B B C A each (raw, same
                 // request, vendor), so that what the machine does meanwhile falls on all
                 // three alike; the round's ratio is of the slices' summed times.
@@ -743,6 +744,7 @@ fn vendor_calls(server: &Server, plan: &Plan) {
                     let per = (2 * SLICES) as f64;
                     raw_cpu.push(cpu[0] / per);
                     extra_cpu.push((cpu[2] - cpu[0]) / per);
+                    protocol_cpu.push((cpu[1] - cpu[0]) / per);
                 }
                 let (q1, q3) = (quantile(&ratios, 0.25), quantile(&ratios, 0.75));
                 let (lo, hi) = median_interval(&ratios);
@@ -753,8 +755,9 @@ fn vendor_calls(server: &Server, plan: &Plan) {
                      {lo:.3}..{hi:.3} (same: {same_lo:.3}..{same_hi:.3})"
                 ));
                 protocols.push(format!(
-                    "c={concurrency} {:.3} ({proto_lo:.3}..{proto_hi:.3})",
-                    median(protocol_ratios)
+                    "c={concurrency} {:.3} ({proto_lo:.3}..{proto_hi:.3}) {:+.2} us CPU",
+                    median(protocol_ratios),
+                    median(protocol_cpu)
                 ));
                 cells.push((
                     median(ratios),
@@ -788,7 +791,7 @@ fn vendor_calls(server: &Server, plan: &Plan) {
         }
         println!(
             "what the vendor's request costs raw reqwest itself: raw sending it against raw, \
-             median and 90% interval"
+             median and 90% interval, and its client CPU per call over raw's"
         );
         for line in &protocol {
             println!("{line}");
