@@ -28,7 +28,9 @@
 //!   compares).
 //! - **Hot path**: `Session::token()` on a valid token against the floor, an `ArcSwap` load
 //!   plus an expiry check, on one thread and on two (scaling = two threads' throughput over
-//!   one's).
+//!   one's). Printed: the medians of the rounds, and the best runs of each kind (a two-thread
+//!   run lasts as long as its slower thread, so one thread preempted by the host sinks that
+//!   round's scaling; the best runs show what the code does with both cores to itself).
 //! - **Storm**: 10 000 callers at once on an expired IQM token whose token request takes
 //!   50 ms, against the same callers on a valid token (the control), each run on a fresh
 //!   connection pool. Printed: both p99s, the renewal latency (one caller alone on an
@@ -983,11 +985,21 @@ fn hot_path(plan: &Plan) {
     let mut token_scaling = Vec::new();
     let mut floor_scaling = Vec::new();
     let (mut t1s, mut f1s) = (Vec::new(), Vec::new());
+    // The fastest run of each kind: what the code does when nothing else takes a core. A
+    // two-thread run lasts as long as its slower thread, so one preempted thread (another
+    // guest on the host) sinks a round's scaling; the best runs are free of that.
+    let mut best = [f64::INFINITY; 4];
     for _ in 0..plan.short_rounds {
         let fa1 = (per_call(1, n, &floor_f), per_call(2, n / 2, &floor_f));
         let ta1 = (per_call(1, n, &token), per_call(2, n / 2, &token));
         let ta2 = (per_call(1, n, &token), per_call(2, n / 2, &token));
         let fa2 = (per_call(1, n, &floor_f), per_call(2, n / 2, &floor_f));
+        for (i, run) in [ta1.0, ta2.0, ta1.1, ta2.1, fa1.0, fa2.0, fa1.1, fa2.1]
+            .into_iter()
+            .enumerate()
+        {
+            best[i / 2] = best[i / 2].min(run);
+        }
         let t1 = (ta1.0 + ta2.0) / 2.0;
         let t2 = (ta1.1 + ta2.1) / 2.0;
         let f1 = (fa1.0 + fa2.0) / 2.0;
@@ -1014,6 +1026,13 @@ fn hot_path(plan: &Plan) {
         median(ratio2),
         median(token_scaling),
         median(floor_scaling)
+    );
+    let [token1, token2, floor1, floor2] = best;
+    println!(
+        "  best runs: token {token1:.1} ns/call on 1 thread, {token2:.1} on 2 (scaling {:.2}x); \
+         floor {floor1:.1}, {floor2:.1} ({:.2}x)",
+        token1 / token2,
+        floor1 / floor2
     );
     println!("  sign-ins during the run: {}", session.stats().sign_ins);
 }
