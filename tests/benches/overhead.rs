@@ -988,17 +988,21 @@ fn hot_path(plan: &Plan) {
     // The fastest run of each kind: what the code does when nothing else takes a core. A
     // two-thread run lasts as long as its slower thread, so one preempted thread (another
     // guest on the host) sinks a round's scaling; the best runs are free of that.
+    // Token on 1 thread, on 2; the floor on 1, on 2.
     let mut best = [f64::INFINITY; 4];
     for _ in 0..plan.short_rounds {
         let fa1 = (per_call(1, n, &floor_f), per_call(2, n / 2, &floor_f));
         let ta1 = (per_call(1, n, &token), per_call(2, n / 2, &token));
         let ta2 = (per_call(1, n, &token), per_call(2, n / 2, &token));
         let fa2 = (per_call(1, n, &floor_f), per_call(2, n / 2, &floor_f));
-        for (i, run) in [ta1.0, ta2.0, ta1.1, ta2.1, fa1.0, fa2.0, fa1.1, fa2.1]
-            .into_iter()
-            .enumerate()
-        {
-            best[i / 2] = best[i / 2].min(run);
+        let runs = [
+            [ta1.0, ta2.0],
+            [ta1.1, ta2.1],
+            [fa1.0, fa2.0],
+            [fa1.1, fa2.1],
+        ];
+        for (best, runs) in best.iter_mut().zip(runs) {
+            *best = runs.into_iter().fold(*best, f64::min);
         }
         let t1 = (ta1.0 + ta2.0) / 2.0;
         let t2 = (ta1.1 + ta2.1) / 2.0;
