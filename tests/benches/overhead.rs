@@ -29,7 +29,11 @@
 //!   compares).
 //! - **Hot path**: `Session::token()` on a valid token against the floor, an `ArcSwap` load
 //!   plus an expiry check, on one thread and on two (scaling = two threads' throughput over
-//!   one's). Each round runs each kind twice, A B B A. Printed: the medians of the rounds
+//!   one's). Each thread is kept on a core of its own (`BENCH_PIN=0`: not): unpinned, two
+//!   threads woken by one barrier often share a core for the first milliseconds of a run,
+//!   which sank a round's scaling of the floor and `token()` alike (to 1.48-1.55x in some
+//!   runs' medians, on the machine this was built on; 1.75-1.99x kept on a core each). Each
+//!   round runs each kind twice, A B B A. Printed: the medians of the rounds
 //!   (each round's two runs averaged), the medians of each round's faster run, and the best
 //!   runs of each kind. A two-thread run lasts as long as its slower thread, so one thread
 //!   preempted by the host sinks that round's scaling. This code waits on nothing, so the
@@ -47,10 +51,11 @@
 //! descriptors, not one process 20 000. The calls also print the server's CPU per call: the
 //! two processes share the machine's cores, so the server's share of a call's CPU dilutes
 //! what the client's costs change in throughput. `BENCH_SERVER_KIND=lean` serves from a
-//! hand-written keep-alive loop instead, the server of this bench's earlier runs: on the
-//! machine this was built on it spent 9.8 us of CPU a call at c=32 against hyper's 11.1
-//! (most of either in the kernel), but about 30 instructions on each header byte, so a
-//! request's extra headers cost more there than on a real server.
+//! hand-written keep-alive loop instead, the server of this bench's earlier runs. On the
+//! machine this was built on, it ran 7,010 instructions for raw's call against hyper's
+//! 10,412, and 9.8 us of CPU against hyper's 9.9 to 11.1 at c=32 (most of either in the
+//! kernel). IQM's `X-IAA-OW-ID` costs the lean loop 676 more instructions a call, and
+//! hyper 955 (it allocates a header name it does not know, and hashes it into its map).
 //!
 //! ```text
 //! cargo bench -p contract-tests --bench overhead             # the full run, a few minutes
@@ -472,9 +477,9 @@ mod server {
         )
     }
 
-    /// The hand-written HTTP/1.1 keep-alive loop (`BENCH_SERVER_KIND=lean`): a fraction of
-    /// hyper's cost for a bare request, but about 30 instructions a header byte, so it
-    /// charges a request's extra headers more than hyper does.
+    /// The hand-written HTTP/1.1 keep-alive loop (`BENCH_SERVER_KIND=lean`): about two
+    /// thirds of hyper's instructions for a bare request, and a little less CPU (the
+    /// kernel's share of a call, most of it, is the same for both).
     async fn serve_lean(mut stream: TcpStream, state: &State) {
         let bodies = Bodies::new();
         let get = response(GET_BODY);
@@ -1111,8 +1116,10 @@ fn per_call(threads: usize, calls: u64, f: &(dyn Fn(u64) + Sync)) -> f64 {
         for i in 0..threads {
             let (barrier, total, cpu) = (&barrier, &total, cpus.get(i).copied());
             s.spawn(move || {
-                if let Some(cpu) = cpu.filter(|_| pinned()) {
-                    pin(cpu);
+                if let Some(cpu) = cpu.filter(|_| pinned())
+                    && !pin(cpu)
+                {
+                    UNPINNED.store(true, Ordering::Relaxed);
                 }
                 barrier.wait();
                 let t = Instant::now();
@@ -1134,9 +1141,17 @@ fn pinned() -> bool {
     std::env::var("BENCH_PIN").map_or(true, |v| v != "0")
 }
 
-/// The CPUs this process may run on (`/proc/self/status`), by number.
+/// Whether a thread could not be kept on its core.
+static UNPINNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The CPUs this process may run on, by number.
 fn allowed_cpus() -> Vec<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    cpus_allowed("/proc/self/status")
+}
+
+/// The CPUs a `/proc` status file lists as allowed.
+fn cpus_allowed(status: &str) -> Vec<usize> {
+    let status = std::fs::read_to_string(status).unwrap_or_default();
     let list = status
         .lines()
         .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
@@ -1152,18 +1167,22 @@ fn allowed_cpus() -> Vec<usize> {
 }
 
 /// Keeps the calling thread on `cpu`, through util-linux's `taskset` (this workspace has no
-/// `unsafe` for the system call itself).
-fn pin(cpu: usize) {
-    let Ok(me) = std::fs::read_link("/proc/thread-self") else {
-        return;
+/// `unsafe` for the system call itself). Whether the thread now runs on `cpu` alone.
+fn pin(cpu: usize) -> bool {
+    let Some(tid) = std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|me| me.file_name().map(ToOwned::to_owned))
+    else {
+        return false;
     };
-    let Some(tid) = me.file_name() else { return };
     let _ = Command::new("taskset")
         .arg("-pc")
         .arg(cpu.to_string())
         .arg(tid)
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status();
+    cpus_allowed("/proc/thread-self/status") == [cpu]
 }
 
 fn hot_path(plan: &Plan) {
@@ -1249,6 +1268,9 @@ fn hot_path(plan: &Plan) {
         "  sign-ins during the run: {}; threads {}",
         session.stats().sign_ins,
         match (pinned(), &allowed_cpus()[..]) {
+            _ if UNPINNED.load(Ordering::Relaxed) => {
+                "not kept on CPUs: taskset could not pin them".to_owned()
+            }
             (true, [a, b, ..]) => format!("kept on CPUs {a} and {b} (BENCH_PIN=0: not)"),
             (true, _) => "not kept on CPUs: fewer than two to run on".to_owned(),
             (false, _) => "not kept on CPUs (BENCH_PIN=0)".to_owned(),
