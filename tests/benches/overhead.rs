@@ -53,8 +53,8 @@
 //! what the client's costs change in throughput. `BENCH_SERVER_KIND=lean` serves from a
 //! hand-written keep-alive loop instead, the server of this bench's earlier runs. On the
 //! machine this was built on, it ran 7,010 instructions for raw's call against hyper's
-//! 10,412, and 9.8 us of CPU against hyper's 9.9 to 11.1 at c=32 (most of either in the
-//! kernel). IQM's `X-IAA-OW-ID` costs the lean loop 676 more instructions a call, and
+//! 10,412, and 8.9 to 9.8 us of CPU a call against hyper's 9.3 to 13.6 at c=32 (most of
+//! either in the kernel). IQM's `X-IAA-OW-ID` costs the lean loop 676 more instructions a call, and
 //! hyper 955 (it allocates a header name it does not know, and hashes it into its map).
 //!
 //! ```text
