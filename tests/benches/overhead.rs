@@ -57,6 +57,13 @@
 //! either in the kernel). IQM's `X-IAA-OW-ID` costs the lean loop 676 more instructions a call, and
 //! hyper 955 (it allocates a header name it does not know, and hashes it into its map).
 //!
+//! `BENCH_LAYOUT=split` keeps the server on the last CPU and the calls' two workers on the
+//! others while the calls run, as when the server is another machine: then a call's
+//! throughput is what its client costs, and the server's work for a vendor's request (that
+//! header parsed) is not taken from the calls' cores. The client gets one core of two here,
+//! so its own cross-core traffic (a line two workers write) shows only in the default,
+//! shared layout: the two layouts measure different things and neither replaces the other.
+//!
 //! ```text
 //! cargo bench -p contract-tests --bench overhead             # the full run, a few minutes
 //! BENCH_QUICK=1 cargo bench -p contract-tests --bench overhead  # every part once, seconds
@@ -226,6 +233,22 @@ impl Server {
         let mut out = String::new();
         s.read_to_string(&mut out).expect("read");
         out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
+    }
+
+    /// Keeps every thread of the server on `cpus` (a `taskset` list). Whether they all are.
+    fn pin(&self, cpus: &str) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("taskset")
+            .args(["-apc", cpus, &pid])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let want = cpus_allowed_of_list(cpus);
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .all(|t| cpus_allowed(&t.path().join("status").to_string_lossy()) == want)
     }
 
     fn token_requests(&self) -> u64 {
@@ -805,8 +828,68 @@ fn two_workers() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// Where the calls and the server run: sharing the machine's CPUs (the default), or with
+/// `BENCH_LAYOUT=split` the server kept on the last CPU and the calls' two workers on the
+/// others, as when the server is another machine. Shared, the server's CPU for each request
+/// (IQM's `X-IAA-OW-ID` header parsed, say) is taken from the calls' own cores; split, a
+/// call's throughput is its client's cost alone while the server keeps up. Returns the
+/// runtime for the calls and what to print of the layout.
+fn calls_layout(server: &Server) -> (tokio::runtime::Runtime, String) {
+    let split = std::env::var("BENCH_LAYOUT").is_ok_and(|v| v == "split");
+    let cpus = allowed_cpus();
+    let Some((&server_cpu, client)) = cpus
+        .split_last()
+        .filter(|(_, rest)| split && !rest.is_empty())
+    else {
+        let line = match split {
+            true => "layout: shared (BENCH_LAYOUT=split needs two CPUs or more)",
+            false => {
+                "layout: shared, the server and the calls on the same CPUs (BENCH_LAYOUT=split: not)"
+            }
+        };
+        return (two_workers(), line.to_owned());
+    };
+    let client: Arc<[usize]> = client.into();
+    let list = |cpus: &[usize]| {
+        cpus.iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let workers_on = list(&client);
+    let server_pinned = server.pin(&server_cpu.to_string());
+    // Each thread of the runtime pins itself first thing: [pinned, not].
+    let started = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let rt = {
+        let (client, started) = (Arc::clone(&client), Arc::clone(&started));
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .on_thread_start(move || {
+                started[usize::from(!pin_to(&client))].fetch_add(1, Ordering::Relaxed);
+            })
+            .build()
+            .expect("runtime")
+    };
+    let until = Instant::now() + Duration::from_secs(5);
+    while started[0].load(Ordering::Relaxed) < 2 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let workers_pinned =
+        started[0].load(Ordering::Relaxed) >= 2 && started[1].load(Ordering::Relaxed) == 0;
+    let line = match (server_pinned, workers_pinned) {
+        (true, true) => format!(
+            "layout: split, the server on CPU {server_cpu} and the calls' workers on CPU {workers_on} (BENCH_LAYOUT=split)"
+        ),
+        _ => "layout: split asked for, but taskset could not pin the server or the workers"
+            .to_owned(),
+    };
+    (rt, line)
+}
+
 fn vendor_calls(server: &Server, plan: &Plan) {
-    let rt = two_workers();
+    let (rt, layout) = calls_layout(server);
+    println!("{layout}");
     rt.block_on(async {
         let client = auth_core::http::default_client().expect("client");
         let callers = callers(&server.base, &client);
@@ -959,6 +1042,14 @@ fn vendor_calls(server: &Server, plan: &Plan) {
         }
         println!("{}", future_sizes(&callers));
     });
+    // The other parts run with the server free to use every CPU again.
+    server.pin(
+        &allowed_cpus()
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+    );
 }
 
 /// Raw `reqwest` sending the request `vendor` sends, headers read off the server: its
@@ -1156,6 +1247,11 @@ fn cpus_allowed(status: &str) -> Vec<usize> {
         .lines()
         .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
         .unwrap_or_default();
+    cpus_allowed_of_list(list)
+}
+
+/// The CPUs of a list such as `0-2,5`.
+fn cpus_allowed_of_list(list: &str) -> Vec<usize> {
     list.trim()
         .split(',')
         .filter_map(|range| match range.split_once('-') {
@@ -1169,6 +1265,16 @@ fn cpus_allowed(status: &str) -> Vec<usize> {
 /// Keeps the calling thread on `cpu`, through util-linux's `taskset` (this workspace has no
 /// `unsafe` for the system call itself). Whether the thread now runs on `cpu` alone.
 fn pin(cpu: usize) -> bool {
+    pin_to(&[cpu])
+}
+
+/// Keeps the calling thread on `cpus` (see [`pin`]). Whether it now runs on those alone.
+fn pin_to(cpus: &[usize]) -> bool {
+    let list = cpus
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let Some(tid) = std::fs::read_link("/proc/thread-self")
         .ok()
         .and_then(|me| me.file_name().map(ToOwned::to_owned))
@@ -1177,12 +1283,12 @@ fn pin(cpu: usize) -> bool {
     };
     let _ = Command::new("taskset")
         .arg("-pc")
-        .arg(cpu.to_string())
+        .arg(list)
         .arg(tid)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
-    cpus_allowed("/proc/thread-self/status") == [cpu]
+    cpus_allowed("/proc/thread-self/status") == cpus
 }
 
 fn hot_path(plan: &Plan) {
