@@ -850,13 +850,7 @@ fn calls_layout(server: &Server) -> (tokio::runtime::Runtime, String) {
         return (two_workers(), line.to_owned());
     };
     let client: Arc<[usize]> = client.into();
-    let list = |cpus: &[usize]| {
-        cpus.iter()
-            .map(usize::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let workers_on = list(&client);
+    let workers_on = cpu_list(&client);
     let server_pinned = server.pin(&server_cpu.to_string());
     // Each thread of the runtime pins itself first thing: [pinned, not].
     let started = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
@@ -1043,13 +1037,7 @@ fn vendor_calls(server: &Server, plan: &Plan) {
         println!("{}", future_sizes(&callers));
     });
     // The other parts run with the server free to use every CPU again.
-    server.pin(
-        &allowed_cpus()
-            .iter()
-            .map(usize::to_string)
-            .collect::<Vec<_>>()
-            .join(","),
-    );
+    server.pin(&cpu_list(&allowed_cpus()));
 }
 
 /// Raw `reqwest` sending the request `vendor` sends, headers read off the server: its
@@ -1250,6 +1238,14 @@ fn cpus_allowed(status: &str) -> Vec<usize> {
     cpus_allowed_of_list(list)
 }
 
+/// `cpus` as a `taskset` list (`0,1`).
+fn cpu_list(cpus: &[usize]) -> String {
+    cpus.iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The CPUs of a list such as `0-2,5`.
 fn cpus_allowed_of_list(list: &str) -> Vec<usize> {
     list.trim()
@@ -1270,11 +1266,7 @@ fn pin(cpu: usize) -> bool {
 
 /// Keeps the calling thread on `cpus` (see [`pin`]). Whether it now runs on those alone.
 fn pin_to(cpus: &[usize]) -> bool {
-    let list = cpus
-        .iter()
-        .map(usize::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
+    let list = cpu_list(cpus);
     let Some(tid) = std::fs::read_link("/proc/thread-self")
         .ok()
         .and_then(|me| me.file_name().map(ToOwned::to_owned))
