@@ -81,6 +81,16 @@
 //! two worker threads, which valgrind runs one at a time). Cases: `raw`, `iqm_get_json`, `iqm_get_data`,
 //! `ipaas_get_json`, `platformio_get_json`, `incend_get_json`, `intelepeer_get_json`,
 //! `token`, `floor`.
+//!
+//! Under `valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes` (c=1, the server not
+//! traced) on the machine this was built on, raw's call ran 88,569 instructions, 890 L1
+//! data misses and 1,435 branch mispredictions a call, and platformio's `get_json` (the same
+//! request on the wire) 84,829 (-4.2 %), 958 (+7.7 %) and 1,477 (+2.9 %), with no
+//! last-level misses on either side and fewer L1 instruction misses for the SDK's call
+//! (3,521 against 3,614). So the SDK's call does less work than raw `reqwest` but touches a
+//! few more cache lines (its session, its lease, the clock). That is the likeliest reason
+//! why, on a busy host, the vendor calls' ratios land 1 to 3 % under 1.000 while the A/A
+//! line stays at it (the machine's VM has no hardware counters to confirm it).
 
 use std::future::Future;
 use std::io::{BufRead as _, BufReader, Write as _};
