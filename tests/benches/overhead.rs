@@ -629,32 +629,14 @@ impl Caller {
         Box::pin(async move {
             let v = match self {
                 Caller::Raw { client, url, auth } => {
-                    let resp = client
-                        .get(&**url)
-                        .header(AUTHORIZATION, auth.clone())
-                        .send()
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if !resp.status().is_success() {
-                        return Err(format!("status {}", resp.status()));
-                    }
-                    resp.json::<Value>().await.map_err(|e| e.to_string())?
+                    raw_json(client.get(&**url).header(AUTHORIZATION, auth.clone())).await?
                 }
                 Caller::RawCached { client, url, cache } => {
                     let lease = cache.load();
                     if SystemTime::now() >= lease.expires_at {
                         return Err("expired".to_owned());
                     }
-                    let resp = client
-                        .get(&**url)
-                        .header(AUTHORIZATION, lease.auth.clone())
-                        .send()
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if !resp.status().is_success() {
-                        return Err(format!("status {}", resp.status()));
-                    }
-                    resp.json::<Value>().await.map_err(|e| e.to_string())?
+                    raw_json(client.get(&**url).header(AUTHORIZATION, lease.auth.clone())).await?
                 }
                 Caller::RawSame {
                     client,
@@ -665,11 +647,7 @@ impl Caller {
                     for (name, value) in headers.iter() {
                         request = request.header(name.clone(), value.clone());
                     }
-                    let resp = request.send().await.map_err(|e| e.to_string())?;
-                    if !resp.status().is_success() {
-                        return Err(format!("status {}", resp.status()));
-                    }
-                    resp.json::<Value>().await.map_err(|e| e.to_string())?
+                    raw_json(request).await?
                 }
                 Caller::IqmJson(c) => c.get_json::<Value>(PATH).await.map_err(err)?,
                 Caller::IqmData(c) => c.get_data::<Value>(PATH).await.map_err(err)?,
@@ -687,6 +665,16 @@ impl Caller {
             Ok(v)
         })
     }
+}
+
+/// What every raw caller does with its request: send it, refuse a failure status, and
+/// parse the JSON answer.
+async fn raw_json(request: reqwest::RequestBuilder) -> Result<Value, String> {
+    let resp = request.send().await.map_err(|e| e.to_string())?;
+    if !resp.status().is_success() {
+        return Err(format!("status {}", resp.status()));
+    }
+    resp.json::<Value>().await.map_err(|e| e.to_string())
 }
 
 fn err(e: Error) -> String {
