@@ -90,12 +90,15 @@ pub struct Http {
     inner: Arc<HttpInner>,
 }
 
+/// In declaration order (`repr(C)`): what every send reads, the client and whether a
+/// limiter stands before it, first, on one cache line.
 #[derive(Debug)]
+#[repr(C)]
 struct HttpInner {
     client: reqwest::Client,
+    limiter: Option<SharedLimiter>,
     clock: SharedClock,
     parser: Arc<dyn ErrorParser>,
-    limiter: Option<SharedLimiter>,
     max_error_body: usize,
 }
 

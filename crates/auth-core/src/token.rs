@@ -195,6 +195,7 @@ pub fn sensitive_header(prefix: &str, secret: &SecretString) -> Result<HeaderVal
 /// # Ok::<(), auth_core::Error>(())
 /// ```
 #[derive(Clone, Debug)]
+#[repr(C)] // The access token first: a session's hot path reads it beside the lease's expiry.
 pub struct TokenSet {
     access_token: AccessToken,
     refresh_token: Option<RefreshToken>,
@@ -628,6 +629,12 @@ mod tests {
             assert!(!shown.contains(SECRET), "leaked: {shown}");
         }
         insta::assert_snapshot!(format!("{set:?}"), @r#"TokenSet { access_token: AccessToken([REDACTED]), refresh_token: Some(RefreshToken([REDACTED])), expiry: Expiry { expires_at: None, lifetime: None, received_at: None }, data: [], server_date: None }"#);
+    }
+
+    #[test]
+    fn a_token_set_starts_with_its_access_token() {
+        // A session's hot path reads it right after the lease's expiry (see `Lease`).
+        assert_eq!(std::mem::offset_of!(TokenSet, access_token), 0);
     }
 
     #[test]
