@@ -27,14 +27,15 @@ use crate::trace;
 /// them, so a 401 can invalidate exactly the token that was used.
 ///
 /// In declaration order (`repr(C)`): what every authorized call reads, `fresh_until`,
-/// `generation` and the access token's header (the first field of [`TokenSet`]), is at the
-/// start, on two cache lines rather than three or four.
+/// `invalidated`, `generation` and the access token's header (the first field of
+/// [`TokenSet`]), is at the start, on two cache lines rather than three or four.
 #[repr(C)]
 pub struct Lease {
     /// The earliest of the three instants below: before it the token is
     /// [`State::Fresh`], which the hot path answers with this one comparison.
     fresh_until: Option<SystemTime>,
     generation: u64,
+    invalidated: AtomicBool,
     tokens: TokenSet,
     /// This token's renewal moment, drawn from its advisory window.
     advisory_at: Option<SystemTime>,
@@ -43,7 +44,6 @@ pub struct Lease {
     /// expired the moment its backoff allows the next renewal (see [`Inner::renew`]).
     serve_until: Option<SystemTime>,
     expired_on_arrival: bool,
-    invalidated: AtomicBool,
     expiry_counted: AtomicBool,
     /// The token store's version of these tokens, when a store shares them (see
     /// [`Session::with_token_store`]).
@@ -2066,15 +2066,11 @@ mod layout {
 
     #[test]
     fn a_lease_starts_with_what_a_call_reads() {
+        // `fresh`'s two reads, the generation, then the token set: 32 bytes before it.
         assert_eq!(offset_of!(Lease, fresh_until), 0);
-        assert_eq!(
-            offset_of!(Lease, generation),
-            size_of::<Option<SystemTime>>()
-        );
-        assert_eq!(
-            offset_of!(Lease, tokens),
-            size_of::<Option<SystemTime>>() + size_of::<u64>()
-        );
+        assert_eq!(offset_of!(Lease, generation), 16);
+        assert_eq!(offset_of!(Lease, invalidated), 24);
+        assert_eq!(offset_of!(Lease, tokens), 32);
         // And the token set starts with the access token (`token::tests`).
     }
 }
