@@ -86,15 +86,22 @@
 //! `iqm_get_json`, `iqm_get_data`, `ipaas_get_json`, `platformio_get_json`,
 //! `incend_get_json`, `intelepeer_get_json`, `token`, `floor`.
 //!
-//! Under `valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes` (c=1, the server not
-//! traced) on the machine this was built on, raw's call ran 88,569 instructions, 890 L1
-//! data misses and 1,435 branch mispredictions a call, and platformio's `get_json` (the same
-//! request on the wire) 84,829 (-4.2 %), 958 (+7.7 %) and 1,477 (+2.9 %), with no
-//! last-level misses on either side and fewer L1 instruction misses for the SDK's call
-//! (3,521 against 3,614). So the SDK's call does less work than raw `reqwest` but touches a
-//! few more cache lines (its session, its lease, the clock). That is the likeliest reason
-//! why, on a busy host, the vendor calls' ratios land 1 to 3 % under 1.000 while the A/A
-//! line stays at it (the machine's VM has no hardware counters to confirm it).
+//! Under `valgrind --tool=cachegrind --cache-sim=yes` (c=1, the server not traced) on the
+//! machine this was built on, raw's call ran 88,978 instructions and 951 L1 data misses a
+//! call (551 of them reads), and platformio's `get_json` (the same request on the wire)
+//! 84,834 (-4.7 %) and 964 (+1.4 %; 548 reads), with no last-level misses on either side.
+//! Before auth-core laid out what every call reads together (the first line of its
+//! session's `Inner`, the start of a `Lease`, of `TokenSet` and of `Http`'s inner), that
+//! call had 78 misses a call more than raw's, 62 of them reads; the other vendors' calls
+//! still have 36 (IntelePeer) to 89 (IQM, whose `X-IAA-OW-ID` is looked up in the token
+//! set's data on each call) more. Either side's count moves by about 15 from build to build,
+//! with where the heap puts things. This VM has no hardware counters, but
+//! `perf record -e cpu-clock` samples real time: at c=32, the SDK's own per-call functions
+//! (`Session::send_built`, `Core::url`, `TokenHeader::apply`) took 100 to 180 ns a call for
+//! 150 to 180 instructions each, 0.4 to 0.6 instructions a cycle, the samples piled on
+//! the loads of those lines. So on a busy host, where each such line comes from far away,
+//! a few dozen of them cost about a microsecond a call: the likeliest reason why the vendor
+//! calls' ratios land 1 to 3 % under 1.000 there while the A/A line stays at it.
 
 use std::future::Future;
 use std::io::{BufRead as _, BufReader, Write as _};
